@@ -1,0 +1,81 @@
+/* frame.c: varlink message framing (NUL-terminated JSON objects). */
+#include "config.h"
+
+#include <string.h>
+
+#include "frame.h"
+#include "proto.h"
+
+ssize_t
+frame_find(const char *buf, size_t len)
+{
+	const char *nul = memchr(buf, '\0', len);
+
+	return nul == NULL ? -1 : nul - buf;
+}
+
+json_object *
+frame_parse(const char *msg, size_t len, const char **why)
+{
+	struct json_tokener *tok;
+	json_object *obj;
+	enum json_tokener_error err;
+	size_t end;
+
+	/* Anything but an object cannot be a call or a reply; checking the
+	 * first byte also keeps bare numbers (which json-c parses only once
+	 * it sees a terminator) out of the tokenizer. */
+	while (len > 0 && strchr(" \t\r\n", *msg) != NULL) {
+		msg++;
+		len--;
+	}
+	if (len == 0) {
+		*why = "empty message";
+		return NULL;
+	}
+	if (*msg != '{') {
+		*why = "message is not a JSON object";
+		return NULL;
+	}
+	if ((tok = json_tokener_new_ex(PX_JSON_MAX_DEPTH)) == NULL) {
+		*why = "out of memory";
+		return NULL;
+	}
+	json_tokener_set_flags(tok,
+	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, msg, (int)len);
+	err = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (obj == NULL) {
+		switch (err) {
+		case json_tokener_continue:
+			*why = "truncated JSON";
+			break;
+		case json_tokener_error_depth:
+			*why = "JSON nested too deeply";
+			break;
+		case json_tokener_error_parse_utf8_string:
+			*why = "invalid UTF-8 in JSON string";
+			break;
+		default:
+			*why = "invalid JSON";
+			break;
+		}
+		return NULL;
+	}
+	for (; end < len; end++)
+		if (strchr(" \t\r\n", msg[end]) == NULL) {
+			json_object_put(obj);
+			*why = "trailing data after the JSON object";
+			return NULL;
+		}
+	return obj;
+}
+
+const char *
+frame_serialize(json_object *obj, size_t *len)
+{
+	return json_object_to_json_string_length(obj,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
+}

@@ -1,0 +1,34 @@
+/* hmap.h: an intrusive chained hash table; callers compare keys. */
+#ifndef POLLEX_HMAP_H
+#define POLLEX_HMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct hmap_node {
+	struct hmap_node *next;
+	uint64_t hash;
+};
+
+struct hmap {
+	struct hmap_node **buckets;
+	size_t mask;	/* number of buckets - 1, a power of two minus one */
+	size_t count;
+};
+
+void hmap_init(struct hmap *);
+void hmap_destroy(struct hmap *);	/* frees the buckets, not the nodes */
+void hmap_insert(struct hmap *, struct hmap_node *, uint64_t hash);
+void hmap_remove(struct hmap *, struct hmap_node *);
+
+/* The chain that may hold hash; walk it with ->next, comparing ->hash. */
+static inline struct hmap_node *
+hmap_chain(const struct hmap *h, uint64_t hash)
+{
+	return h->buckets[hash & h->mask];
+}
+
+#define hmap_entry(node, type, member) \
+	((type *)((char *)(node) - offsetof(type, member)))
+
+#endif

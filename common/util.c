@@ -1,0 +1,349 @@
+/* util.c: clocks, durations, canonical JSON, hashing. */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "util.h"
+
+uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+double
+real_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#define DURATION_MAX_MS (10ULL * 366 * 24 * 3600 * 1000)
+
+static int
+duration_from_seconds(double secs, uint64_t *ms)
+{
+	if (!isfinite(secs) || secs < 0 || secs * 1000.0 > (double)DURATION_MAX_MS)
+		return -1;
+	*ms = (uint64_t)llround(secs * 1000.0);
+	return 0;
+}
+
+int
+parse_duration(const char *s, uint64_t *ms)
+{
+	static const struct {
+		const char *unit;
+		double factor;
+	} units[] = {
+		{ "ms", 0.001 }, { "s", 1 }, { "m", 60 }, { "h", 3600 },
+		{ "d", 86400 }, { "", 1 },
+	};
+	double v;
+	char *end;
+	size_t i;
+
+	if (s == NULL || *s == '\0' || strchr(" \t+-", *s) != NULL)
+		return -1;
+	/* Only plain decimal numbers: no hex, no "inf", no "nan". */
+	for (end = (char *)s; *end != '\0' && strchr("0123456789.", *end); end++)
+		;
+	if (end == s)
+		return -1;
+	v = strtod(s, &end);
+	for (i = 0; i < nitems(units); i++)
+		if (strcmp(end, units[i].unit) == 0)
+			return duration_from_seconds(v * units[i].factor, ms);
+	return -1;
+}
+
+int
+parse_duration_json(json_object *v, uint64_t *ms)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_int:
+	case json_type_double:
+		return duration_from_seconds(json_object_get_double(v), ms);
+	case json_type_string:
+		return parse_duration(json_object_get_string(v), ms);
+	default:
+		return -1;
+	}
+}
+
+const char *
+fmt_duration(uint64_t ms, char *buf, size_t len)
+{
+	if (ms < 1000)
+		snprintf(buf, len, "%llums", (unsigned long long)ms);
+	else if (ms < 60000 && ms % 1000 != 0)
+		snprintf(buf, len, "%.3gs", (double)ms / 1000);
+	else if (ms < 60000)
+		snprintf(buf, len, "%llus", (unsigned long long)ms / 1000);
+	else if (ms < 3600000)
+		snprintf(buf, len, "%llum%llus", (unsigned long long)ms / 60000,
+		    (unsigned long long)(ms % 60000) / 1000);
+	else
+		snprintf(buf, len, "%lluh%llum", (unsigned long long)ms / 3600000,
+		    (unsigned long long)(ms % 3600000) / 60000);
+	return buf;
+}
+
+size_t
+json_string_escape(char *out, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char *o = out;
+	size_t i;
+
+	*o++ = '"';
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		switch (c) {
+		case '"':
+			*o++ = '\\';
+			*o++ = '"';
+			break;
+		case '\\':
+			*o++ = '\\';
+			*o++ = '\\';
+			break;
+		case '\n':
+			*o++ = '\\';
+			*o++ = 'n';
+			break;
+		case '\r':
+			*o++ = '\\';
+			*o++ = 'r';
+			break;
+		case '\t':
+			*o++ = '\\';
+			*o++ = 't';
+			break;
+		default:
+			if (c < 0x20 || c == 0x7f) {
+				*o++ = '\\';
+				*o++ = 'u';
+				*o++ = '0';
+				*o++ = '0';
+				*o++ = hex[c >> 4];
+				*o++ = hex[c & 0xf];
+			} else
+				*o++ = (char)c;
+		}
+	}
+	*o++ = '"';
+	return (size_t)(o - out);
+}
+
+struct canon {
+	char *buf;
+	size_t len, cap;
+	int failed;
+};
+
+static void
+canon_reserve(struct canon *c, size_t more)
+{
+	char *nbuf;
+	size_t ncap;
+
+	if (c->failed || c->len + more <= c->cap)
+		return;
+	ncap = c->cap ? c->cap : 64;
+	while (ncap < c->len + more)
+		ncap *= 2;
+	if ((nbuf = realloc(c->buf, ncap)) == NULL) {
+		c->failed = 1;
+		return;
+	}
+	c->buf = nbuf;
+	c->cap = ncap;
+}
+
+static void
+canon_put(struct canon *c, const char *s, size_t n)
+{
+	canon_reserve(c, n);
+	if (c->failed)
+		return;
+	memcpy(c->buf + c->len, s, n);
+	c->len += n;
+}
+
+static void
+canon_string(struct canon *c, const char *s, size_t n)
+{
+	canon_reserve(c, 6 * n + 3);
+	if (c->failed)
+		return;
+	c->len += json_string_escape(c->buf + c->len, s, n);
+}
+
+static int
+canon_keycmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void
+canon_value(struct canon *c, json_object *v)
+{
+	const char **keys;
+	const char *s;
+	size_t i, n;
+
+	switch (json_object_get_type(v)) {
+	case json_type_null:
+		canon_put(c, "null", 4);
+		break;
+	case json_type_boolean:
+		if (json_object_get_boolean(v))
+			canon_put(c, "true", 4);
+		else
+			canon_put(c, "false", 5);
+		break;
+	case json_type_int:
+	case json_type_double:
+		s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+		canon_put(c, s, strlen(s));
+		break;
+	case json_type_string:
+		canon_string(c, json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v));
+		break;
+	case json_type_array:
+		canon_put(c, "[", 1);
+		n = json_object_array_length(v);
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				canon_put(c, ",", 1);
+			canon_value(c, json_object_array_get_idx(v, i));
+		}
+		canon_put(c, "]", 1);
+		break;
+	case json_type_object:
+		n = (size_t)json_object_object_length(v);
+		if (n == 0) {
+			canon_put(c, "{}", 2);
+			break;
+		}
+		if ((keys = calloc(n, sizeof *keys)) == NULL) {
+			c->failed = 1;
+			return;
+		}
+		i = 0;
+		json_object_object_foreach(v, key, val) {
+			(void)val;
+			keys[i++] = key;
+		}
+		qsort(keys, n, sizeof *keys, canon_keycmp);
+		canon_put(c, "{", 1);
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				canon_put(c, ",", 1);
+			canon_string(c, keys[i], strlen(keys[i]));
+			canon_put(c, ":", 1);
+			canon_value(c, json_object_object_get(v, keys[i]));
+		}
+		canon_put(c, "}", 1);
+		free(keys);
+		break;
+	}
+}
+
+char *
+json_canonical(json_object *v)
+{
+	struct canon c = { NULL, 0, 0, 0 };
+
+	canon_value(&c, v);
+	canon_put(&c, "", 1);
+	if (c.failed) {
+		free(c.buf);
+		return NULL;
+	}
+	return c.buf;
+}
+
+/* SipHash-1-3, written from Aumasson and Bernstein's specification. */
+static uint64_t hash_k0 = 0x736f6d6570736575ULL, hash_k1 = 0x646f72616e646f6dULL;
+
+void
+hash_init(void)
+{
+	uint64_t k[2];
+
+	if (getrandom(k, sizeof k, GRND_NONBLOCK) == (ssize_t)sizeof k) {
+		hash_k0 = k[0];
+		hash_k1 = k[1];
+	}
+}
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                  \
+	do {                                                      \
+		v0 += v1;                                         \
+		v1 = ROTL(v1, 13);                                \
+		v1 ^= v0;                                         \
+		v0 = ROTL(v0, 32);                                \
+		v2 += v3;                                         \
+		v3 = ROTL(v3, 16);                                \
+		v3 ^= v2;                                         \
+		v0 += v3;                                         \
+		v3 = ROTL(v3, 21);                                \
+		v3 ^= v0;                                         \
+		v2 += v1;                                         \
+		v1 = ROTL(v1, 17);                                \
+		v1 ^= v2;                                         \
+		v2 = ROTL(v2, 32);                                \
+	} while (0)
+
+uint64_t
+hash_bytes(const void *p, size_t n)
+{
+	const unsigned char *in = p;
+	uint64_t v0 = hash_k0 ^ 0x736f6d6570736575ULL;
+	uint64_t v1 = hash_k1 ^ 0x646f72616e646f6dULL;
+	uint64_t v2 = hash_k0 ^ 0x6c7967656e657261ULL;
+	uint64_t v3 = hash_k1 ^ 0x7465646279746573ULL;
+	uint64_t m, b = (uint64_t)n << 56;
+	size_t i, left = n & 7;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		memcpy(&m, in + i, 8);
+		v3 ^= m;
+		SIPROUND;
+		v0 ^= m;
+	}
+	for (m = 0; left > 0; left--)
+		m |= (uint64_t)in[i + left - 1] << (8 * (left - 1));
+	b |= m;
+	v3 ^= b;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
