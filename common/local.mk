@@ -14,7 +14,7 @@ common_libpxutil_la_SOURCES = \
 	common/log.c common/log.h \
 	common/xmalloc.c common/xmalloc.h \
 	common/util.c common/util.h \
-	common/hmap.c common/hmap.h
+	common/hmap.c common/hmap.h common/compat.h
 common_libpxutil_la_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
 
 EXTRA_DIST += common/io.pollex.varlink

@@ -1,0 +1,61 @@
+/* call.h: one method call and its replies, independent of any socket. */
+#ifndef POLLEXD_CALL_H
+#define POLLEXD_CALL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#include "proto.h"
+
+/* Who is calling, from the peer credentials of the connection. */
+struct caller {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	int privileged;		/* root or in the admin group: sees all tasks */
+};
+
+struct call;
+
+/*
+ * Where replies go: the server's connection slot, or a test's collector.
+ * msg is one serialized reply (without the NUL); final is set on the last.
+ */
+typedef void (*call_sink)(void *arg, const char *msg, size_t len, int final);
+typedef void (*call_abort_cb)(struct call *c, void *arg);
+
+struct call *call_new(const struct caller *who, const char *method, int more,
+    int oneway, call_sink sink, void *sink_arg);
+
+const struct caller *call_caller(const struct call *c);
+const char *call_method(const struct call *c);
+int call_wants_more(const struct call *c);
+
+/*
+ * Replies.  call_reply() and call_error() are final: they free the call, so
+ * the handler must not touch it afterwards.  params is consumed (NULL: {}).
+ * call_reply_more() sends a reply with "continues": true; only for calls
+ * made with "more".
+ */
+void call_reply(struct call *c, json_object *params);
+void call_reply_more(struct call *c, json_object *params);
+void call_error(struct call *c, enum px_error e, json_object *params);
+/* org.varlink.service.InvalidParameter with the parameter and a reason. */
+void call_invalid(struct call *c, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* An error with one string parameter: call_error1(c, e, "id", id). */
+void call_error1(struct call *c, enum px_error e, const char *key,
+    const char *value);
+
+/*
+ * A handler that answers later registers what to undo if the call ends
+ * first: the client went away (call_abort) or the daemon is stopping
+ * (call_shutdown, which then answers io.pollex.ShuttingDown).
+ */
+void call_on_abort(struct call *c, call_abort_cb cb, void *arg);
+void call_abort(struct call *c);
+void call_shutdown(struct call *c);
+
+#endif

@@ -1,0 +1,88 @@
+/* conf.h: pollexd's configuration file and the reader the kinds use. */
+#ifndef POLLEXD_CONF_H
+#define POLLEXD_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#include "sched.h"
+
+struct poller_kind;
+
+/* One poller definition; shared (refs) by the running poller and the
+ * operations started under it, so a reload never pulls it from under them. */
+struct conf_poller {
+	int refs;
+	char *name;
+	const struct poller_kind *kind;
+	struct sched_policy policy;
+	uint32_t max_starts;	/* start operations running at once */
+	void *kconf;		/* the kind's own settings */
+	char *text;		/* canonical JSON of the section, to spot changes */
+};
+
+struct conf {
+	char *file;		/* NULL: built-in defaults, no file */
+	char *socket_path;	/* NULL: the default or -S */
+	mode_t socket_mode;
+	char *socket_group;
+	char *state_dir;	/* NULL: the default or --state-dir */
+	char *admin_group;
+	uint64_t retention;	/* ms terminal tasks are kept */
+	uint32_t max_connections;
+	uint32_t max_connections_per_uid;
+	uint32_t max_message_size;
+	uint64_t max_output_buffer;	/* a client's unread replies, bytes */
+	uint64_t max_tasks_per_uid;	/* outstanding tasks of one uid */
+	uint32_t max_submit;		/* tasks per Submit call */
+	uint64_t message_timeout;	/* ms to finish a started message */
+	struct conf_poller **pollers;
+	size_t npollers;
+};
+
+/*
+ * conf_load: read and check the file; on error returns -1 with *cause (to
+ * free) naming the file and the key or line.  conf_defaults: the built-in
+ * configuration (no pollers).
+ */
+int conf_load(const char *file, struct conf **out, char **cause);
+struct conf *conf_defaults(void);
+void conf_free(struct conf *c);
+struct conf_poller *conf_find_poller(const struct conf *c, const char *name);
+void conf_poller_ref(struct conf_poller *p);
+void conf_poller_unref(struct conf_poller *p);
+
+/*
+ * The reader: one JSON object of the file with its key path.  Getters
+ * return 1 when the key is present and good, 0 when it is absent (*out
+ * untouched) and -1 after recording an error ("FILE: pollers.x.key: why").
+ * Every key read is marked; cfg_finish() reports the others as unknown.
+ */
+struct cfg;
+
+const char *cfg_path(const struct cfg *c);	/* "pollers.demo" */
+const char *cfg_dir(const struct cfg *c);	/* the file's directory */
+int cfg_failed(const struct cfg *c);
+int cfg_error(struct cfg *c, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int cfg_string(struct cfg *c, const char *key, char **out);
+int cfg_uint(struct cfg *c, const char *key, uint64_t min, uint64_t max,
+    uint64_t *out);
+int cfg_duration(struct cfg *c, const char *key, uint64_t *ms);
+int cfg_bool(struct cfg *c, const char *key, int *out);
+/* A non-empty array of strings; a first element with a '/' that is not
+ * absolute is taken relative to the file's directory.  NULL-terminated. */
+int cfg_argv(struct cfg *c, const char *key, char ***out);
+/* An object of strings, as a NULL-terminated array of "key=value". */
+int cfg_env(struct cfg *c, const char *key, char ***out);
+/* Any JSON value, not interpreted (a new reference in *out). */
+int cfg_json(struct cfg *c, const char *key, json_object **out);
+/* Report keys not read; returns -1 when there were some. */
+int cfg_finish(struct cfg *c);
+
+void strv_free(char **v);
+
+#endif

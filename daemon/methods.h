@@ -1,0 +1,15 @@
+/* methods.h: the method table of the io.pollex and varlink interfaces. */
+#ifndef POLLEXD_METHODS_H
+#define POLLEXD_METHODS_H
+
+#include <json-c/json.h>
+
+#include "call.h"
+
+struct pxd;
+
+/* Run the handler of the call's method (params may be NULL); it answers
+ * through the call, now or later. */
+void methods_dispatch(struct pxd *pxd, struct call *c, json_object *params);
+
+#endif

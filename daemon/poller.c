@@ -1,0 +1,628 @@
+/* poller.c: pollers at run time: scheduler, operations and their outcomes.
+ *
+ * A poller joins its scheduler (which tasks, when) to its kind (how): the
+ * scheduler's launch becomes a poll operation of the kind, and the kind's
+ * per-task outcomes go to the task table, whose events come back here. */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "poller.h"
+#include "pollexd.h"
+#include "util.h"
+#include "xmalloc.h"
+
+struct cancel_listener {
+	LIST_ENTRY(cancel_listener) entry;
+	struct op *op;
+	cancel_cb cb;
+	void *arg;
+};
+
+struct poller {
+	TAILQ_ENTRY(poller) entry;
+	struct pxd *pxd;
+	char *name;
+	char *kind_name;		/* of the last definition */
+	struct conf_poller *conf;	/* NULL: removed by a reload */
+	struct sched *sched;
+	struct event *timer;
+	TAILQ_HEAD(, task) startq;	/* starting tasks waiting for a slot */
+	uint32_t nstarting;
+	uint32_t starts_running;
+	uint32_t nops;
+	uint64_t polls;
+	uint64_t failed_polls;
+	char *last_error;
+};
+
+static const struct poller_kind *const poller_kinds[] = {
+	&poller_kind_exec,
+};
+
+const struct poller_kind *
+poller_kind_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(poller_kinds); i++)
+		if (strcmp(poller_kinds[i]->name, name) == 0)
+			return poller_kinds[i];
+	return NULL;
+}
+
+const char *
+poller_kind_names(void)
+{
+	static char buf[256];
+	size_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < nitems(poller_kinds); i++) {
+		if (i > 0)
+			strncat(buf, ", ", sizeof buf - strlen(buf) - 1);
+		strncat(buf, poller_kinds[i]->name, sizeof buf - strlen(buf) - 1);
+	}
+	return buf;
+}
+
+/* Scheduler callbacks. */
+static uint64_t
+poller_sched_now(void *arg)
+{
+	(void)arg;
+	return mono_ms();
+}
+
+static void
+poller_sched_arm(void *arg, uint64_t at)
+{
+	struct poller *p = arg;
+	uint64_t now = mono_ms(), d = at > now ? at - now : 0;
+	struct timeval tv = { (time_t)(d / 1000), (suseconds_t)(d % 1000) * 1000 };
+
+	evtimer_add(p->timer, &tv);
+}
+
+static void
+poller_sched_disarm(void *arg)
+{
+	struct poller *p = arg;
+
+	evtimer_del(p->timer);
+}
+
+static void poller_sched_launch(void *, struct sched_batch *);
+
+static void
+poller_sched_fail(void *arg, struct task *t, const char *error)
+{
+	struct poller *p = arg;
+
+	log_info("poller %s: task %s failed after %u failed polls: %s",
+	    p->name, t->id, t->poll_failures, error);
+	tasktab_finish(p->pxd->tt, t, PX_STATE_FAILED, NULL, "poll_failed",
+	    error, NULL, real_now());
+}
+
+static uint64_t
+poller_sched_random(void *arg)
+{
+	struct poller *p = arg;
+
+	return pxd_random(p->pxd);
+}
+
+static const struct sched_ops poller_sched_ops = {
+	poller_sched_now,
+	poller_sched_arm,
+	poller_sched_disarm,
+	poller_sched_launch,
+	poller_sched_fail,
+	poller_sched_random,
+};
+
+static void
+poller_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct poller *p = arg;
+
+	(void)fd;
+	(void)what;
+	sched_fire(p->sched);
+}
+
+struct poller *
+poller_new(struct pxd *pxd, const char *name)
+{
+	struct poller *p = xcalloc(1, sizeof *p);
+	struct sched_policy pol = { 5000, 1000, 300000, 10, 1000, 300000, 100,
+	    1, 10 };
+
+	p->pxd = pxd;
+	p->name = xstrdup(name);
+	p->kind_name = xstrdup("none");
+	p->timer = evtimer_new(pxd->base, poller_timer_cb, p);
+	p->sched = sched_new(&pol, &poller_sched_ops, p);
+	sched_suspend(p->sched);
+	TAILQ_INIT(&p->startq);
+	TAILQ_INSERT_TAIL(&pxd->pollers, p, entry);
+	return p;
+}
+
+void
+poller_free(struct poller *p)
+{
+	if (p == NULL)
+		return;
+	poller_abort_all(p);
+	TAILQ_REMOVE(&p->pxd->pollers, p, entry);
+	sched_free(p->sched);
+	event_free(p->timer);
+	conf_poller_unref(p->conf);
+	free(p->name);
+	free(p->kind_name);
+	free(p->last_error);
+	free(p);
+}
+
+struct poller *
+poller_find(struct pxd *pxd, const char *name)
+{
+	struct poller *p;
+
+	TAILQ_FOREACH(p, &pxd->pollers, entry)
+		if (strcmp(p->name, name) == 0)
+			return p;
+	return NULL;
+}
+
+struct poller *
+poller_first(struct pxd *pxd)
+{
+	return TAILQ_FIRST(&pxd->pollers);
+}
+
+struct poller *
+poller_next(struct poller *p)
+{
+	return TAILQ_NEXT(p, entry);
+}
+
+const char *
+poller_name(const struct poller *p)
+{
+	return p->name;
+}
+
+struct conf_poller *
+poller_conf(const struct poller *p)
+{
+	return p->conf;
+}
+
+int
+poller_has_start(const struct poller *p)
+{
+	return p->conf != NULL && p->conf->kind->has_start(p->conf->kconf);
+}
+
+int
+poller_has_cancel(const struct poller *p)
+{
+	return p->conf != NULL && p->conf->kind->has_cancel(p->conf->kconf);
+}
+
+int
+poller_idle(const struct poller *p)
+{
+	return sched_outstanding(p->sched) == 0 && p->nstarting == 0 &&
+	    p->nops == 0;
+}
+
+static void poller_pump_starts(struct poller *);
+
+void
+poller_set_conf(struct poller *p, struct conf_poller *conf)
+{
+	struct conf_poller *old = p->conf;
+
+	if (conf != NULL) {
+		conf_poller_ref(conf);
+		free(p->kind_name);
+		p->kind_name = xstrdup(conf->kind->name);
+	}
+	p->conf = conf;
+	conf_poller_unref(old);
+	if (conf == NULL) {
+		sched_suspend(p->sched);
+		return;
+	}
+	sched_set_policy(p->sched, &conf->policy);
+	sched_resume(p->sched);
+	poller_pump_starts(p);
+}
+
+/* Operations. */
+static struct op *
+op_new(struct poller *p, enum op_type type)
+{
+	struct op *op = xcalloc(1, sizeof *op);
+
+	op->type = type;
+	op->poller = p;
+	op->conf = p->conf;
+	conf_poller_ref(op->conf);
+	op->base = p->pxd->base;
+	LIST_INIT(&op->listeners);
+	TAILQ_INSERT_TAIL(&p->pxd->ops, op, entry);
+	p->nops++;
+	return op;
+}
+
+static void
+op_free(struct op *op)
+{
+	struct cancel_listener *l;
+
+	while ((l = LIST_FIRST(&op->listeners)) != NULL) {
+		LIST_REMOVE(l, entry);
+		free(l);
+	}
+	TAILQ_REMOVE(&op->poller->pxd->ops, op, entry);
+	op->poller->nops--;
+	if (op->deferred != NULL)
+		event_free(op->deferred);
+	free(op->deferred_error);
+	free(op->ref);
+	free(op->args);
+	free(op->labels);
+	conf_poller_unref(op->conf);
+	free(op);
+}
+
+const char *
+op_describe(const struct op *op, char *buf, size_t len)
+{
+	switch (op->type) {
+	case OP_POLL:
+		snprintf(buf, len, "poller %s: poll of %u tasks",
+		    op->poller->name, op->batch->n);
+		break;
+	case OP_START:
+		snprintf(buf, len, "poller %s: start of task %s",
+		    op->poller->name, op->id);
+		break;
+	case OP_CANCEL:
+		snprintf(buf, len, "poller %s: cancel of task %s",
+		    op->poller->name, op->id);
+		break;
+	}
+	return buf;
+}
+
+/* An operation that could not even begin completes from the loop, never
+ * from inside the call that began it. */
+static void
+op_deferred_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct op *op = arg;
+	struct sched_result r = { 1, op->deferred_error, NAN, 0 };
+
+	(void)fd;
+	(void)what;
+	switch (op->type) {
+	case OP_POLL:
+		op_poll_done(op, &r);
+		break;
+	case OP_START:
+		op_start_done(op, NULL, "start_failed", op->deferred_error);
+		break;
+	case OP_CANCEL:
+		op_cancel_done(op, CANCEL_ERROR, op->deferred_error);
+		break;
+	}
+}
+
+static void
+op_begin(struct op *op, int (*fn)(struct op *, char **))
+{
+	char *cause = NULL, desc[128];
+
+	if (fn(op, &cause) == 0)
+		return;
+	log_warnx("%s: %s", op_describe(op, desc, sizeof desc),
+	    cause != NULL ? cause : "failed");
+	op->deferred_error = cause != NULL ? cause : xstrdup("failed");
+	op->kstate = NULL;
+	op->deferred = event_new(op->base, -1, 0, op_deferred_cb, op);
+	event_active(op->deferred, 0, 0);
+}
+
+static void
+poller_sched_launch(void *arg, struct sched_batch *b)
+{
+	struct poller *p = arg;
+	struct op *op = op_new(p, OP_POLL);
+
+	op->batch = b;
+	b->owner = op;
+	op_begin(op, p->conf->kind->poll);
+}
+
+void
+op_outcome(struct op *op, const char *task_id, const struct outcome *o)
+{
+	struct pxd *pxd = op->poller->pxd;
+	struct task *t = tasktab_find(pxd->tt, task_id);
+	double now = real_now();
+	uint64_t d;
+
+	/* Only tasks of this poll still waiting for it: the first outcome
+	 * wins, a cancelled task's late outcome is dropped. */
+	if (t == NULL || t->batch != op->batch || t->qwhere != TASK_Q_FLIGHT)
+		return;
+	if (isfinite(o->progress))
+		tasktab_set_progress(pxd->tt, t, o->progress, now);
+	switch (o->state) {
+	case PX_STATE_SUCCEEDED:
+		tasktab_finish(pxd->tt, t, PX_STATE_SUCCEEDED,
+		    o->result != NULL ? o->result : "null", NULL, NULL, NULL,
+		    now);
+		break;
+	case PX_STATE_FAILED:
+		tasktab_finish(pxd->tt, t, PX_STATE_FAILED, NULL,
+		    o->code != NULL ? o->code : "failed",
+		    o->message != NULL ? o->message : "the task failed",
+		    o->details, now);
+		break;
+	default:
+		if (isfinite(o->delay) && o->delay > 0) {
+			d = sched_clamp_delay(&op->conf->policy, o->delay);
+			t->not_before = mono_ms() + d;
+		}
+		break;
+	}
+}
+
+void
+op_poll_done(struct op *op, const struct sched_result *r)
+{
+	struct poller *p = op->poller;
+	char desc[128];
+
+	p->polls++;
+	p->pxd->stats.polls++;
+	if (r->failed) {
+		p->failed_polls++;
+		p->pxd->stats.failed_polls++;
+		free(p->last_error);
+		p->last_error = xstrdup(r->error != NULL ? r->error : "failed");
+		log_warnx("%s failed: %s", op_describe(op, desc, sizeof desc),
+		    p->last_error);
+	}
+	sched_done(p->sched, op->batch, r);
+	op_free(op);
+}
+
+/* Start operations, at most max_starts at once. */
+static void
+poller_pump_starts(struct poller *p)
+{
+	struct task *t;
+	struct op *op;
+
+	while (p->conf != NULL && p->conf->kind->has_start(p->conf->kconf) &&
+	    p->starts_running < p->conf->max_starts &&
+	    (t = TAILQ_FIRST(&p->startq)) != NULL) {
+		TAILQ_REMOVE(&p->startq, t, q_entry);
+		t->qwhere = TASK_Q_NONE;
+		op = op_new(p, OP_START);
+		op->task = t;
+		memcpy(op->id, t->id, sizeof op->id);
+		t->op = op;
+		p->starts_running++;
+		op_begin(op, p->conf->kind->start);
+	}
+}
+
+void
+op_start_done(struct op *op, const char *ref, const char *code,
+    const char *message)
+{
+	struct poller *p = op->poller;
+	struct task *t = op->task;
+	double now = real_now();
+
+	t->op = NULL;
+	p->starts_running--;
+	if (ref != NULL)
+		tasktab_set_ref(p->pxd->tt, t, ref, now);
+	else {
+		log_info("poller %s: task %s failed to start: %s", p->name,
+		    t->id, message != NULL ? message : "start failed");
+		tasktab_finish(p->pxd->tt, t, PX_STATE_FAILED, NULL,
+		    code != NULL ? code : "start_failed",
+		    message != NULL ? message : "start failed", NULL, now);
+	}
+	op_free(op);
+	poller_pump_starts(p);
+}
+
+struct cancel_listener *
+poller_cancel(struct poller *p, struct task *t, cancel_cb cb, void *arg)
+{
+	struct cancel_listener *l = xcalloc(1, sizeof *l);
+	struct op *op = t->op;
+
+	if (op == NULL || op->type != OP_CANCEL) {
+		op = op_new(p, OP_CANCEL);
+		memcpy(op->id, t->id, sizeof op->id);
+		op->ref = t->ref != NULL ? xstrdup(t->ref) : NULL;
+		op->args = t->args != NULL ? xstrdup(t->args) : NULL;
+		op->labels = t->labels != NULL ? xstrdup(t->labels) : NULL;
+		t->op = op;
+		op_begin(op, p->conf->kind->cancel);
+	}
+	l->op = op;
+	l->cb = cb;
+	l->arg = arg;
+	LIST_INSERT_HEAD(&op->listeners, l, entry);
+	return l;
+}
+
+void
+poller_cancel_forget(struct cancel_listener *l)
+{
+	LIST_REMOVE(l, entry);
+	free(l);
+}
+
+void
+op_cancel_done(struct op *op, enum cancel_verdict v, const char *reason)
+{
+	struct poller *p = op->poller;
+	struct cancel_listener *l;
+	struct task *t = tasktab_find(p->pxd->tt, op->id);
+
+	if (t != NULL && t->op == op)
+		t->op = NULL;
+	if (v == CANCEL_ERROR)
+		log_warnx("poller %s: cancel of task %s failed: %s", p->name,
+		    op->id, reason != NULL ? reason : "error");
+	if (v == CANCEL_DONE && t != NULL)
+		tasktab_finish(p->pxd->tt, t, PX_STATE_CANCELLED, NULL,
+		    "cancelled", "cancelled at a client's request; the "
+		    "poller's cancel function accepted", NULL, real_now());
+	while ((l = LIST_FIRST(&op->listeners)) != NULL) {
+		LIST_REMOVE(l, entry);
+		l->cb(l->arg, v, reason);
+		free(l);
+	}
+	op_free(op);
+}
+
+/* Stop an operation for good: the kind lets go, nothing completes. */
+static void
+op_abort(struct op *op)
+{
+	struct poller *p = op->poller;
+
+	if (op->deferred == NULL)
+		op->conf->kind->abort(op);
+	switch (op->type) {
+	case OP_POLL:
+		sched_abandon(p->sched, op->batch);
+		break;
+	case OP_START:
+		op->task->op = NULL;
+		p->starts_running--;
+		break;
+	case OP_CANCEL:
+		break;
+	}
+	op_free(op);
+}
+
+void
+poller_task_changed(struct poller *p, struct task *t, enum px_state old,
+    int created)
+{
+	enum px_state st = (enum px_state)t->state;
+
+	if (created) {
+		if (st == PX_STATE_STARTING) {
+			p->nstarting++;
+			t->qwhere = TASK_Q_STARTQ;
+			TAILQ_INSERT_TAIL(&p->startq, t, q_entry);
+			poller_pump_starts(p);
+		} else if (st == PX_STATE_PENDING)
+			sched_add(p->sched, t);
+		return;
+	}
+	if (old == PX_STATE_STARTING) {
+		p->nstarting--;
+		if (t->qwhere == TASK_Q_STARTQ) {
+			TAILQ_REMOVE(&p->startq, t, q_entry);
+			t->qwhere = TASK_Q_NONE;
+		}
+		if (t->op != NULL && t->op->type == OP_START) {
+			/* Cancelled or expired while starting. */
+			op_abort(t->op);
+			poller_pump_starts(p);
+		}
+		if (st == PX_STATE_PENDING)
+			sched_add(p->sched, t);
+		return;
+	}
+	if (old == PX_STATE_PENDING && px_state_terminal(st)) {
+		sched_remove(p->sched, t);
+		if (t->op != NULL)
+			t->op = NULL;	/* a cancel goes on; it looks up by id */
+	}
+}
+
+void
+poller_abort_all(struct poller *p)
+{
+	struct op *op, *next;
+
+	TAILQ_FOREACH_SAFE(op, &p->pxd->ops, entry, next)
+		if (op->poller == p)
+			op_abort(op);
+}
+
+json_object *
+poller_to_json(const struct poller *p)
+{
+	static const char *const states[] = { "idle", "waiting", "polling",
+		"backoff", "idle" };
+	const struct sched_policy *pol = sched_policy(p->sched);
+	json_object *o = json_object_new_object();
+	uint64_t next = sched_next_at(p->sched), now = mono_ms();
+
+	json_object_object_add(o, "name", json_object_new_string(p->name));
+	json_object_object_add(o, "kind", json_object_new_string(p->kind_name));
+	json_object_object_add(o, "removed",
+	    json_object_new_boolean(p->conf == NULL));
+	json_object_object_add(o, "state",
+	    json_object_new_string(states[sched_state(p->sched)]));
+	json_object_object_add(o, "outstanding",
+	    json_object_new_int64(sched_outstanding(p->sched)));
+	json_object_object_add(o, "starting",
+	    json_object_new_int64(p->nstarting));
+	json_object_object_add(o, "in_flight",
+	    json_object_new_int64(sched_inflight(p->sched)));
+	json_object_object_add(o, "interval",
+	    json_object_new_double((double)pol->interval / 1000));
+	json_object_object_add(o, "min_interval",
+	    json_object_new_double((double)pol->min_interval / 1000));
+	json_object_object_add(o, "max_interval",
+	    json_object_new_double((double)pol->max_interval / 1000));
+	json_object_object_add(o, "max_batch",
+	    json_object_new_int64(pol->max_batch));
+	json_object_object_add(o, "max_inflight",
+	    json_object_new_int64(pol->max_inflight));
+	json_object_object_add(o, "fail_after",
+	    json_object_new_int64(pol->fail_after));
+	json_object_object_add(o, "has_start",
+	    json_object_new_boolean(poller_has_start(p)));
+	json_object_object_add(o, "has_cancel",
+	    json_object_new_boolean(poller_has_cancel(p)));
+	if (next != 0)
+		json_object_object_add(o, "next_poll", json_object_new_double(
+		    next > now ? (double)(next - now) / 1000 : 0));
+	json_object_object_add(o, "polls", json_object_new_int64(p->polls));
+	json_object_object_add(o, "failed_polls",
+	    json_object_new_int64(p->failed_polls));
+	json_object_object_add(o, "consecutive_failures",
+	    json_object_new_int64(sched_consecutive_failures(p->sched)));
+	if (p->last_error != NULL)
+		json_object_object_add(o, "last_error",
+		    json_object_new_string(p->last_error));
+	return o;
+}

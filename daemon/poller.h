@@ -1,0 +1,127 @@
+/* poller.h: pollers at run time, and the interface every kind implements. */
+#ifndef POLLEXD_POLLER_H
+#define POLLEXD_POLLER_H
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "conf.h"
+#include "sched.h"
+#include "task.h"
+
+struct pxd;
+struct cfg;
+
+enum op_type {
+	OP_POLL,
+	OP_START,
+	OP_CANCEL,
+};
+
+/* What a cancel function answered. */
+enum cancel_verdict {
+	CANCEL_DONE,		/* the remote task was cancelled */
+	CANCEL_REFUSED,		/* the remote service said no; reason says why */
+	CANCEL_ERROR,		/* the cancel function failed */
+};
+
+struct cancel_listener;
+typedef void (*cancel_cb)(void *arg, enum cancel_verdict v,
+    const char *reason);
+
+/*
+ * One operation of a kind: a poll of a batch, the start of a task or the
+ * cancel of a task.  The kind keeps its own state in kstate and completes
+ * the operation with op_poll_done(), op_start_done() or op_cancel_done(),
+ * always from an event callback, never from inside poll/start/cancel.
+ */
+struct op {
+	enum op_type type;
+	struct poller *poller;
+	struct conf_poller *conf;	/* held while the operation runs */
+	struct event_base *base;
+	struct sched_batch *batch;	/* OP_POLL */
+	struct task *task;		/* OP_START: valid until done/abort */
+	char id[TASK_ID_LEN + 1];	/* OP_START, OP_CANCEL */
+	char *ref, *args, *labels;	/* OP_CANCEL: copies */
+	void *kstate;
+	struct event *deferred;
+	char *deferred_error;
+	LIST_HEAD(, cancel_listener) listeners;	/* OP_CANCEL */
+	TAILQ_ENTRY(op) entry;
+};
+
+/* What a poll said about one task. */
+struct outcome {
+	enum px_state state;	/* PENDING, SUCCEEDED or FAILED */
+	const char *result;	/* JSON text, SUCCEEDED */
+	const char *code;	/* FAILED */
+	const char *message;
+	const char *details;	/* JSON text or NULL */
+	double progress;	/* NaN: none */
+	double delay;		/* seconds before this task's next poll; NaN */
+};
+
+struct poller_kind {
+	const char *name;
+	/* Read the kind's keys; NULL after cfg_error(). */
+	void *(*configure)(struct cfg *c);
+	void (*free_conf)(void *kconf);
+	int (*has_start)(const void *kconf);
+	int (*has_cancel)(const void *kconf);
+	/* Begin an operation; -1 with *cause when it cannot begin at all
+	 * (the caller then completes it as failed). */
+	int (*poll)(struct op *op, char **cause);
+	int (*start)(struct op *op, char **cause);
+	int (*cancel)(struct op *op, char **cause);
+	/* Stop an operation without completing it and free kstate. */
+	void (*abort)(struct op *op);
+};
+
+extern const struct poller_kind poller_kind_exec;
+
+const struct poller_kind *poller_kind_find(const char *name);
+const char *poller_kind_names(void);	/* "exec, ..." */
+
+/* Completion, called by the kinds. */
+void op_outcome(struct op *op, const char *task_id, const struct outcome *o);
+void op_poll_done(struct op *op, const struct sched_result *r);
+void op_start_done(struct op *op, const char *ref, const char *code,
+    const char *message);
+void op_cancel_done(struct op *op, enum cancel_verdict v, const char *reason);
+/* A short description for logs: "poller demo: poll of 12 tasks". */
+const char *op_describe(const struct op *op, char *buf, size_t len);
+
+/* Pollers at run time: one per name, kept while it has tasks even after a
+ * reload removed its definition (it then polls nothing). */
+struct poller;
+
+struct poller *poller_new(struct pxd *pxd, const char *name);
+struct poller *poller_find(struct pxd *pxd, const char *name);
+struct poller *poller_first(struct pxd *pxd);
+struct poller *poller_next(struct poller *p);
+void poller_free(struct poller *p);
+const char *poller_name(const struct poller *p);
+struct conf_poller *poller_conf(const struct poller *p);
+/* A new definition, or NULL when the poller was removed. */
+void poller_set_conf(struct poller *p, struct conf_poller *conf);
+int poller_has_start(const struct poller *p);
+int poller_has_cancel(const struct poller *p);
+int poller_idle(const struct poller *p);	/* no tasks, no operations */
+
+/* Task life cycle, from the glue's task event hook: created, or moved
+ * from old to its current state. */
+void poller_task_changed(struct poller *p, struct task *t, enum px_state old,
+    int created);
+
+/* Run the cancel function for a pending task; the listener hears the
+ * verdict (several cancels of one task share one operation). */
+struct cancel_listener *poller_cancel(struct poller *p, struct task *t,
+    cancel_cb cb, void *arg);
+void poller_cancel_forget(struct cancel_listener *l);
+
+/* Abort every operation (daemon stopping). */
+void poller_abort_all(struct poller *p);
+json_object *poller_to_json(const struct poller *p);
+
+#endif

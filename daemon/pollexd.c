@@ -1,0 +1,521 @@
+/* pollexd.c: start-up, the loop, signals, reload, and the glue that keeps
+ * task table, pollers, waiters and timers in step. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "poller.h"
+#include "pollexd.h"
+#include "proc.h"
+#include "sdnotify.h"
+#include "server.h"
+#include "util.h"
+#include "waits.h"
+#include "xmalloc.h"
+
+#define PURGE_BATCH 1000	/* tasks purged per loop iteration */
+#define DEFAULT_CONF SYSCONFDIR "/pollex/pollexd.conf"
+
+static int pxd_deadline_dirty;
+
+uint64_t
+pxd_random(struct pxd *pxd)
+{
+	/* xorshift64*: jitter only, not secrets. */
+	pxd->rng ^= pxd->rng >> 12;
+	pxd->rng ^= pxd->rng << 25;
+	pxd->rng ^= pxd->rng >> 27;
+	return pxd->rng * 0x2545f4914f6cdd1dULL;
+}
+
+static void
+pxd_timer_add(struct event *ev, double secs)
+{
+	struct timeval tv;
+
+	if (!(secs > 0))
+		secs = 0;
+	if (secs > 1e8)
+		secs = 1e8;
+	tv.tv_sec = (time_t)floor(secs);
+	tv.tv_usec = (suseconds_t)((secs - floor(secs)) * 1e6);
+	evtimer_add(ev, &tv);
+}
+
+static void
+pxd_arm_purge(struct pxd *pxd, double finished)
+{
+	if (evtimer_pending(pxd->ev_purge, NULL))
+		return;
+	pxd_timer_add(pxd->ev_purge,
+	    finished + (double)pxd->conf->retention / 1000 - real_now());
+}
+
+/* Task events: scheduler and starts first, then waiters and watchers. */
+static void
+pxd_task_event(void *arg, struct task *t, enum task_event ev,
+    enum px_state old)
+{
+	struct pxd *pxd = arg;
+
+	switch (ev) {
+	case TASK_EV_CREATED:
+		poller_task_changed(t->poller, t, old, 1);
+		if (t->deadline > 0)
+			pxd_deadline_dirty = 1;
+		break;
+	case TASK_EV_STATE:
+		poller_task_changed(t->poller, t, old, 0);
+		if (px_state_terminal((enum px_state)t->state)) {
+			pxd->stats.completed++;
+			pxd_arm_purge(pxd, t->finished);
+			if (t->deadline > 0)
+				pxd_deadline_dirty = 1;
+		}
+		break;
+	default:
+		break;
+	}
+	waits_task_event(pxd->waits, t, ev);
+}
+
+static const struct tasktab_hooks pxd_task_hooks = { pxd_task_event };
+
+static void
+pxd_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pxd *pxd = arg;
+
+	(void)fd;
+	(void)what;
+	tasktab_expire(pxd->tt, real_now());
+	pxd_deadline_dirty = 1;
+}
+
+static void
+pxd_purge_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pxd *pxd = arg;
+	double now = real_now(), next;
+	size_t n;
+
+	(void)fd;
+	(void)what;
+	n = tasktab_purge(pxd->tt, now - (double)pxd->conf->retention / 1000,
+	    PURGE_BATCH, &next);
+	if (n > 0)
+		log_debug("purged %zu finished tasks", n);
+	if (next > 0)
+		pxd_arm_purge(pxd, next);
+}
+
+struct pxd *
+pxd_new(struct event_base *base, struct conf *conf)
+{
+	struct pxd *pxd = xcalloc(1, sizeof *pxd);
+
+	pxd->base = base;
+	pxd->conf = conf;
+	pxd->started = real_now();
+	if (getrandom(&pxd->rng, sizeof pxd->rng, GRND_NONBLOCK) !=
+	    (ssize_t)sizeof pxd->rng || pxd->rng == 0)
+		pxd->rng = mono_us() | 1;
+	TAILQ_INIT(&pxd->pollers);
+	TAILQ_INIT(&pxd->ops);
+	pxd->tt = tasktab_new(&pxd_task_hooks, pxd);
+	pxd->waits = waits_new();
+	pxd->ev_deadline = evtimer_new(base, pxd_deadline_cb, pxd);
+	pxd->ev_purge = evtimer_new(base, pxd_purge_cb, pxd);
+	return pxd;
+}
+
+void
+pxd_free(struct pxd *pxd)
+{
+	struct poller *p;
+	size_t i;
+
+	if (pxd == NULL)
+		return;
+	if (pxd->server != NULL) {
+		server_free(pxd->server);
+		pxd->server = NULL;
+	}
+	for (p = poller_first(pxd); p != NULL; p = poller_next(p))
+		poller_abort_all(p);
+	proc_reap_all();
+	/* Tasks leave their schedulers before the schedulers go. */
+	tasktab_free(pxd->tt);
+	while ((p = poller_first(pxd)) != NULL)
+		poller_free(p);
+	waits_free(pxd->waits);
+	event_free(pxd->ev_deadline);
+	event_free(pxd->ev_purge);
+	for (i = 0; i < nitems(pxd->ev_signals); i++)
+		if (pxd->ev_signals[i] != NULL)
+			event_free(pxd->ev_signals[i]);
+	conf_free(pxd->conf);
+	free(pxd->conf_file);
+	free(pxd->socket_path);
+	free(pxd->state_dir);
+	free(pxd);
+}
+
+void
+pxd_apply_conf(struct pxd *pxd, struct conf *conf)
+{
+	struct conf *old = pxd->conf;
+	struct poller *p, *next;
+	struct conf_poller *cp;
+	size_t i;
+
+	for (i = 0; i < conf->npollers; i++) {
+		cp = conf->pollers[i];
+		if ((p = poller_find(pxd, cp->name)) == NULL) {
+			p = poller_new(pxd, cp->name);
+			if (old != NULL)
+				log_info("poller %s added", cp->name);
+		} else if (poller_conf(p) == NULL)
+			log_info("poller %s is back; its tasks resume", cp->name);
+		else if (strcmp(poller_conf(p)->text, cp->text) != 0)
+			log_info("poller %s changed", cp->name);
+		poller_set_conf(p, cp);
+	}
+	for (p = poller_first(pxd); p != NULL; p = next) {
+		next = poller_next(p);
+		if (conf_find_poller(conf, poller_name(p)) != NULL)
+			continue;
+		if (poller_conf(p) != NULL) {
+			log_info("poller %s removed; its outstanding tasks are "
+			    "kept, not polled, until it comes back",
+			    poller_name(p));
+			poller_set_conf(p, NULL);
+		}
+		if (poller_idle(p))
+			poller_free(p);
+	}
+	pxd->conf = conf;
+	if (old != NULL && old != conf)
+		conf_free(old);
+}
+
+/* SIGHUP: a new configuration, or the old one and a log line saying why. */
+static void
+pxd_reload(struct pxd *pxd)
+{
+	struct conf *conf;
+	char *cause;
+
+	if (pxd->conf_file == NULL) {
+		log_info("reload: no configuration file; nothing to do");
+		return;
+	}
+	if (conf_load(pxd->conf_file, &conf, &cause) == -1) {
+		log_warnx("reload failed, keeping the running configuration: "
+		    "%s", cause);
+		free(cause);
+		return;
+	}
+#define SAME(f) ((conf->f == NULL && pxd->conf->f == NULL) || \
+    (conf->f != NULL && pxd->conf->f != NULL &&               \
+    strcmp(conf->f, pxd->conf->f) == 0))
+	if (!SAME(socket_path) || !SAME(state_dir) || !SAME(socket_group) ||
+	    conf->socket_mode != pxd->conf->socket_mode)
+		log_warnx("reload: socket and state_dir settings take effect "
+		    "at the next start");
+#undef SAME
+	pxd_apply_conf(pxd, conf);
+	log_info("configuration reloaded from %s (%zu pollers)",
+	    pxd->conf_file, conf->npollers);
+}
+
+static void
+pxd_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct pxd *pxd = arg;
+
+	(void)what;
+	switch (sig) {
+	case SIGHUP:
+		pxd_reload(pxd);
+		break;
+	default:
+		log_info("%s: stopping", strsignal((int)sig));
+		pxd_stop(pxd);
+		break;
+	}
+}
+
+void
+pxd_stop(struct pxd *pxd)
+{
+	pxd->stopping = 1;
+	event_base_loopbreak(pxd->base);
+}
+
+void
+pxd_after_iteration(struct pxd *pxd)
+{
+	struct poller *p, *next;
+	double d;
+
+	if (pxd_deadline_dirty) {
+		pxd_deadline_dirty = 0;
+		if ((d = tasktab_next_deadline(pxd->tt)) > 0)
+			pxd_timer_add(pxd->ev_deadline, d - real_now());
+		else
+			evtimer_del(pxd->ev_deadline);
+	}
+	/* Pollers removed by a reload go once their last task has. */
+	for (p = poller_first(pxd); p != NULL; p = next) {
+		next = poller_next(p);
+		if (poller_conf(p) == NULL && poller_idle(p))
+			poller_free(p);
+	}
+	if (pxd->server != NULL)
+		server_flush(pxd->server);
+}
+
+int
+pxd_run(struct pxd *pxd)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	size_t i;
+
+	for (i = 0; i < nitems(sigs); i++) {
+		pxd->ev_signals[i] = evsignal_new(pxd->base, sigs[i],
+		    pxd_signal_cb, pxd);
+		evsignal_add(pxd->ev_signals[i], NULL);
+	}
+	while (!pxd->stopping) {
+		if (event_base_loop(pxd->base, EVLOOP_ONCE) == -1) {
+			log_warnx("event loop failed");
+			return -1;
+		}
+		pxd_after_iteration(pxd);
+	}
+	sd_notify_send("STOPPING=1");
+	/* Waiters hear that the daemon stops; outstanding tasks stay. */
+	if (pxd->server != NULL)
+		server_stop(pxd->server);
+	return 0;
+}
+
+/* Make sure descriptors 0, 1 and 2 exist, so no pipe or socket lands on
+ * them and a child's stdio is what we meant. */
+static void
+pxd_sane_stdio(void)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+}
+
+static char *
+pxd_default_state_dir(void)
+{
+	const char *env;
+	char *dir;
+
+	if ((env = getenv("STATE_DIRECTORY")) != NULL && *env == '/') {
+		/* systemd may list several, separated by ':'. */
+		dir = xstrdup(env);
+		dir[strcspn(dir, ":")] = '\0';
+		return dir;
+	}
+	if (geteuid() == 0 && getenv("XDG_RUNTIME_DIR") == NULL)
+		return xstrdup(LOCALSTATEDIR "/lib/pollex");
+	if ((env = getenv("XDG_STATE_HOME")) != NULL && *env == '/')
+		return (xasprintf(&dir, "%s/pollex", env), dir);
+	if ((env = getenv("HOME")) != NULL && *env == '/')
+		return (xasprintf(&dir, "%s/.local/state/pollex", env), dir);
+	return (xasprintf(&dir, "/tmp/pollex-state-%lu",
+	    (unsigned long)geteuid()), dir);
+}
+
+/* mkdir -p, the last component with mode. */
+static int
+pxd_mkdir_p(const char *path, mode_t mode)
+{
+	char *dup = xstrdup(path), *p;
+	int r = 0;
+
+	for (p = dup + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dup, 0755) == -1 && errno != EEXIST)
+			r = -1;
+		*p = '/';
+	}
+	if (mkdir(dup, mode) == -1 && errno != EEXIST)
+		r = -1;
+	free(dup);
+	return r;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: pollexd [-nv] [-c file] [-S socket] [--state-dir dir]\n"
+	    "\n"
+	    "  -c, --config FILE     configuration file (default %s)\n"
+	    "  -S, --socket PATH     listen on PATH (default: $POLLEX_SOCKET,\n"
+	    "                        the file's \"socket\", else\n"
+	    "                        $XDG_RUNTIME_DIR/pollex/pollex.sock or\n"
+	    "                        %s for the system service)\n"
+	    "      --state-dir DIR   where state is kept\n"
+	    "  -n, --check           check the configuration and exit\n"
+	    "  -v, --verbose         log more (debug)\n"
+	    "  -V, --version         print the version and exit\n"
+	    "  -h, --help            this help\n",
+	    DEFAULT_CONF, PX_SYSTEM_SOCKET);
+}
+
+int
+pollexd_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "state-dir", required_argument, NULL, 'D' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *conf_file = NULL, *sock = NULL, *state = NULL, *env;
+	struct event_base *base;
+	struct conf *conf;
+	struct pxd *pxd;
+	struct group *gr;
+	char *cause, buf[512];
+	int ch, check = 0, verbose = 0, r;
+	struct stat st;
+
+	while ((ch = getopt_long(argc, argv, "c:S:nvVh", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			conf_file = optarg;
+			break;
+		case 'S':
+			sock = optarg;
+			break;
+		case 'D':
+			state = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'V':
+			printf("pollexd %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("pollexd", verbose);
+	pxd_sane_stdio();
+	signal(SIGPIPE, SIG_IGN);
+	hash_init();
+
+	if (conf_file == NULL && stat(DEFAULT_CONF, &st) == 0)
+		conf_file = DEFAULT_CONF;
+	if (conf_file != NULL) {
+		if (conf_load(conf_file, &conf, &cause) == -1) {
+			if (check)
+				fprintf(stderr, "pollexd: %s\n", cause);
+			else
+				log_emit(LOG_LVL_ERR, "%s", cause);
+			free(cause);
+			return 1;
+		}
+	} else
+		conf = conf_defaults();
+	if (check) {
+		printf("%s: configuration OK (%zu poller%s)\n",
+		    conf_file != NULL ? conf_file : "built-in defaults",
+		    conf->npollers, conf->npollers == 1 ? "" : "s");
+		conf_free(conf);
+		return 0;
+	}
+	if (conf_file == NULL)
+		log_notice("no configuration file (%s): running with no pollers",
+		    DEFAULT_CONF);
+
+	if ((base = event_base_new()) == NULL)
+		fatalx("cannot create the event loop");
+	pxd = pxd_new(base, NULL);
+	pxd->conf_file = conf_file != NULL ? xstrdup(conf_file) : NULL;
+	pxd_apply_conf(pxd, conf);
+
+	if (sock == NULL && ((env = getenv("POLLEX_SOCKET")) == NULL ||
+	    *env == '\0'))
+		sock = conf->socket_path;
+	if (sock == NULL && px_socket_for_daemon(buf, sizeof buf) != NULL)
+		sock = buf;
+	if (sock == NULL)
+		sock = getenv("POLLEX_SOCKET");
+	if (sock == NULL)
+		fatalx("cannot work out a socket path; give one with -S");
+	pxd->socket_path = xstrdup(sock);
+
+	if (state == NULL && getenv("STATE_DIRECTORY") == NULL)
+		state = conf->state_dir;
+	pxd->state_dir = state != NULL ? xstrdup(state) :
+	    pxd_default_state_dir();
+	if (pxd_mkdir_p(pxd->state_dir, 0750) == -1 ||
+	    access(pxd->state_dir, W_OK | X_OK) == -1)
+		fatal("state directory %s", pxd->state_dir);
+
+	pxd->server = server_new(pxd);
+	gr = conf->socket_group != NULL ? getgrnam(conf->socket_group) : NULL;
+	if (server_listen(pxd->server, pxd->socket_path, conf->socket_mode,
+	    gr != NULL ? gr->gr_gid : (gid_t)-1, &cause) == -1) {
+		log_emit(LOG_LVL_ERR, "%s", cause);
+		free(cause);
+		pxd_free(pxd);
+		event_base_free(base);
+		return 1;
+	}
+	log_info("pollexd %s listening on %s (state in %s; %zu poller%s from "
+	    "%s)", PACKAGE_VERSION, pxd->socket_path, pxd->state_dir,
+	    conf->npollers, conf->npollers == 1 ? "" : "s",
+	    conf_file != NULL ? conf_file : "built-in defaults");
+	sd_notify_send("READY=1");
+	r = pxd_run(pxd);
+	pxd_free(pxd);
+	event_base_free(base);
+	libevent_global_shutdown();
+	log_info("stopped");
+	return r == 0 ? 0 : 1;
+}

@@ -1,0 +1,61 @@
+/* pollexd.h: the daemon's shared state and the glue between its parts. */
+#ifndef POLLEXD_H
+#define POLLEXD_H
+
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "compat.h"
+#include "conf.h"
+#include "task.h"
+
+struct server;
+struct poller;
+struct op;
+struct waits;
+
+struct pxd_stats {
+	uint64_t submitted;
+	uint64_t completed;
+	uint64_t polls;
+	uint64_t failed_polls;
+	uint64_t calls;
+};
+
+struct pxd {
+	struct event_base *base;
+	struct conf *conf;
+	char *conf_file;		/* NULL: built-in defaults */
+	char *socket_path;
+	char *state_dir;
+	struct tasktab *tt;
+	struct server *server;
+	struct waits *waits;
+	TAILQ_HEAD(poller_list, poller) pollers;
+	TAILQ_HEAD(op_list, op) ops;
+	struct event *ev_deadline;
+	struct event *ev_purge;
+	struct event *ev_signals[4];
+	struct pxd_stats stats;
+	double started;
+	uint64_t rng;
+	int stopping;
+};
+
+/* Make a daemon state without a socket (tests use it as it is). */
+struct pxd *pxd_new(struct event_base *base, struct conf *conf);
+void pxd_free(struct pxd *pxd);
+/* Install a configuration: pollers added, changed or removed. */
+void pxd_apply_conf(struct pxd *pxd, struct conf *conf);
+/* Run the loop until pxd_stop(); after each loop iteration, replies are
+ * flushed to the clients. */
+int pxd_run(struct pxd *pxd);
+void pxd_stop(struct pxd *pxd);
+/* Work that follows one loop iteration: replies out. */
+void pxd_after_iteration(struct pxd *pxd);
+uint64_t pxd_random(struct pxd *pxd);
+
+int pollexd_main(int argc, char **argv);
+
+#endif

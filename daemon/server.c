@@ -1,0 +1,838 @@
+/* server.c: the Unix socket server: connections, framing, ordered replies.
+ *
+ * Each connection reads NUL-terminated JSON messages, turns each into a
+ * call for methods.c and keeps a slot per call in arrival order: replies of
+ * the call at the head go straight to the output buffer, replies of later
+ * calls wait in their slot until every call before them has finished.
+ * Output is written after each loop iteration (pxd_after_iteration), so
+ * whatever must be committed first can be. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "compat.h"
+#include "frame.h"
+#include "log.h"
+#include "methods.h"
+#include "pollexd.h"
+#include "server.h"
+#include "xmalloc.h"
+
+#define SERVER_READ_CHUNK (256 * 1024)	/* bytes read per wake-up */
+#define SERVER_MSGS_PER_WAKEUP 64	/* fairness between clients */
+#define SERVER_OUT_HIGH (4u * 1024 * 1024)	/* stop reading above */
+#define SERVER_OUT_LOW (1u * 1024 * 1024)	/* resume below */
+#define SERVER_SLOTS_HIGH 4096		/* unanswered calls: stop reading */
+#define SERVER_SLOTS_LOW 1024
+
+struct client;
+
+struct slot {
+	TAILQ_ENTRY(slot) entry;
+	struct client *cl;
+	struct call *call;		/* until its final reply */
+	struct evbuffer *held;		/* replies while not at the head */
+	int finished;
+};
+
+struct uidconn {
+	LIST_ENTRY(uidconn) entry;
+	uid_t uid;
+	unsigned int count;
+};
+
+struct client {
+	TAILQ_ENTRY(client) entry;
+	TAILQ_ENTRY(client) dirty_entry;
+	struct server *srv;
+	int fd;
+	struct event *ev_read;
+	struct event *ev_write;
+	struct event *ev_timer;		/* a started message must finish */
+	struct evbuffer *in;
+	struct evbuffer *out;
+	size_t scanned;			/* bytes of in known to hold no NUL */
+	struct caller who;
+	struct uidconn *uc;
+	TAILQ_HEAD(, slot) slots;
+	unsigned int nslots;
+	unsigned int unfinished;
+	int dirty;
+	int eof;			/* the peer sent EOF */
+	int closing;			/* close once out is written */
+	int dead;			/* close at the next chance */
+	int reading;			/* ev_read is added */
+};
+
+struct server {
+	struct pxd *pxd;
+	int fd;
+	char *path;
+	ino_t ino;
+	dev_t dev;
+	struct event *ev_accept;
+	struct event *ev_accept_pause;
+	TAILQ_HEAD(, client) clients;
+	TAILQ_HEAD(, client) dirty;
+	LIST_HEAD(, uidconn) uids;
+	unsigned int nclients;
+	int stopping;
+};
+
+static void client_read_cb(evutil_socket_t, short, void *);
+static void client_write_cb(evutil_socket_t, short, void *);
+static void client_timer_cb(evutil_socket_t, short, void *);
+static void client_close(struct client *);
+static void client_mark_dirty(struct client *);
+static void client_update_reading(struct client *);
+
+struct server *
+server_new(struct pxd *pxd)
+{
+	struct server *srv = xcalloc(1, sizeof *srv);
+
+	srv->pxd = pxd;
+	srv->fd = -1;
+	TAILQ_INIT(&srv->clients);
+	TAILQ_INIT(&srv->dirty);
+	LIST_INIT(&srv->uids);
+	return srv;
+}
+
+unsigned int
+server_connections(const struct server *srv)
+{
+	return srv->nclients;
+}
+
+/* Create the missing directories of path's parent (mode 0755). */
+static int
+server_mkdirs(const char *path, char **cause)
+{
+	char *dir = xstrdup(path), *p;
+	struct stat st;
+
+	if ((p = strrchr(dir, '/')) == NULL || p == dir) {
+		free(dir);
+		return 0;
+	}
+	*p = '\0';
+	for (p = dir + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+			xasprintf(cause, "cannot create directory %s: %s", dir,
+			    strerror(errno));
+			free(dir);
+			return -1;
+		}
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		xasprintf(cause, "%s is not a directory", dir);
+		free(dir);
+		return -1;
+	}
+	/* A directory in a shared place must be ours and not writable by
+	 * others, or someone else could swap the socket. */
+	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+		xasprintf(cause, "%s is writable by everyone", dir);
+		free(dir);
+		return -1;
+	}
+	free(dir);
+	return 0;
+}
+
+static int
+server_sockaddr(const char *path, struct sockaddr_un *sun, char **cause)
+{
+	memset(sun, 0, sizeof *sun);
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun->sun_path) {
+		xasprintf(cause, "socket path too long (%zu bytes, at most %zu): %s",
+		    strlen(path), sizeof sun->sun_path - 1, path);
+		return -1;
+	}
+	strcpy(sun->sun_path, path);
+	return 0;
+}
+
+/* Is a daemon answering at path?  1 yes, 0 no (stale or absent). */
+static int
+server_probe(const struct sockaddr_un *sun)
+{
+	int fd, r;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1)
+		return 0;
+	r = connect(fd, (const struct sockaddr *)sun, sizeof *sun);
+	/* EAGAIN: a listener whose backlog is full is still a listener. */
+	r = r == 0 || errno == EAGAIN || errno == EINPROGRESS;
+	close(fd);
+	return r;
+}
+
+static void
+server_accept_cb(evutil_socket_t fd, short what, void *arg);
+
+int
+server_listen(struct server *srv, const char *path, mode_t mode, gid_t group,
+    char **cause)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	mode_t old;
+	int fd;
+
+	if (server_sockaddr(path, &sun, cause) == -1)
+		return -1;
+	if (server_mkdirs(path, cause) == -1)
+		return -1;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			xasprintf(cause, "%s exists and is not a socket", path);
+			return -1;
+		}
+		if (server_probe(&sun)) {
+			xasprintf(cause, "another pollexd is answering on %s",
+			    path);
+			return -1;
+		}
+		log_info("removing stale socket %s", path);
+		if (unlink(path) == -1 && errno != ENOENT) {
+			xasprintf(cause, "cannot remove stale socket %s: %s",
+			    path, strerror(errno));
+			return -1;
+		}
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1) {
+		xasprintf(cause, "socket: %s", strerror(errno));
+		return -1;
+	}
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		umask(old);
+		xasprintf(cause, "cannot bind %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if (group != (gid_t)-1 && chown(path, (uid_t)-1, group) == -1) {
+		xasprintf(cause, "cannot set the group of %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	if (chmod(path, mode) == -1) {
+		xasprintf(cause, "cannot set the mode of %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	if (listen(fd, 512) == -1) {
+		xasprintf(cause, "listen on %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (stat(path, &st) == 0) {
+		srv->ino = st.st_ino;
+		srv->dev = st.st_dev;
+	}
+	srv->fd = fd;
+	srv->path = xstrdup(path);
+	srv->ev_accept = event_new(srv->pxd->base, fd, EV_READ | EV_PERSIST,
+	    server_accept_cb, srv);
+	event_add(srv->ev_accept, NULL);
+	return 0;
+fail:
+	unlink(path);
+	close(fd);
+	return -1;
+}
+
+static void
+server_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	if (!srv->stopping && srv->ev_accept != NULL)
+		event_add(srv->ev_accept, NULL);
+}
+
+static struct uidconn *
+server_uid(struct server *srv, uid_t uid)
+{
+	struct uidconn *uc;
+
+	LIST_FOREACH(uc, &srv->uids, entry)
+		if (uc->uid == uid)
+			return uc;
+	uc = xcalloc(1, sizeof *uc);
+	uc->uid = uid;
+	LIST_INSERT_HEAD(&srv->uids, uc, entry);
+	return uc;
+}
+
+/* Refuse a connection with one error message, written best-effort. */
+static void
+server_refuse(int fd, enum px_error e, unsigned int limit)
+{
+	char msg[256];
+	int n;
+
+	n = snprintf(msg, sizeof msg,
+	    "{\"error\":\"%s\",\"parameters\":{\"limit\":%u}}", px_error_name(e),
+	    limit);
+	if (n > 0 && (size_t)n < sizeof msg)
+		(void)!send(fd, msg, (size_t)n + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+/* Is the peer in the admin group?  SO_PEERGROUPS has its groups. */
+static int
+server_peer_in_group(int fd, gid_t primary, gid_t want)
+{
+	gid_t groups[256];
+	socklen_t len = sizeof groups;
+	size_t i;
+
+	if (primary == want)
+		return 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == -1)
+		return 0;
+	for (i = 0; i < len / sizeof groups[0]; i++)
+		if (groups[i] == want)
+			return 1;
+	return 0;
+}
+
+static void
+server_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct conf *conf = srv->pxd->conf;
+	struct client *cl;
+	struct ucred cred;
+	struct uidconn *uc;
+	struct group *gr;
+	socklen_t len;
+	struct timeval tv = { 1, 0 };
+	int fd, i;
+
+	(void)what;
+	for (i = 0; i < 64; i++) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Out of descriptors: stop accepting for a
+				 * second instead of spinning. */
+				log_warn("accept");
+				event_del(srv->ev_accept);
+				if (srv->ev_accept_pause == NULL)
+					srv->ev_accept_pause = evtimer_new(
+					    srv->pxd->base,
+					    server_accept_resume_cb, srv);
+				evtimer_add(srv->ev_accept_pause, &tv);
+			} else if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept");
+			return;
+		}
+		len = sizeof cred;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+			log_warn("SO_PEERCRED");
+			close(fd);
+			continue;
+		}
+		if (srv->nclients >= conf->max_connections) {
+			log_warnx("refusing a connection from uid %lu: %u "
+			    "connections open", (unsigned long)cred.uid,
+			    srv->nclients);
+			server_refuse(fd, PX_ERR_TOO_MANY_CONNECTIONS,
+			    conf->max_connections);
+			continue;
+		}
+		uc = server_uid(srv, cred.uid);
+		if (uc->count >= conf->max_connections_per_uid) {
+			log_warnx("refusing a connection from uid %lu: it has "
+			    "%u open", (unsigned long)cred.uid, uc->count);
+			server_refuse(fd, PX_ERR_TOO_MANY_CONNECTIONS,
+			    conf->max_connections_per_uid);
+			if (uc->count == 0) {
+				LIST_REMOVE(uc, entry);
+				free(uc);
+			}
+			continue;
+		}
+		cl = xcalloc(1, sizeof *cl);
+		cl->srv = srv;
+		cl->fd = fd;
+		cl->who.uid = cred.uid;
+		cl->who.gid = cred.gid;
+		cl->who.pid = cred.pid;
+		cl->who.privileged = cred.uid == 0;
+		if (!cl->who.privileged && conf->admin_group != NULL &&
+		    (gr = getgrnam(conf->admin_group)) != NULL)
+			cl->who.privileged = server_peer_in_group(fd, cred.gid,
+			    gr->gr_gid);
+		cl->uc = uc;
+		uc->count++;
+		cl->in = evbuffer_new();
+		cl->out = evbuffer_new();
+		TAILQ_INIT(&cl->slots);
+		cl->ev_read = event_new(srv->pxd->base, fd, EV_READ | EV_PERSIST,
+		    client_read_cb, cl);
+		cl->ev_write = event_new(srv->pxd->base, fd, EV_WRITE,
+		    client_write_cb, cl);
+		cl->ev_timer = evtimer_new(srv->pxd->base, client_timer_cb, cl);
+		TAILQ_INSERT_TAIL(&srv->clients, cl, entry);
+		srv->nclients++;
+		client_update_reading(cl);
+		log_debug("client %d connected: uid %lu pid %ld", fd,
+		    (unsigned long)cred.uid, (long)cred.pid);
+	}
+}
+
+static void
+client_mark_dirty(struct client *cl)
+{
+	if (cl->dirty)
+		return;
+	cl->dirty = 1;
+	TAILQ_INSERT_TAIL(&cl->srv->dirty, cl, dirty_entry);
+}
+
+/* Read while output and unanswered calls are below their marks. */
+static void
+client_update_reading(struct client *cl)
+{
+	size_t out = evbuffer_get_length(cl->out);
+	int want;
+
+	if (cl->dead || cl->closing || cl->eof || cl->srv->stopping)
+		want = 0;
+	else if (cl->reading)
+		want = out < SERVER_OUT_HIGH && cl->nslots < SERVER_SLOTS_HIGH;
+	else
+		want = out < SERVER_OUT_LOW && cl->nslots < SERVER_SLOTS_LOW;
+	if (want && !cl->reading) {
+		event_add(cl->ev_read, NULL);
+		/* Messages may be waiting in the buffer already. */
+		if (evbuffer_get_length(cl->in) > 0)
+			event_active(cl->ev_read, EV_READ, 0);
+	} else if (!want && cl->reading)
+		event_del(cl->ev_read);
+	cl->reading = want;
+}
+
+/* Move the replies of finished head slots out, in order. */
+static void
+client_advance(struct client *cl)
+{
+	struct slot *s;
+
+	while ((s = TAILQ_FIRST(&cl->slots)) != NULL && s->finished) {
+		TAILQ_REMOVE(&cl->slots, s, entry);
+		cl->nslots--;
+		free(s);
+		if ((s = TAILQ_FIRST(&cl->slots)) != NULL && s->held != NULL) {
+			evbuffer_add_buffer(cl->out, s->held);
+			evbuffer_free(s->held);
+			s->held = NULL;
+		}
+	}
+	client_mark_dirty(cl);
+}
+
+/* The sink of a call: replies go to the output or wait in the slot. */
+static void
+slot_sink(void *arg, const char *msg, size_t len, int final)
+{
+	struct slot *s = arg;
+	struct client *cl = s->cl;
+	struct evbuffer *dst;
+
+	if (s == TAILQ_FIRST(&cl->slots))
+		dst = cl->out;
+	else {
+		if (s->held == NULL)
+			s->held = evbuffer_new();
+		dst = s->held;
+	}
+	evbuffer_add(dst, msg, len);
+	evbuffer_add(dst, "", 1);
+	if (final) {
+		s->finished = 1;
+		s->call = NULL;
+		cl->unfinished--;
+		client_advance(cl);
+	} else
+		client_mark_dirty(cl);
+	if (evbuffer_get_length(dst) > cl->srv->pxd->conf->max_output_buffer &&
+	    !cl->dead) {
+		log_warnx("client %d (uid %lu): more than %llu bytes of "
+		    "replies unread, dropping it", cl->fd,
+		    (unsigned long)cl->who.uid,
+		    (unsigned long long)cl->srv->pxd->conf->max_output_buffer);
+		cl->dead = 1;
+		client_mark_dirty(cl);
+	}
+}
+
+/* Answer a message that is not a call (in order, as a finished slot). */
+static void
+client_error(struct client *cl, enum px_error e, const char *key,
+    json_object *value)
+{
+	struct slot *s = xcalloc(1, sizeof *s);
+	struct call *c;
+	json_object *params = json_object_new_object();
+
+	s->cl = cl;
+	TAILQ_INSERT_TAIL(&cl->slots, s, entry);
+	cl->nslots++;
+	cl->unfinished++;
+	c = call_new(&cl->who, "", 0, 0, slot_sink, s);
+	s->call = c;
+	json_object_object_add(params, key, value);
+	call_error(c, e, params);
+}
+
+/* Turn one complete message into a call. */
+static void
+client_message(struct client *cl, const char *msg, size_t len)
+{
+	struct pxd *pxd = cl->srv->pxd;
+	json_object *obj, *v, *params = NULL;
+	const char *why, *method;
+	struct slot *s;
+	struct call *c;
+	int more = 0, oneway = 0;
+
+	if ((obj = frame_parse(msg, len, &why)) == NULL) {
+		log_debug("client %d: %s", cl->fd, why);
+		client_error(cl, PX_ERR_INVALID_MESSAGE, "reason",
+		    json_object_new_string(why));
+		return;
+	}
+	why = NULL;
+	if (!json_object_object_get_ex(obj, "method", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		why = "a call needs \"method\", a string";
+	else if (json_object_object_get_ex(obj, "parameters", &params) &&
+	    !json_object_is_type(params, json_type_object))
+		why = "\"parameters\" must be an object";
+	else if (json_object_object_get_ex(obj, "more", &v) &&
+	    !json_object_is_type(v, json_type_boolean))
+		why = "\"more\" must be true or false";
+	else if (json_object_object_get_ex(obj, "oneway", &v) &&
+	    !json_object_is_type(v, json_type_boolean))
+		why = "\"oneway\" must be true or false";
+	else if (json_object_object_get_ex(obj, "upgrade", &v) &&
+	    json_object_get_boolean(v))
+		why = "\"upgrade\" is not supported";
+	if (why == NULL) {
+		json_object_object_get_ex(obj, "more", &v);
+		more = v != NULL && json_object_get_boolean(v);
+		json_object_object_get_ex(obj, "oneway", &v);
+		oneway = v != NULL && json_object_get_boolean(v);
+		if (more && oneway)
+			why = "\"more\" and \"oneway\" exclude each other";
+	}
+	if (why != NULL) {
+		client_error(cl, PX_ERR_INVALID_MESSAGE, "reason",
+		    json_object_new_string(why));
+		json_object_put(obj);
+		return;
+	}
+	json_object_object_get_ex(obj, "method", &v);
+	method = json_object_get_string(v);
+	pxd->stats.calls++;
+	if (oneway) {
+		c = call_new(&cl->who, method, 0, 1, NULL, NULL);
+	} else {
+		s = xcalloc(1, sizeof *s);
+		s->cl = cl;
+		TAILQ_INSERT_TAIL(&cl->slots, s, entry);
+		cl->nslots++;
+		cl->unfinished++;
+		c = call_new(&cl->who, method, more, 0, slot_sink, s);
+		s->call = c;
+	}
+	methods_dispatch(pxd, c, params);
+	json_object_put(obj);
+}
+
+/* Handle complete messages in the input, up to the fairness limit. */
+static void
+client_process(struct client *cl)
+{
+	struct conf *conf = cl->srv->pxd->conf;
+	struct evbuffer_ptr pos;
+	size_t avail;
+	unsigned char *data;
+	int n = 0;
+
+	while (!cl->dead && !cl->closing) {
+		avail = evbuffer_get_length(cl->in);
+		if (avail == 0)
+			break;
+		/* Too much unread output or too many unanswered calls:
+		 * client_update_reading() resumes once they drain. */
+		if (evbuffer_get_length(cl->out) > SERVER_OUT_HIGH ||
+		    cl->nslots >= SERVER_SLOTS_HIGH)
+			break;
+		if (n == SERVER_MSGS_PER_WAKEUP) {
+			/* Come back in a later iteration, after the others. */
+			event_active(cl->ev_read, EV_READ, 0);
+			break;
+		}
+		evbuffer_ptr_set(cl->in, &pos, cl->scanned, EVBUFFER_PTR_SET);
+		pos = evbuffer_search(cl->in, "", 1, &pos);
+		if (pos.pos < 0) {
+			cl->scanned = avail;
+			if (avail > conf->max_message_size) {
+				log_warnx("client %d (uid %lu): message larger "
+				    "than %u bytes, closing", cl->fd,
+				    (unsigned long)cl->who.uid,
+				    conf->max_message_size);
+				client_error(cl, PX_ERR_MESSAGE_TOO_LARGE, "limit",
+				    json_object_new_int64(conf->max_message_size));
+				cl->closing = 1;
+			}
+			break;
+		}
+		cl->scanned = 0;
+		if ((size_t)pos.pos > conf->max_message_size) {
+			log_warnx("client %d (uid %lu): message larger than %u "
+			    "bytes, closing", cl->fd, (unsigned long)cl->who.uid,
+			    conf->max_message_size);
+			client_error(cl, PX_ERR_MESSAGE_TOO_LARGE, "limit",
+			    json_object_new_int64(conf->max_message_size));
+			cl->closing = 1;
+			break;
+		}
+		data = evbuffer_pullup(cl->in, pos.pos + 1);
+		client_message(cl, (const char *)data, (size_t)pos.pos);
+		evbuffer_drain(cl->in, (size_t)pos.pos + 1);
+		n++;
+	}
+	/* A started message must be finished in time. */
+	if (evbuffer_get_length(cl->in) > 0 && !cl->closing) {
+		if (!evtimer_pending(cl->ev_timer, NULL)) {
+			struct timeval tv;
+			tv.tv_sec = (time_t)(conf->message_timeout / 1000);
+			tv.tv_usec = (suseconds_t)(conf->message_timeout % 1000) *
+			    1000;
+			evtimer_add(cl->ev_timer, &tv);
+		}
+	} else
+		evtimer_del(cl->ev_timer);
+	if (cl->closing)
+		client_mark_dirty(cl);
+	client_update_reading(cl);
+}
+
+static void
+client_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+	int n;
+
+	(void)what;
+	if (cl->dead || cl->closing)
+		return;
+	if (cl->reading) {
+		n = evbuffer_read(cl->in, fd, SERVER_READ_CHUNK);
+		if (n == 0) {
+			cl->eof = 1;
+			if (evbuffer_get_length(cl->in) > 0 &&
+			    evbuffer_search(cl->in, "", 1, NULL).pos < 0) {
+				log_debug("client %d: closed in the middle of a "
+				    "message", cl->fd);
+				client_close(cl);
+				return;
+			}
+		} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			log_debug("client %d: read: %s", cl->fd, strerror(errno));
+			client_close(cl);
+			return;
+		}
+	}
+	client_process(cl);
+	if (cl->eof && cl->unfinished == 0 && evbuffer_get_length(cl->in) == 0)
+		cl->closing = 1;
+	if (cl->eof || cl->closing)
+		client_mark_dirty(cl);
+}
+
+static void
+client_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+
+	(void)fd;
+	(void)what;
+	log_warnx("client %d (uid %lu): message not finished within %llums, "
+	    "closing", cl->fd, (unsigned long)cl->who.uid,
+	    (unsigned long long)cl->srv->pxd->conf->message_timeout);
+	client_close(cl);
+}
+
+/* Write what can be written now; close the client when it is done. */
+static void
+client_write(struct client *cl)
+{
+	int n;
+
+	while (evbuffer_get_length(cl->out) > 0) {
+		n = evbuffer_write(cl->out, cl->fd);
+		if (n > 0)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		log_debug("client %d: write: %s", cl->fd,
+		    n < 0 ? strerror(errno) : "closed");
+		client_close(cl);
+		return;
+	}
+	if (evbuffer_get_length(cl->out) > 0) {
+		event_add(cl->ev_write, NULL);
+		client_update_reading(cl);
+		return;
+	}
+	if (cl->closing || (cl->eof && cl->unfinished == 0 &&
+	    evbuffer_get_length(cl->in) == 0)) {
+		client_close(cl);
+		return;
+	}
+	client_update_reading(cl);
+}
+
+static void
+client_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	client_write(arg);
+}
+
+static void
+client_close(struct client *cl)
+{
+	struct server *srv = cl->srv;
+	struct slot *s;
+
+	log_debug("client %d (uid %lu) closed", cl->fd,
+	    (unsigned long)cl->who.uid);
+	/* Unfinished calls are told first, so their handlers let go. */
+	while ((s = TAILQ_FIRST(&cl->slots)) != NULL) {
+		TAILQ_REMOVE(&cl->slots, s, entry);
+		if (s->call != NULL)
+			call_abort(s->call);
+		if (s->held != NULL)
+			evbuffer_free(s->held);
+		free(s);
+	}
+	if (cl->dirty)
+		TAILQ_REMOVE(&srv->dirty, cl, dirty_entry);
+	TAILQ_REMOVE(&srv->clients, cl, entry);
+	srv->nclients--;
+	if (--cl->uc->count == 0) {
+		LIST_REMOVE(cl->uc, entry);
+		free(cl->uc);
+	}
+	event_free(cl->ev_read);
+	event_free(cl->ev_write);
+	event_free(cl->ev_timer);
+	evbuffer_free(cl->in);
+	evbuffer_free(cl->out);
+	close(cl->fd);
+	free(cl);
+}
+
+void
+server_flush(struct server *srv)
+{
+	struct client *cl;
+
+	while ((cl = TAILQ_FIRST(&srv->dirty)) != NULL) {
+		TAILQ_REMOVE(&srv->dirty, cl, dirty_entry);
+		cl->dirty = 0;
+		if (cl->dead)
+			client_close(cl);
+		else
+			client_write(cl);
+	}
+}
+
+void
+server_stop(struct server *srv)
+{
+	struct client *cl, *next;
+	struct slot *s;
+
+	srv->stopping = 1;
+	if (srv->ev_accept != NULL) {
+		event_free(srv->ev_accept);
+		srv->ev_accept = NULL;
+	}
+	if (srv->ev_accept_pause != NULL) {
+		event_free(srv->ev_accept_pause);
+		srv->ev_accept_pause = NULL;
+	}
+	if (srv->fd != -1) {
+		struct stat st;
+		/* Only remove the socket if it is still the one we made. */
+		if (stat(srv->path, &st) == 0 && st.st_ino == srv->ino &&
+		    st.st_dev == srv->dev)
+			unlink(srv->path);
+		close(srv->fd);
+		srv->fd = -1;
+	}
+	TAILQ_FOREACH(cl, &srv->clients, entry) {
+		/* Answering a call may free slots: look again each time. */
+		for (;;) {
+			TAILQ_FOREACH(s, &cl->slots, entry)
+				if (s->call != NULL)
+					break;
+			if (s == NULL)
+				break;
+			call_shutdown(s->call);
+		}
+		cl->closing = 1;
+		client_mark_dirty(cl);
+	}
+	server_flush(srv);
+	/* What could not be written now will not be. */
+	TAILQ_FOREACH_SAFE(cl, &srv->clients, entry, next)
+		client_close(cl);
+}
+
+void
+server_free(struct server *srv)
+{
+	if (srv == NULL)
+		return;
+	if (!srv->stopping)
+		server_stop(srv);
+	free(srv->path);
+	free(srv);
+}

@@ -1,0 +1,32 @@
+/* server.h: the Unix socket server: connections, framing, ordered replies. */
+#ifndef POLLEXD_SERVER_H
+#define POLLEXD_SERVER_H
+
+#include <sys/types.h>
+
+#include "call.h"
+
+struct pxd;
+struct server;
+
+struct server *server_new(struct pxd *pxd);
+void server_free(struct server *srv);
+
+/*
+ * Bind path: refuse when another daemon answers there, replace a stale
+ * socket file, create missing parent directories, set mode and group
+ * (group (gid_t)-1: leave it).  Returns -1 with *cause on failure.
+ */
+int server_listen(struct server *srv, const char *path, mode_t mode,
+    gid_t group, char **cause);
+
+/* Write the replies queued during this loop iteration. */
+void server_flush(struct server *srv);
+
+/* Stop: no more connections; every unfinished call gets
+ * io.pollex.ShuttingDown; replies are flushed and connections closed. */
+void server_stop(struct server *srv);
+
+unsigned int server_connections(const struct server *srv);
+
+#endif

@@ -1,0 +1,566 @@
+/* task.c: the task table: tasks, their indexes, deadlines and retention. */
+#include "config.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "poller.h"
+#include "task.h"
+#include "util.h"
+#include "xmalloc.h"
+
+struct uidcount {
+	struct hmap_node node;
+	uid_t uid;
+	uint64_t outstanding;
+};
+
+struct tasktab {
+	struct hmap ids;
+	struct hmap keys;
+	struct hmap refs;
+	struct hmap uids;
+	TAILQ_HEAD(, task) all;		/* by id */
+	TAILQ_HEAD(, task) retired;	/* terminal, by finish time */
+	struct task **heap;		/* deadlines, a binary min-heap */
+	size_t nheap, heapcap;
+	uint64_t counts[PX_STATE_COUNT];
+	uint64_t last_ms;		/* id generator */
+	uint32_t seq;
+	const struct tasktab_hooks *hooks;
+	void *arg;
+};
+
+static void task_free(struct task *);
+static void heap_push(struct tasktab *, struct task *);
+static void heap_remove(struct tasktab *, struct task *);
+
+static uint64_t
+key_hash(uid_t owner, const char *key)
+{
+	char buf[512];
+	int n = snprintf(buf, sizeof buf, "%lu:%s", (unsigned long)owner, key);
+
+	if (n < 0 || (size_t)n >= sizeof buf)
+		return hash_str(key) ^ owner;
+	return hash_bytes(buf, (size_t)n);
+}
+
+static uint64_t
+ref_hash(uid_t owner, const struct poller *p, const char *ref)
+{
+	return hash_str(ref) ^ hash_str(poller_name(p)) * 31 ^ owner;
+}
+
+struct tasktab *
+tasktab_new(const struct tasktab_hooks *hooks, void *arg)
+{
+	struct tasktab *tt = xcalloc(1, sizeof *tt);
+
+	hmap_init(&tt->ids);
+	hmap_init(&tt->keys);
+	hmap_init(&tt->refs);
+	hmap_init(&tt->uids);
+	TAILQ_INIT(&tt->all);
+	TAILQ_INIT(&tt->retired);
+	tt->hooks = hooks;
+	tt->arg = arg;
+	return tt;
+}
+
+void
+tasktab_free(struct tasktab *tt)
+{
+	struct task *t;
+	struct hmap_node *n, *next;
+	size_t i;
+
+	if (tt == NULL)
+		return;
+	while ((t = TAILQ_FIRST(&tt->all)) != NULL) {
+		TAILQ_REMOVE(&tt->all, t, all_entry);
+		task_free(t);
+	}
+	for (i = 0; i <= tt->uids.mask; i++)
+		for (n = tt->uids.buckets[i]; n != NULL; n = next) {
+			next = n->next;
+			free(hmap_entry(n, struct uidcount, node));
+		}
+	hmap_destroy(&tt->ids);
+	hmap_destroy(&tt->keys);
+	hmap_destroy(&tt->refs);
+	hmap_destroy(&tt->uids);
+	free(tt->heap);
+	free(tt);
+}
+
+void
+tasktab_id_floor(struct tasktab *tt, uint64_t floor_ms)
+{
+	if (floor_ms > tt->last_ms) {
+		tt->last_ms = floor_ms;
+		tt->seq = 0;
+	}
+}
+
+/* A new id: millisecond time and a sequence, strictly increasing. */
+static void
+tasktab_make_id(struct tasktab *tt, char *out, double now)
+{
+	uint64_t ms = (uint64_t)(now * 1000.0);
+
+	if (ms > tt->last_ms) {
+		tt->last_ms = ms;
+		tt->seq = 0;
+	} else if (++tt->seq == 0)
+		tt->last_ms++;
+	snprintf(out, TASK_ID_LEN + 1, "%012" PRIx64 "%08" PRIx32,
+	    (uint64_t)(tt->last_ms & 0xffffffffffffULL), tt->seq);
+}
+
+static struct uidcount *
+tasktab_uid(struct tasktab *tt, uid_t uid, int create)
+{
+	struct hmap_node *n;
+	struct uidcount *uc;
+	uint64_t h = (uint64_t)uid * 0x9e3779b97f4a7c15ULL;
+
+	for (n = hmap_chain(&tt->uids, h); n != NULL; n = n->next) {
+		uc = hmap_entry(n, struct uidcount, node);
+		if (n->hash == h && uc->uid == uid)
+			return uc;
+	}
+	if (!create)
+		return NULL;
+	uc = xcalloc(1, sizeof *uc);
+	uc->uid = uid;
+	hmap_insert(&tt->uids, &uc->node, h);
+	return uc;
+}
+
+static void
+tasktab_emit(struct tasktab *tt, struct task *t, enum task_event ev,
+    enum px_state old)
+{
+	if (tt->hooks != NULL && tt->hooks->event != NULL)
+		tt->hooks->event(tt->arg, t, ev, old);
+}
+
+struct task *
+tasktab_create(struct tasktab *tt, const struct task_init *in, double now)
+{
+	struct task *t = xcalloc(1, sizeof *t);
+
+	tasktab_make_id(tt, t->id, now);
+	LIST_INIT(&t->waiters);
+	t->poller = in->poller;
+	t->owner = in->owner;
+	t->heap_idx = UINT32_MAX;
+	t->state = in->ref != NULL ? PX_STATE_PENDING : PX_STATE_STARTING;
+	t->ref = in->ref != NULL ? xstrdup(in->ref) : NULL;
+	t->args = in->args != NULL ? xstrdup(in->args) : NULL;
+	t->labels = in->labels != NULL ? xstrdup(in->labels) : NULL;
+	t->idem_key = in->idem_key != NULL ? xstrdup(in->idem_key) : NULL;
+	t->created = t->updated = now;
+	t->deadline = in->deadline;
+
+	hmap_insert(&tt->ids, &t->id_node, hash_str(t->id));
+	if (t->idem_key != NULL)
+		hmap_insert(&tt->keys, &t->key_node,
+		    key_hash(t->owner, t->idem_key));
+	if (t->ref != NULL) {
+		hmap_insert(&tt->refs, &t->ref_node,
+		    ref_hash(t->owner, t->poller, t->ref));
+		t->in_ref_index = 1;
+	}
+	TAILQ_INSERT_TAIL(&tt->all, t, all_entry);
+	if (t->deadline > 0)
+		heap_push(tt, t);
+	tt->counts[t->state]++;
+	tasktab_uid(tt, t->owner, 1)->outstanding++;
+	tasktab_emit(tt, t, TASK_EV_CREATED, (enum px_state)t->state);
+	return t;
+}
+
+struct task *
+tasktab_find(struct tasktab *tt, const char *id)
+{
+	struct hmap_node *n;
+	struct task *t;
+	uint64_t h = hash_str(id);
+
+	for (n = hmap_chain(&tt->ids, h); n != NULL; n = n->next) {
+		t = hmap_entry(n, struct task, id_node);
+		if (n->hash == h && strcmp(t->id, id) == 0)
+			return t;
+	}
+	return NULL;
+}
+
+struct task *
+tasktab_find_key(struct tasktab *tt, uid_t owner, const char *key)
+{
+	struct hmap_node *n;
+	struct task *t;
+	uint64_t h = key_hash(owner, key);
+
+	for (n = hmap_chain(&tt->keys, h); n != NULL; n = n->next) {
+		t = hmap_entry(n, struct task, key_node);
+		if (n->hash == h && t->owner == owner &&
+		    strcmp(t->idem_key, key) == 0)
+			return t;
+	}
+	return NULL;
+}
+
+struct task *
+tasktab_find_ref(struct tasktab *tt, uid_t owner, const struct poller *p,
+    const char *ref)
+{
+	struct hmap_node *n;
+	struct task *t;
+	uint64_t h = ref_hash(owner, p, ref);
+
+	for (n = hmap_chain(&tt->refs, h); n != NULL; n = n->next) {
+		t = hmap_entry(n, struct task, ref_node);
+		if (n->hash == h && t->owner == owner && t->poller == p &&
+		    strcmp(t->ref, ref) == 0)
+			return t;
+	}
+	return NULL;
+}
+
+struct task *
+tasktab_first(struct tasktab *tt)
+{
+	return TAILQ_FIRST(&tt->all);
+}
+
+struct task *
+tasktab_next(struct tasktab *tt, struct task *t)
+{
+	(void)tt;
+	return TAILQ_NEXT(t, all_entry);
+}
+
+struct task *
+tasktab_after(struct tasktab *tt, const char *id)
+{
+	struct task *t;
+
+	if ((t = tasktab_find(tt, id)) != NULL)
+		return TAILQ_NEXT(t, all_entry);
+	TAILQ_FOREACH(t, &tt->all, all_entry)
+		if (strcmp(t->id, id) > 0)
+			return t;
+	return NULL;
+}
+
+static void
+tasktab_set_state(struct tasktab *tt, struct task *t, enum px_state st,
+    double now)
+{
+	enum px_state old = (enum px_state)t->state;
+
+	tt->counts[old]--;
+	tt->counts[st]++;
+	t->state = (uint8_t)st;
+	t->updated = now;
+	if (px_state_terminal(st)) {
+		t->finished = now;
+		tasktab_uid(tt, t->owner, 1)->outstanding--;
+		heap_remove(tt, t);
+		TAILQ_INSERT_TAIL(&tt->retired, t, q_entry);
+	}
+	tasktab_emit(tt, t, TASK_EV_STATE, old);
+}
+
+void
+tasktab_set_ref(struct tasktab *tt, struct task *t, const char *ref,
+    double now)
+{
+	if (t->state != PX_STATE_STARTING)
+		return;
+	free(t->ref);
+	t->ref = xstrdup(ref);
+	hmap_insert(&tt->refs, &t->ref_node,
+	    ref_hash(t->owner, t->poller, t->ref));
+	t->in_ref_index = 1;
+	tasktab_set_state(tt, t, PX_STATE_PENDING, now);
+}
+
+int
+tasktab_finish(struct tasktab *tt, struct task *t, enum px_state st,
+    const char *result, const char *code, const char *message,
+    const char *details, double now)
+{
+	if (px_state_terminal((enum px_state)t->state) || !px_state_terminal(st))
+		return -1;
+	if (result != NULL)
+		t->result = xstrdup(result);
+	if (code != NULL) {
+		t->error = xcalloc(1, sizeof *t->error);
+		t->error->code = xstrdup(code);
+		t->error->message = xstrdup(message != NULL ? message : code);
+		t->error->details = details != NULL ? xstrdup(details) : NULL;
+	}
+	tasktab_set_state(tt, t, st, now);
+	return 0;
+}
+
+void
+tasktab_set_progress(struct tasktab *tt, struct task *t, double progress,
+    double now)
+{
+	if (px_state_terminal((enum px_state)t->state) || !isfinite(progress))
+		return;
+	if (t->has_progress && t->progress == progress)
+		return;
+	t->progress = progress;
+	t->has_progress = 1;
+	t->updated = now;
+	tasktab_emit(tt, t, TASK_EV_PROGRESS, (enum px_state)t->state);
+}
+
+/* Deadline heap, ordered by task->deadline, positions in task->heap_idx. */
+static void
+heap_swap(struct tasktab *tt, size_t a, size_t b)
+{
+	struct task *t = tt->heap[a];
+
+	tt->heap[a] = tt->heap[b];
+	tt->heap[b] = t;
+	tt->heap[a]->heap_idx = (uint32_t)a;
+	tt->heap[b]->heap_idx = (uint32_t)b;
+}
+
+static void
+heap_up(struct tasktab *tt, size_t i)
+{
+	while (i > 0 && tt->heap[(i - 1) / 2]->deadline > tt->heap[i]->deadline) {
+		heap_swap(tt, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void
+heap_down(struct tasktab *tt, size_t i)
+{
+	size_t l, r, m;
+
+	for (;;) {
+		l = 2 * i + 1;
+		r = l + 1;
+		m = i;
+		if (l < tt->nheap && tt->heap[l]->deadline < tt->heap[m]->deadline)
+			m = l;
+		if (r < tt->nheap && tt->heap[r]->deadline < tt->heap[m]->deadline)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(tt, i, m);
+		i = m;
+	}
+}
+
+static void
+heap_push(struct tasktab *tt, struct task *t)
+{
+	if (tt->nheap == tt->heapcap) {
+		tt->heapcap = tt->heapcap ? tt->heapcap * 2 : 64;
+		tt->heap = xreallocarray(tt->heap, tt->heapcap, sizeof *tt->heap);
+	}
+	tt->heap[tt->nheap] = t;
+	t->heap_idx = (uint32_t)tt->nheap++;
+	heap_up(tt, t->heap_idx);
+}
+
+static void
+heap_remove(struct tasktab *tt, struct task *t)
+{
+	size_t i = t->heap_idx;
+
+	if (i == UINT32_MAX)
+		return;
+	t->heap_idx = UINT32_MAX;
+	if (i == --tt->nheap)
+		return;
+	tt->heap[i] = tt->heap[tt->nheap];
+	tt->heap[i]->heap_idx = (uint32_t)i;
+	heap_down(tt, i);
+	heap_up(tt, i);
+}
+
+double
+tasktab_next_deadline(struct tasktab *tt)
+{
+	return tt->nheap > 0 ? tt->heap[0]->deadline : 0;
+}
+
+double
+tasktab_expire(struct tasktab *tt, double now)
+{
+	struct task *t;
+
+	while (tt->nheap > 0 && tt->heap[0]->deadline <= now) {
+		t = tt->heap[0];
+		if (tasktab_finish(tt, t, PX_STATE_EXPIRED, NULL, "expired",
+		    "the task's deadline passed before it finished", NULL,
+		    now) == -1)
+			heap_remove(tt, t);	/* cannot happen: kept tidy */
+	}
+	return tasktab_next_deadline(tt);
+}
+
+size_t
+tasktab_purge(struct tasktab *tt, double cutoff, size_t max, double *next)
+{
+	struct task *t;
+	size_t n = 0;
+
+	while ((t = TAILQ_FIRST(&tt->retired)) != NULL && n < max &&
+	    t->finished <= cutoff) {
+		tasktab_emit(tt, t, TASK_EV_PURGED, (enum px_state)t->state);
+		TAILQ_REMOVE(&tt->retired, t, q_entry);
+		TAILQ_REMOVE(&tt->all, t, all_entry);
+		hmap_remove(&tt->ids, &t->id_node);
+		if (t->idem_key != NULL)
+			hmap_remove(&tt->keys, &t->key_node);
+		if (t->in_ref_index)
+			hmap_remove(&tt->refs, &t->ref_node);
+		tt->counts[t->state]--;
+		task_free(t);
+		n++;
+	}
+	t = TAILQ_FIRST(&tt->retired);
+	*next = t != NULL ? t->finished : 0;
+	return n;
+}
+
+uint64_t
+tasktab_count(struct tasktab *tt, enum px_state st)
+{
+	return tt->counts[st];
+}
+
+uint64_t
+tasktab_outstanding_of(struct tasktab *tt, uid_t owner)
+{
+	struct uidcount *uc = tasktab_uid(tt, owner, 0);
+
+	return uc != NULL ? uc->outstanding : 0;
+}
+
+size_t
+tasktab_size(struct tasktab *tt)
+{
+	return tt->ids.count;
+}
+
+static void
+task_free(struct task *t)
+{
+	free(t->ref);
+	free(t->args);
+	free(t->labels);
+	free(t->idem_key);
+	free(t->result);
+	if (t->error != NULL) {
+		free(t->error->code);
+		free(t->error->message);
+		free(t->error->details);
+		free(t->error);
+	}
+	free(t);
+}
+
+/* Parse JSON text we stored ourselves; it is valid by construction. */
+static json_object *
+task_json_value(const char *text)
+{
+	json_object *v = json_tokener_parse(text);
+
+	return v != NULL ? v : json_object_new_null();
+}
+
+json_object *
+task_to_json(const struct task *t)
+{
+	json_object *o = json_object_new_object(), *e;
+
+	json_object_object_add(o, "id", json_object_new_string(t->id));
+	json_object_object_add(o, "poller",
+	    json_object_new_string(poller_name(t->poller)));
+	json_object_object_add(o, "state",
+	    json_object_new_string(px_state_name((enum px_state)t->state)));
+	json_object_object_add(o, "owner", json_object_new_int64(t->owner));
+	if (t->ref != NULL)
+		json_object_object_add(o, "ref", task_json_value(t->ref));
+	if (t->args != NULL)
+		json_object_object_add(o, "args", task_json_value(t->args));
+	if (t->labels != NULL)
+		json_object_object_add(o, "labels", task_json_value(t->labels));
+	if (t->idem_key != NULL)
+		json_object_object_add(o, "idempotency_key",
+		    json_object_new_string(t->idem_key));
+	json_object_object_add(o, "created", json_object_new_double(t->created));
+	json_object_object_add(o, "updated", json_object_new_double(t->updated));
+	if (t->deadline > 0)
+		json_object_object_add(o, "deadline",
+		    json_object_new_double(t->deadline));
+	if (t->finished > 0)
+		json_object_object_add(o, "finished",
+		    json_object_new_double(t->finished));
+	json_object_object_add(o, "polls", json_object_new_int64(t->polls));
+	json_object_object_add(o, "poll_failures",
+	    json_object_new_int64(t->poll_failures));
+	if (t->has_progress)
+		json_object_object_add(o, "progress",
+		    json_object_new_double(t->progress));
+	if (t->result != NULL)
+		json_object_object_add(o, "result", task_json_value(t->result));
+	if (t->error != NULL) {
+		e = json_object_new_object();
+		json_object_object_add(e, "code",
+		    json_object_new_string(t->error->code));
+		json_object_object_add(e, "message",
+		    json_object_new_string(t->error->message));
+		if (t->error->details != NULL)
+			json_object_object_add(e, "details",
+			    task_json_value(t->error->details));
+		json_object_object_add(o, "error", e);
+	}
+	return o;
+}
+
+/*
+ * Labels are kept as canonical JSON ({"k":"v",...}, keys sorted, compact),
+ * where a bare '"' only ever starts or ends a string, so "key":"value"
+ * preceded by '{' or ',' and followed by ',' or '}' is exactly one label.
+ */
+int
+task_has_label(const struct task *t, const char *key, const char *value)
+{
+	char *pat, *p;
+	size_t klen = strlen(key), vlen = strlen(value), n;
+	int found = 0;
+
+	if (t->labels == NULL)
+		return 0;
+	pat = xmalloc(6 * (klen + vlen) + 8);
+	n = json_string_escape(pat, key, klen);
+	pat[n++] = ':';
+	n += json_string_escape(pat + n, value, vlen);
+	pat[n] = '\0';
+	for (p = t->labels; (p = strstr(p, pat)) != NULL; p++)
+		if ((p[-1] == '{' || p[-1] == ',') &&
+		    (p[n] == ',' || p[n] == '}')) {
+			found = 1;
+			break;
+		}
+	free(pat);
+	return found;
+}
