@@ -14,6 +14,26 @@ frame_find(const char *buf, size_t len)
 	return nul == NULL ? -1 : nul - buf;
 }
 
+/* Is msg[0, len) one complete JSON object?  (Tells "trailing data" from
+ * plain invalid JSON when strict parsing stopped after a good object.) */
+static int
+frame_prefix_is_object(const char *msg, size_t len)
+{
+	struct json_tokener *tok = json_tokener_new_ex(PX_JSON_MAX_DEPTH);
+	json_object *obj;
+	int ok;
+
+	if (tok == NULL)
+		return 0;
+	json_tokener_set_flags(tok,
+	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, msg, (int)len);
+	ok = obj != NULL;
+	json_object_put(obj);
+	json_tokener_free(tok);
+	return ok;
+}
+
 json_object *
 frame_parse(const char *msg, size_t len, const char **why)
 {
@@ -47,6 +67,11 @@ frame_parse(const char *msg, size_t len, const char **why)
 	err = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
+	if (obj == NULL && err != json_tokener_continue && end > 0 &&
+	    end <= len && frame_prefix_is_object(msg, end)) {
+		*why = "trailing data after the JSON object";
+		return NULL;
+	}
 	if (obj == NULL) {
 		switch (err) {
 		case json_tokener_continue:

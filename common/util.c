@@ -58,18 +58,23 @@ parse_duration(const char *s, uint64_t *ms)
 		{ "ms", 0.001 }, { "s", 1 }, { "m", 60 }, { "h", 3600 },
 		{ "d", 86400 }, { "", 1 },
 	};
+	char num[32], *nend;
+	const char *end;
 	double v;
-	char *end;
 	size_t i;
 
-	if (s == NULL || *s == '\0' || strchr(" \t+-", *s) != NULL)
+	if (s == NULL)
 		return -1;
-	/* Only plain decimal numbers: no hex, no "inf", no "nan". */
-	for (end = (char *)s; *end != '\0' && strchr("0123456789.", *end); end++)
+	/* Only plain decimal numbers: no sign, exponent, hex, inf or nan. */
+	for (end = s; *end != '\0' && strchr("0123456789.", *end); end++)
 		;
-	if (end == s)
+	if (end == s || (size_t)(end - s) >= sizeof num)
 		return -1;
-	v = strtod(s, &end);
+	memcpy(num, s, (size_t)(end - s));
+	num[end - s] = '\0';
+	v = strtod(num, &nend);
+	if (*nend != '\0')
+		return -1;
 	for (i = 0; i < nitems(units); i++)
 		if (strcmp(end, units[i].unit) == 0)
 			return duration_from_seconds(v * units[i].factor, ms);

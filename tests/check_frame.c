@@ -1,0 +1,182 @@
+/* check_frame.c: message framing and strict JSON parsing. */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "proto.h"
+#include "testlib.h"
+
+START_TEST(test_find_split_and_merged)
+{
+	const char two[] = "{\"a\":1}\0{\"b\":2}";	/* two messages */
+
+	ck_assert_int_eq(frame_find("{\"a\":", 5), -1);	/* half a message */
+	ck_assert_int_eq(frame_find(two, sizeof two), 7);
+	ck_assert_int_eq(frame_find(two + 8, sizeof two - 8), 7);
+	ck_assert_int_eq(frame_find("", 0), -1);
+}
+END_TEST
+
+START_TEST(test_parse_valid)
+{
+	const char *why = NULL;
+	json_object *o = frame_parse("{\"method\":\"x\"} \n", 16, &why);
+
+	ck_assert_ptr_nonnull(o);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o,
+	    "method")), "x");
+	json_object_put(o);
+}
+END_TEST
+
+static void
+expect_bad(const char *msg, size_t len, const char *want)
+{
+	const char *why = NULL;
+	json_object *o = frame_parse(msg, len, &why);
+
+	ck_assert_msg(o == NULL, "accepted: %.*s", (int)len, msg);
+	ck_assert_ptr_nonnull(why);
+	ck_assert_msg(strstr(why, want) != NULL, "%s: got \"%s\", want \"%s\"",
+	    msg, why, want);
+}
+
+START_TEST(test_parse_truncated)
+{
+	expect_bad("{\"a\":", 5, "truncated");
+	expect_bad("{\"a\":[1,2", 9, "truncated");
+}
+END_TEST
+
+START_TEST(test_parse_not_object)
+{
+	expect_bad("[1,2]", 5, "not a JSON object");
+	expect_bad("12", 2, "not a JSON object");
+	expect_bad("\"s\"", 3, "not a JSON object");
+	expect_bad("   ", 3, "empty");
+	expect_bad("", 0, "empty");
+}
+END_TEST
+
+START_TEST(test_parse_invalid_utf8)
+{
+	expect_bad("{\"a\":\"\xff\xfe\"}", 10, "UTF-8");
+	expect_bad("{\"a\":\"\xc3\"}", 8, "UTF-8");	/* cut sequence */
+}
+END_TEST
+
+START_TEST(test_parse_deep_nesting)
+{
+	char *deep = malloc(4 * PX_JSON_MAX_DEPTH + 16);
+	size_t i, n = 0;
+
+	deep[n++] = '{';
+	memcpy(deep + n, "\"a\":", 4);
+	n += 4;
+	for (i = 0; i < PX_JSON_MAX_DEPTH + 2; i++)
+		deep[n++] = '[';
+	for (i = 0; i < PX_JSON_MAX_DEPTH + 2; i++)
+		deep[n++] = ']';
+	deep[n++] = '}';
+	expect_bad(deep, n, "deep");
+	free(deep);
+}
+END_TEST
+
+START_TEST(test_parse_trailing_garbage_and_lax_json)
+{
+	expect_bad("{\"a\":1} x", 9, "trailing");
+	expect_bad("{\"a\":1}{\"b\":2}", 14, "trailing");
+	expect_bad("{\"a\":1,}", 8, "invalid");		/* strict: no commas */
+	expect_bad("{\"a\":1 /* c */}", 15, "invalid");	/* no comments */
+}
+END_TEST
+
+START_TEST(test_serialize_round_trip)
+{
+	json_object *o = json_object_new_object(), *back;
+	const char *text, *why;
+	size_t len;
+
+	json_object_object_add(o, "path", json_object_new_string("/a/b\"c"));
+	text = frame_serialize(o, &len);
+	ck_assert_uint_eq(strlen(text), len);
+	ck_assert_ptr_null(strchr(text, '\n'));
+	back = frame_parse(text, len, &why);
+	ck_assert_ptr_nonnull(back);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(back,
+	    "path")), "/a/b\"c");
+	json_object_put(back);
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_names)
+{
+	enum px_state st;
+	enum px_return_when rw;
+
+	ck_assert_str_eq(px_error_name(PX_ERR_TASK_NOT_FOUND),
+	    "io.pollex.TaskNotFound");
+	ck_assert_int_eq(px_error_from_name("org.varlink.service.ExpectedMore"),
+	    PX_ERR_EXPECTED_MORE);
+	ck_assert_int_eq(px_error_from_name("no.such.Error"), PX_ERR_NONE);
+	ck_assert_int_eq(px_state_from_name("expired", &st), 0);
+	ck_assert_int_eq(st, PX_STATE_EXPIRED);
+	ck_assert_int_eq(px_state_from_name("done", &st), -1);
+	ck_assert(px_state_terminal(PX_STATE_CANCELLED));
+	ck_assert(!px_state_terminal(PX_STATE_PENDING));
+	ck_assert_int_eq(px_return_when_from_name("FIRST_EXCEPTION", &rw), 0);
+	ck_assert_int_eq(rw, PX_RW_FIRST_EXCEPTION);
+	ck_assert_int_eq(px_return_when_from_name("first_exception", &rw), -1);
+}
+END_TEST
+
+START_TEST(test_socket_paths)
+{
+	char buf[256];
+
+	setenv("POLLEX_SOCKET", "/x/y.sock", 1);
+	ck_assert_str_eq(px_socket_for_daemon(buf, sizeof buf), "/x/y.sock");
+	ck_assert_str_eq(px_socket_for_client(buf, sizeof buf), "/x/y.sock");
+	unsetenv("POLLEX_SOCKET");
+	setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1);
+	ck_assert_str_eq(px_socket_for_daemon(buf, sizeof buf),
+	    "/run/user/4242/pollex/pollex.sock");
+	/* No user daemon there: clients go to the system one. */
+	ck_assert_str_eq(px_socket_for_client(buf, sizeof buf),
+	    PX_SYSTEM_SOCKET);
+	ck_assert_ptr_null(px_socket_for_daemon(buf, 8));
+}
+END_TEST
+
+static Suite *
+frame_suite(void)
+{
+	Suite *s = suite_create("frame");
+	TCase *tc = tcase_create("framing");
+
+	tcase_add_test(tc, test_find_split_and_merged);
+	tcase_add_test(tc, test_parse_valid);
+	tcase_add_test(tc, test_parse_truncated);
+	tcase_add_test(tc, test_parse_not_object);
+	tcase_add_test(tc, test_parse_invalid_utf8);
+	tcase_add_test(tc, test_parse_deep_nesting);
+	tcase_add_test(tc, test_parse_trailing_garbage_and_lax_json);
+	tcase_add_test(tc, test_serialize_round_trip);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("names");
+	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_socket_paths);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return check_run(frame_suite());
+}
