@@ -103,6 +103,11 @@ setup(void)
 static void
 teardown(void)
 {
+	int i;
+
+	for (i = 0; i < nlaunched; i++)
+		if (launched[i] != NULL)
+			sched_abandon(s, launched[i]);
 	sched_free(s);
 }
 
