@@ -408,6 +408,7 @@ START_TEST(test_abandon)
 	sched_add(s, &tasks[0]);
 	fire();
 	sched_abandon(s, launched[0]);
+	launched[0] = NULL;
 	ck_assert_int_eq(tasks[0].qwhere, TASK_Q_QUEUE);
 	ck_assert_uint_eq(tasks[0].polls, 0);
 	ck_assert_uint_eq(tasks[0].poll_failures, 0);
