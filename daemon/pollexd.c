@@ -216,16 +216,22 @@ static void
 pxd_reload(struct pxd *pxd)
 {
 	struct conf *conf;
-	char *cause;
+	char *cause, msg[128];
 
+	snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)mono_us());
+	sd_notify_send(msg);
 	if (pxd->conf_file == NULL) {
 		log_info("reload: no configuration file; nothing to do");
+		sd_notify_send("READY=1");
 		return;
 	}
 	if (conf_load(pxd->conf_file, &conf, &cause) == -1) {
 		log_warnx("reload failed, keeping the running configuration: "
 		    "%s", cause);
 		free(cause);
+		sd_notify_send("READY=1\nSTATUS=reload failed; running the "
+		    "previous configuration");
 		return;
 	}
 #define SAME(f) ((conf->f == NULL && pxd->conf->f == NULL) || \
@@ -239,6 +245,7 @@ pxd_reload(struct pxd *pxd)
 	pxd_apply_conf(pxd, conf);
 	log_info("configuration reloaded from %s (%zu pollers)",
 	    pxd->conf_file, conf->npollers);
+	sd_notify_send("READY=1");
 }
 
 static void

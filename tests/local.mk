@@ -33,5 +33,29 @@ tests_check_methods_SOURCES = tests/check_methods.c
 tests_check_methods_CFLAGS = $(TEST_CFLAGS)
 tests_check_methods_LDADD = $(TEST_LIBS)
 
+# Integration tests: the real daemon, the test poller, raw sockets.
+check_PROGRAMS += tests/testpoller
+tests_testpoller_SOURCES = tests/testpoller.c
+tests_testpoller_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+tests_testpoller_LDADD = $(JSONC_LIBS)
+
+noinst_LTLIBRARIES += tests/libharness.la
+tests_libharness_la_SOURCES = tests/harness.c tests/harness.h
+tests_libharness_la_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -iquote $(top_srcdir)/tests
+
+INTEGRATION_TESTS = tests/check_daemon
+check_PROGRAMS += $(INTEGRATION_TESTS)
+TESTS += $(INTEGRATION_TESTS)
+tests_check_daemon_SOURCES = tests/check_daemon.c
+tests_check_daemon_CFLAGS = $(TEST_CFLAGS)
+tests_check_daemon_LDADD = tests/libharness.la $(TEST_LIBS) $(JSONC_LIBS)
+
+AM_TESTS_ENVIRONMENT = \
+	POLLEXD='$(abs_top_builddir)/daemon/pollexd'; \
+	POLLEXCTL='$(abs_top_builddir)/client/pollexctl'; \
+	TESTPOLLER='$(abs_top_builddir)/tests/testpoller'; \
+	TMPDIR="$${TMPDIR:-/tmp}"; \
+	export POLLEXD POLLEXCTL TESTPOLLER TMPDIR;
+
 # Client library unit tests live in their own fragment.
 include tests/client.mk

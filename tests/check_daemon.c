@@ -1,0 +1,686 @@
+/* check_daemon.c: the real pollexd on a private socket: start, stop,
+ * reload, and the protocol at the byte level (framing, errors, limits,
+ * ordering), with raw sockets. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "harness.h"
+#include "testlib.h"
+
+#define T 5000		/* ms: generous bound for anything that should be quick */
+
+static struct tdaemon *td;
+
+static void
+setup(void)
+{
+	td = td_new();
+}
+
+static void
+teardown(void)
+{
+	td_free(td);
+}
+
+static char *
+conf_with(const char *daemon_keys)
+{
+	char *s;
+
+	if (asprintf(&s, "{ %s%s \"pollers\": {\"p\": {\"kind\": \"exec\", "
+	    "\"interval\": \"200ms\", \"poll\": %s}}}", daemon_keys,
+	    *daemon_keys ? "," : "", td->poll_argv) == -1)
+		abort();
+	return s;
+}
+
+static void
+start_with(const char *daemon_keys)
+{
+	char *c = conf_with(daemon_keys);
+
+	ck_assert_msg(td_start(td, c) == 0, "pollexd did not start: %s",
+	    tail(td_log(td)));
+	free(c);
+}
+
+/* Send one call on fd, return the parsed reply. */
+static json_object *
+rpc(int fd, const char *method, const char *params)
+{
+	char *msg, *reply;
+	json_object *o;
+
+	if (asprintf(&msg, "{\"method\": \"%s\", \"parameters\": %s}", method,
+	    params != NULL ? params : "{}") == -1)
+		abort();
+	ck_assert_int_eq(raw_send(fd, msg, strlen(msg) + 1), 0);
+	free(msg);
+	reply = raw_recv(fd, T, NULL);
+	ck_assert_msg(reply != NULL, "no reply to %s", method);
+	o = json_tokener_parse(reply);
+	ck_assert_ptr_nonnull(o);
+	free(reply);
+	return o;
+}
+
+static const char *
+error_of(json_object *r)
+{
+	json_object *e;
+
+	return json_object_object_get_ex(r, "error", &e) ?
+	    json_object_get_string(e) : "";
+}
+
+static json_object *
+param_of(json_object *r, const char *key)
+{
+	return json_object_object_get(json_object_object_get(r, "parameters"),
+	    key);
+}
+
+/* Is the daemon still answering, on a fresh connection? */
+static void
+assert_alive(void)
+{
+	int fd = raw_connect(td->sock);
+	json_object *r;
+
+	ck_assert_int_ge(fd, 0);
+	r = rpc(fd, "io.pollex.Stats", NULL);
+	ck_assert_str_eq(error_of(r), "");
+	json_object_put(r);
+	close(fd);
+}
+
+START_TEST(test_start_stop)
+{
+	struct stat st;
+
+	start_with("");
+	ck_assert_int_eq(stat(td->sock, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 0777, 0660);
+	assert_alive();
+	ck_assert_int_eq(td_stop(td, SIGTERM), 0);
+	ck_assert_int_eq(stat(td->sock, &st), -1);	/* removed */
+}
+END_TEST
+
+START_TEST(test_sigint_stops_too)
+{
+	start_with("\"socket_mode\": \"0600\"");
+	{
+		struct stat st;
+		ck_assert_int_eq(stat(td->sock, &st), 0);
+		ck_assert_int_eq(st.st_mode & 0777, 0600);
+	}
+	ck_assert_int_eq(td_stop(td, SIGINT), 0);
+}
+END_TEST
+
+START_TEST(test_refuses_second_daemon)
+{
+	struct tdaemon *other = td_new();
+	char *c, *log;
+
+	start_with("");
+	free(other->sock);
+	other->sock = strdup(td->sock);	/* the same socket */
+	c = conf_with("");
+	ck_assert_int_eq(td_start(other, c), -1);
+	ck_assert(WIFEXITED(other->status));
+	ck_assert_int_eq(WEXITSTATUS(other->status), 1);
+	log = td_log(other);
+	ck_assert_msg(strstr(log, "another pollexd is answering") != NULL,
+	    "%s", tail(log));
+	free(log);
+	free(c);
+	assert_alive();			/* the first one is untouched */
+	td_free(other);
+}
+END_TEST
+
+START_TEST(test_replaces_stale_socket)
+{
+	struct sockaddr_un sun;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	char *log;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	strcpy(sun.sun_path, td->sock);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	close(fd);			/* a socket file nobody answers on */
+	start_with("");
+	assert_alive();
+	log = td_log(td);
+	ck_assert_ptr_nonnull(strstr(log, "removing stale socket"));
+	free(log);
+}
+END_TEST
+
+START_TEST(test_bad_config_refused)
+{
+	char *log;
+
+	ck_assert_int_eq(td_start(td, "{\"pollers\": {\"p\": {\"kind\": "
+	    "\"exec\", \"poll\": [\"/bin/true\"], \"intervall\": 3}}}"), -1);
+	ck_assert(WIFEXITED(td->status));
+	ck_assert_int_eq(WEXITSTATUS(td->status), 1);
+	log = td_log(td);
+	ck_assert_msg(strstr(log, td->conf) != NULL, "%s", tail(log));
+	ck_assert_msg(strstr(log, "pollers.p.intervall: unknown key") != NULL,
+	    "%s", tail(log));
+	free(log);
+}
+END_TEST
+
+/* pollexd -n: the configuration is checked, nothing is started. */
+static int
+check_only(const char *conf_text, char **err)
+{
+	char *path = write_file(td->dir, "check.conf", conf_text, 0);
+	char *errf, cmd[4096];
+	int r;
+	FILE *f;
+
+	if (asprintf(&errf, "%s/check.err", td->dir) == -1)
+		abort();
+	snprintf(cmd, sizeof cmd, "%s -n -c %s >/dev/null 2>%s", bin_pollexd(),
+	    path, errf);
+	r = system(cmd);
+	f = fopen(errf, "r");
+	*err = calloc(1, 4096);
+	if (f != NULL) {
+		if (fread(*err, 1, 4095, f) == 0)
+			(*err)[0] = '\0';
+		fclose(f);
+	}
+	free(errf);
+	free(path);
+	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
+}
+
+START_TEST(test_check_mode)
+{
+	char *err, *c = conf_with("");
+
+	ck_assert_int_eq(check_only(c, &err), 0);
+	free(err);
+	ck_assert_int_eq(check_only("{\"retention\": \"forever\"}", &err), 1);
+	ck_assert_msg(strstr(err, "check.conf: retention: expected a "
+	    "duration") != NULL, "%s", err);
+	free(err);
+	ck_assert_int_eq(check_only("{\n\"a\": 1,\n\"b\" 2}", &err), 1);
+	ck_assert_msg(strstr(err, "check.conf:3:") != NULL, "%s", err);
+	free(err);
+	free(c);
+	ck_assert_int_eq(access(td->sock, F_OK), -1);	/* nothing started */
+}
+END_TEST
+
+START_TEST(test_invalid_messages_keep_connection)
+{
+	int fd, other;
+	json_object *r;
+	char *reply;
+	static const char bad[] = "{\"method\": \"io.pollex.Stats\"";
+
+	start_with("");
+	fd = raw_connect(td->sock);
+	other = raw_connect(td->sock);
+	/* Not JSON. */
+	ck_assert_int_eq(raw_send(fd, "nonsense", 9), 0);
+	reply = raw_recv(fd, T, NULL);
+	ck_assert_ptr_nonnull(reply);
+	r = json_tokener_parse(reply);
+	ck_assert_str_eq(error_of(r), "io.pollex.InvalidMessage");
+	ck_assert_ptr_nonnull(strstr(json_object_get_string(param_of(r,
+	    "reason")), "not a JSON object"));
+	json_object_put(r);
+	free(reply);
+	/* JSON cut short by a NUL. */
+	ck_assert_int_eq(raw_send(fd, bad, sizeof bad), 0);
+	reply = raw_recv(fd, T, NULL);
+	r = json_tokener_parse(reply);
+	ck_assert_str_eq(error_of(r), "io.pollex.InvalidMessage");
+	ck_assert_str_eq(json_object_get_string(param_of(r, "reason")),
+	    "truncated JSON");
+	json_object_put(r);
+	free(reply);
+	/* Invalid UTF-8. */
+	ck_assert_int_eq(raw_send(fd, "{\"method\": \"\xff\"}", 17), 0);
+	reply = raw_recv(fd, T, NULL);
+	ck_assert_ptr_nonnull(strstr(reply, "UTF-8"));
+	free(reply);
+	/* Valid JSON that is not a call. */
+	r = rpc(fd, "io.pollex.Stats", "[1]");
+	ck_assert_str_eq(error_of(r), "io.pollex.InvalidMessage");
+	json_object_put(r);
+	ck_assert_int_eq(raw_send(fd, "{\"parameters\": {}}", 19), 0);
+	reply = raw_recv(fd, T, NULL);
+	ck_assert_ptr_nonnull(strstr(reply, "needs \\\"method\\\""));
+	free(reply);
+	/* Unknown method, missing parameter. */
+	r = rpc(fd, "io.pollex.Frobnicate", NULL);
+	ck_assert_str_eq(error_of(r), "org.varlink.service.MethodNotFound");
+	json_object_put(r);
+	r = rpc(fd, "io.pollex.Get", NULL);
+	ck_assert_str_eq(error_of(r), "org.varlink.service.InvalidParameter");
+	ck_assert_str_eq(json_object_get_string(param_of(r, "parameter")), "id");
+	json_object_put(r);
+	/* The connection still works, and so does the other one. */
+	r = rpc(fd, "io.pollex.Stats", NULL);
+	ck_assert_str_eq(error_of(r), "");
+	json_object_put(r);
+	r = rpc(other, "io.pollex.Stats", NULL);
+	ck_assert_str_eq(error_of(r), "");
+	json_object_put(r);
+	close(fd);
+	close(other);
+}
+END_TEST
+
+START_TEST(test_oversized_message_closes)
+{
+	char *big = malloc(10000), *reply;
+	int fd, eof;
+	json_object *r;
+
+	start_with("\"max_message_size\": 4096");
+	fd = raw_connect(td->sock);
+	memset(big, 'x', 10000);
+	big[0] = '{';
+	ck_assert_int_eq(raw_send(fd, big, 10000), 0);
+	reply = raw_recv(fd, T, NULL);
+	ck_assert_ptr_nonnull(reply);
+	r = json_tokener_parse(reply);
+	ck_assert_str_eq(error_of(r), "io.pollex.MessageTooLarge");
+	ck_assert_int_eq(json_object_get_int(param_of(r, "limit")), 4096);
+	json_object_put(r);
+	free(reply);
+	ck_assert_ptr_null(raw_recv(fd, T, &eof));
+	ck_assert_int_eq(eof, 1);	/* closed */
+	close(fd);
+	/* A complete message over the limit too. */
+	fd = raw_connect(td->sock);
+	big[9999] = '\0';
+	ck_assert_int_eq(raw_send(fd, big, 10000), 0);
+	reply = raw_recv(fd, T, NULL);
+	ck_assert_ptr_nonnull(strstr(reply, "MessageTooLarge"));
+	free(reply);
+	close(fd);
+	free(big);
+	assert_alive();
+}
+END_TEST
+
+START_TEST(test_half_message_then_disconnect)
+{
+	int fd, i;
+	char *log;
+
+	start_with("");
+	fd = raw_connect(td->sock);
+	ck_assert_int_eq(raw_send(fd, "{\"method\": \"io.pol", 18), 0);
+	close(fd);
+	for (i = 0, log = NULL; i < 1000; i++) {
+		assert_alive();
+		free(log);
+		log = td_log(td);
+		if (strstr(log, "closed in the middle of a message") != NULL)
+			break;
+	}
+	ck_assert_msg(strstr(log, "closed in the middle of a message") != NULL,
+	    "%s", tail(log));
+	free(log);
+}
+END_TEST
+
+START_TEST(test_stalled_message_closed)
+{
+	int fd, eof;
+
+	start_with("\"message_timeout\": \"300ms\"");
+	fd = raw_connect(td->sock);
+	ck_assert_int_eq(raw_send(fd, "{\"method\": \"io.pol", 18), 0);
+	ck_assert_ptr_null(raw_recv(fd, T, &eof));
+	ck_assert_int_eq(eof, 1);
+	close(fd);
+	assert_alive();
+}
+END_TEST
+
+START_TEST(test_split_and_merged_messages)
+{
+	static const char two[] =
+	    "{\"method\":\"io.pollex.Stats\"}\0"
+	    "{\"method\":\"org.varlink.service.GetInfo\"}";
+	int fd;
+	size_t i;
+	char *a, *b;
+
+	start_with("");
+	fd = raw_connect(td->sock);
+	/* Byte by byte, then two in one write. */
+	for (i = 0; i < 29; i++)
+		ck_assert_int_eq(raw_send(fd, two + i, 1), 0);
+	a = raw_recv(fd, T, NULL);
+	ck_assert_ptr_nonnull(strstr(a, "\"uptime\""));
+	free(a);
+	ck_assert_int_eq(raw_send(fd, two, sizeof two), 0);
+	a = raw_recv(fd, T, NULL);
+	b = raw_recv(fd, T, NULL);
+	ck_assert_ptr_nonnull(strstr(a, "\"uptime\""));
+	ck_assert_ptr_nonnull(strstr(b, "\"interfaces\""));
+	free(a);
+	free(b);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_pipelined_answered_in_order)
+{
+	static const char calls[] =
+	    "{\"method\":\"io.pollex.Submit\",\"parameters\":{\"tasks\":"
+	    "[{\"poller\":\"p\",\"ref\":{\"name\":\"never\"}}]}}\0"
+	    "{\"method\":\"io.pollex.Get\",\"parameters\":{\"id\":\"x\"}}\0"
+	    "{\"method\":\"io.pollex.Stats\"}\0";
+	char wait[256], *a, *b, *c, *ids;
+	json_object *r;
+	int fd;
+
+	start_with("");
+	fd = raw_connect(td->sock);
+	ck_assert_int_eq(raw_send(fd, calls, sizeof calls - 1), 0);
+	a = raw_recv(fd, T, NULL);
+	b = raw_recv(fd, T, NULL);
+	c = raw_recv(fd, T, NULL);
+	ck_assert_ptr_nonnull(strstr(a, "\"ids\""));
+	ck_assert_ptr_nonnull(strstr(b, "TaskNotFound"));
+	ck_assert_ptr_nonnull(strstr(c, "\"uptime\""));
+	/* A Wait holds back the answers queued behind it. */
+	r = json_tokener_parse(a);
+	ids = strdup(json_object_get_string(json_object_array_get_idx(
+	    param_of(r, "ids"), 0)));
+	json_object_put(r);
+	snprintf(wait, sizeof wait, "{\"method\":\"io.pollex.Wait\","
+	    "\"parameters\":{\"ids\":[\"%s\"],\"timeout\":0.4}}%c"
+	    "{\"method\":\"io.pollex.Stats\"}%c", ids, 0, 0);
+	ck_assert_int_eq(raw_send(fd, wait, strlen(wait) + 1 +
+	    strlen(wait + strlen(wait) + 1) + 1), 0);
+	free(a);
+	free(b);
+	free(c);
+	a = raw_recv(fd, T, NULL);
+	b = raw_recv(fd, T, NULL);
+	ck_assert_msg(strstr(a, "\"timed_out\":true") != NULL, "%s", a);
+	ck_assert_ptr_nonnull(strstr(b, "\"uptime\""));
+	free(a);
+	free(b);
+	free(ids);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_oneway_gets_no_reply)
+{
+	static const char calls[] =
+	    "{\"method\":\"io.pollex.Submit\",\"oneway\":true,\"parameters\":"
+	    "{\"tasks\":[{\"poller\":\"p\",\"ref\":{\"name\":\"ow\"}}]}}\0"
+	    "{\"method\":\"io.pollex.List\"}\0";
+	json_object *r;
+	char *a;
+	int fd;
+
+	start_with("");
+	fd = raw_connect(td->sock);
+	ck_assert_int_eq(raw_send(fd, calls, sizeof calls - 1), 0);
+	a = raw_recv(fd, T, NULL);	/* the List reply comes first */
+	r = json_tokener_parse(a);
+	ck_assert_ptr_nonnull(param_of(r, "tasks"));
+	ck_assert_int_eq(json_object_array_length(param_of(r, "tasks")), 1);
+	json_object_put(r);
+	free(a);
+	ck_assert_ptr_null(raw_recv(fd, 200, NULL));	/* nothing else */
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_connection_limits)
+{
+	int a, b, c, eof;
+	char *reply;
+
+	start_with("\"max_connections_per_uid\": 2");
+	a = raw_connect(td->sock);
+	b = raw_connect(td->sock);
+	c = raw_connect(td->sock);
+	ck_assert_int_ge(c, 0);
+	reply = raw_recv(c, T, NULL);
+	ck_assert_ptr_nonnull(reply);
+	ck_assert_ptr_nonnull(strstr(reply, "io.pollex.TooManyConnections"));
+	free(reply);
+	ck_assert_ptr_null(raw_recv(c, T, &eof));
+	ck_assert_int_eq(eof, 1);
+	close(c);
+	json_object_put(rpc(a, "io.pollex.Stats", NULL));
+	close(b);
+	close(a);
+}
+END_TEST
+
+START_TEST(test_unread_replies_drop_client)
+{
+	static const char watch[] = "{\"method\":\"io.pollex.Watch\","
+	    "\"more\":true,\"parameters\":{\"initial\":true}}";
+	char *sub, *labels, *log;
+	int fd, w, eof = 0, i, n;
+	json_object *r;
+	char buf[65536];
+
+	start_with("\"max_output_buffer\": 65536");
+	fd = raw_connect(td->sock);
+	/* 400 tasks with 1 KiB labels: some 600 KiB of "current" events. */
+	labels = malloc(1100);
+	memset(labels, 'v', 1000);
+	labels[1000] = '\0';
+	for (i = 0; i < 400; i++) {
+		if (asprintf(&sub, "{\"tasks\":[{\"poller\":\"p\",\"ref\":"
+		    "{\"name\":\"n%d\"},\"labels\":{\"big\":\"%s\"}}]}", i,
+		    labels) == -1)
+			abort();
+		r = rpc(fd, "io.pollex.Submit", sub);
+		ck_assert_str_eq(error_of(r), "");
+		json_object_put(r);
+		free(sub);
+	}
+	free(labels);
+	w = raw_connect(td->sock);
+	ck_assert_int_eq(raw_send(w, watch, sizeof watch), 0);
+	/* The watcher does not read; the daemon gives up on it and lives. */
+	assert_alive();
+	log = NULL;
+	for (i = 0; i < 100; i++) {
+		free(log);
+		log = td_log(td);
+		if (strstr(log, "replies unread, dropping it") != NULL)
+			break;
+		assert_alive();
+	}
+	ck_assert_msg(strstr(log, "replies unread, dropping it") != NULL, "%s",
+	    tail(log));
+	free(log);
+	/* What it had buffered drains, then EOF. */
+	while ((n = (int)recv(w, buf, sizeof buf, 0)) > 0)
+		;
+	eof = n == 0;
+	ck_assert_int_eq(eof, 1);
+	close(w);
+	close(fd);
+}
+END_TEST
+
+/* Stats counts calls: once it counts one more than our own Stats calls,
+ * the call sent on another connection has been dispatched. */
+static int
+wait_dispatched(int fd)
+{
+	json_object *r = rpc(fd, "io.pollex.Stats", NULL);
+	int64_t c0 = json_object_get_int64(param_of(r, "calls")), k;
+
+	json_object_put(r);
+	for (k = 1; k < 5000; k++) {
+		r = rpc(fd, "io.pollex.Stats", NULL);
+		if (json_object_get_int64(param_of(r, "calls")) > c0 + k) {
+			json_object_put(r);
+			return 1;
+		}
+		json_object_put(r);
+	}
+	return 0;
+}
+
+START_TEST(test_sigterm_answers_waiters)
+{
+	char *sub, *reply;
+	json_object *r;
+	int fd, w;
+
+	start_with("");
+	fd = raw_connect(td->sock);
+	r = rpc(fd, "io.pollex.Submit", "{\"tasks\":[{\"poller\":\"p\","
+	    "\"ref\":{\"name\":\"forever\"}}]}");
+	if (asprintf(&sub, "{\"method\":\"io.pollex.Wait\",\"parameters\":"
+	    "{\"ids\":[\"%s\"]}}", json_object_get_string(
+	    json_object_array_get_idx(param_of(r, "ids"), 0))) == -1)
+		abort();
+	json_object_put(r);
+	w = raw_connect(td->sock);
+	ck_assert_int_eq(raw_send(w, sub, strlen(sub) + 1), 0);
+	free(sub);
+	/* Count calls until the daemon has taken the Wait in. */
+	ck_assert_msg(wait_dispatched(fd), "the Wait never arrived");
+	ck_assert_ptr_null(raw_recv(w, 100, NULL));
+	ck_assert_int_eq(td_stop(td, SIGTERM), 0);
+	reply = raw_recv(w, T, NULL);
+	ck_assert_ptr_nonnull(reply);
+	ck_assert_ptr_nonnull(strstr(reply, "io.pollex.ShuttingDown"));
+	free(reply);
+	close(w);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_reload)
+{
+	char *c, *log;
+	json_object *r;
+	int fd;
+
+	start_with("");
+	fd = raw_connect(td->sock);
+	r = rpc(fd, "io.pollex.Submit", "{\"tasks\":[{\"poller\":\"p\","
+	    "\"ref\":{\"name\":\"keep\"}}]}");
+	json_object_put(r);
+	/* Add a poller. */
+	if (asprintf(&c, "{\"pollers\": {\"p\": {\"kind\": \"exec\", "
+	    "\"interval\": \"200ms\", \"poll\": %s}, \"q\": {\"kind\": "
+	    "\"exec\", \"poll\": %s}}}", td->poll_argv, td->poll_argv) == -1)
+		abort();
+	write_file(td->dir, "pollexd.conf", c, 0);
+	free(c);
+	ck_assert_int_eq(td_reload(td), 0);
+	r = rpc(fd, "io.pollex.Pollers", NULL);
+	ck_assert_int_eq(json_object_array_length(param_of(r, "pollers")), 2);
+	json_object_put(r);
+	/* A bad file keeps what runs. */
+	write_file(td->dir, "pollexd.conf", "{\"pollers\": 3}", 0);
+	ck_assert_int_eq(td_reload(td), 0);
+	r = rpc(fd, "io.pollex.Pollers", NULL);
+	ck_assert_int_eq(json_object_array_length(param_of(r, "pollers")), 2);
+	json_object_put(r);
+	log = td_log(td);
+	ck_assert_ptr_nonnull(strstr(log, "reload failed, keeping the running "
+	    "configuration"));
+	ck_assert_ptr_nonnull(strstr(log, "pollers: expected an object"));
+	free(log);
+	/* Removing p keeps its task; new submits to p are refused. */
+	if (asprintf(&c, "{\"pollers\": {\"q\": {\"kind\": \"exec\", "
+	    "\"poll\": %s}}}", td->poll_argv) == -1)
+		abort();
+	write_file(td->dir, "pollexd.conf", c, 0);
+	free(c);
+	ck_assert_int_eq(td_reload(td), 0);
+	r = rpc(fd, "io.pollex.Pollers", NULL);
+	ck_assert_int_eq(json_object_array_length(param_of(r, "pollers")), 2);
+	ck_assert(json_object_get_boolean(json_object_object_get(
+	    json_object_array_get_idx(param_of(r, "pollers"), 0), "removed")));
+	json_object_put(r);
+	r = rpc(fd, "io.pollex.List", "{\"states\": [\"pending\"]}");
+	ck_assert_int_eq(json_object_array_length(param_of(r, "tasks")), 1);
+	json_object_put(r);
+	r = rpc(fd, "io.pollex.Submit", "{\"tasks\":[{\"poller\":\"p\","
+	    "\"ref\":{\"name\":\"new\"}}]}");
+	ck_assert_str_eq(error_of(r), "io.pollex.PollerNotFound");
+	json_object_put(r);
+	close(fd);
+}
+END_TEST
+
+static Suite *
+daemon_suite(void)
+{
+	Suite *s = suite_create("daemon");
+	TCase *tc = tcase_create("lifecycle");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_start_stop);
+	tcase_add_test(tc, test_sigint_stops_too);
+	tcase_add_test(tc, test_refuses_second_daemon);
+	tcase_add_test(tc, test_replaces_stale_socket);
+	tcase_add_test(tc, test_bad_config_refused);
+	tcase_add_test(tc, test_check_mode);
+	tcase_add_test(tc, test_sigterm_answers_waiters);
+	tcase_add_test(tc, test_reload);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("protocol");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_invalid_messages_keep_connection);
+	tcase_add_test(tc, test_oversized_message_closes);
+	tcase_add_test(tc, test_half_message_then_disconnect);
+	tcase_add_test(tc, test_stalled_message_closed);
+	tcase_add_test(tc, test_split_and_merged_messages);
+	tcase_add_test(tc, test_pipelined_answered_in_order);
+	tcase_add_test(tc, test_oneway_gets_no_reply);
+	tcase_add_test(tc, test_connection_limits);
+	tcase_add_test(tc, test_unread_replies_drop_client);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	return check_run(daemon_suite());
+}
