@@ -1,1 +1,4 @@
-# examples/
+# examples/: the quick start's configuration and its programs.
+examplesdir = $(docdir)/examples
+dist_examples_DATA = examples/pollexd.conf
+dist_examples_SCRIPTS = examples/timer-poll examples/timer-cancel

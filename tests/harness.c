@@ -342,6 +342,18 @@ td_unset(struct tdaemon *td, const char *name)
 }
 
 void
+td_block(struct tdaemon *td)
+{
+	char *path = xprintf("%s/release", td->pdir);
+
+	unlink(path);
+	if (mkfifo(path, 0600) == -1)
+		abort();
+	free(path);
+	td_set(td, "mode", "block");
+}
+
+void
 td_release(struct tdaemon *td)
 {
 	char *path = xprintf("%s/release", td->pdir);

@@ -42,6 +42,8 @@ int td_no_note(struct tdaemon *td, int timeout_ms);
 /* Write content to PDIR/name (subdirectories made). */
 void td_set(struct tdaemon *td, const char *name, const char *content);
 void td_unset(struct tdaemon *td, const char *name);
+/* Make testpoller runs block (announcing it) until td_release(). */
+void td_block(struct tdaemon *td);
 /* Let a testpoller run in "block" mode go on. */
 void td_release(struct tdaemon *td);
 /* The last part of a long text, for assertion messages. */

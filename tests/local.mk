@@ -59,3 +59,20 @@ AM_TESTS_ENVIRONMENT = \
 
 # Client library unit tests live in their own fragment.
 include tests/client.mk
+
+# make check-valgrind: the unit suites under valgrind, then the integration
+# suites with pollexd itself under valgrind (every test stops the daemon
+# with SIGTERM and requires exit status 0, so a valgrind error fails it).
+VALGRIND_CMD = valgrind -q --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite,indirect \
+	--show-leak-kinds=definite,indirect
+check-valgrind: $(check_PROGRAMS) daemon/pollexd
+	@set -e; for t in $(UNIT_TESTS); do \
+	  echo "valgrind: $$t"; \
+	  CK_FORK=no CK_DEFAULT_TIMEOUT=600 $(VALGRIND_CMD) ./$$t; \
+	done
+	@set -e; $(AM_TESTS_ENVIRONMENT) for t in $(INTEGRATION_TESTS); do \
+	  echo "valgrind (pollexd): $$t"; \
+	  POLLEX_TEST_WRAPPER='$(VALGRIND_CMD)' CK_TIMEOUT_MULTIPLIER=10 ./$$t; \
+	done
+.PHONY: check-valgrind

@@ -1,0 +1,942 @@
+/* check_exec.c: the exec poller end to end: the real pollexd, the test
+ * poll program, driven through libpollex. */
+#include "config.h"
+
+#include <check.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "pollex.h"
+#include "testlib.h"
+
+#define T 10000		/* ms: bound for what should be quick */
+
+static struct tdaemon *td;
+static pollex *c;
+
+static void
+setup(void)
+{
+	td = td_new();
+	c = NULL;
+}
+
+static void
+teardown(void)
+{
+	int r;
+
+	pollex_close(c);
+	r = td->pid > 0 ? td_stop(td, SIGTERM) : 0;
+	/* Every test ends with a clean stop (under valgrind: no errors). */
+	ck_assert_msg(r == 0, "pollexd stopped with %d: %s", r,
+	    tail(td_log(td)));
+	td_free(td);
+}
+
+/* Start with poller "p" (settings in poller_keys) and connect. */
+static void
+start(const char *poller_keys, const char *daemon_keys)
+{
+	char *conf;
+	int r;
+
+	if (asprintf(&conf, "{ %s%s \"pollers\": {\"p\": {\"kind\": \"exec\", "
+	    "\"poll\": %s, %s}}}", daemon_keys != NULL ? daemon_keys : "",
+	    daemon_keys != NULL ? "," : "", td->poll_argv, poller_keys) == -1)
+		abort();
+	ck_assert_msg(td_start(td, conf) == 0, "pollexd did not start: %s",
+	    tail(td_log(td)));
+	free(conf);
+	r = pollex_connect(td->sock, &c);
+	ck_assert_msg(r == 0, "connect: %s", pollex_strerror(r));
+	pollex_set_timeout(c, 20000);
+}
+
+static char *
+submit(const char *name, const char *extra_json)
+{
+	pollex_spec *s = pollex_spec_new("p");
+	char ref[256], *id = NULL;
+	int r;
+
+	snprintf(ref, sizeof ref, "{\"name\": \"%s\"}", name);
+	ck_assert_int_eq(pollex_spec_set_ref(s, ref), 0);
+	if (extra_json != NULL)
+		ck_assert_int_eq(pollex_spec_set_args(s, extra_json), 0);
+	r = pollex_submit(c, s, &id, NULL);
+	ck_assert_msg(r == 0, "submit: %s: %s", pollex_strerror(r),
+	    pollex_error_message(c));
+	pollex_spec_free(s);
+	return id;
+}
+
+static pollex_task *
+get(const char *id)
+{
+	pollex_task *t = NULL;
+	int r = pollex_get(c, id, &t);
+
+	ck_assert_msg(r == 0, "get %s: %s", id, pollex_error_message(c));
+	return t;
+}
+
+/* Wait for one task to finish (bounded) and return it. */
+static pollex_task *
+wait_one(const char *id)
+{
+	const char *ids[1] = { id };
+	pollex_task **done = NULL;
+	size_t ndone = 0;
+	int r;
+
+	r = pollex_wait(c, ids, 1, POLLEX_ALL_COMPLETED, 10.0, &done, &ndone,
+	    NULL);
+	ck_assert_msg(r == 0, "wait %s: %d %s", id, r, pollex_error_message(c));
+	ck_assert_uint_eq(ndone, 1);
+	{
+		pollex_task *t = done[0];
+		free(done);
+		return t;
+	}
+}
+
+static void
+expect_note(const char *prefix)
+{
+	char buf[128];
+
+	ck_assert_msg(td_note(td, T, buf, sizeof buf) == 0, "no \"%s\" note",
+	    prefix);
+	ck_assert_msg(strncmp(buf, prefix, strlen(prefix)) == 0,
+	    "note \"%s\", want \"%s\"", buf, prefix);
+}
+
+/* Milliseconds between poll runs i and j of the test poller's log. */
+static long long
+run_gap(size_t i, size_t j)
+{
+	size_t n;
+	char **runs = td_runs(td, &n);
+	long long a, b;
+
+	ck_assert_uint_gt(n, j);
+	a = atoll(strchr(runs[i], ' ') + 1);
+	b = atoll(strchr(runs[j], ' ') + 1);
+	strv_free_n(runs, n);
+	return b - a;
+}
+
+START_TEST(test_one_poll_resolves_many)
+{
+	pollex_spec *specs[3];
+	char **ids = NULL;
+	const char *wait_ids[2];
+	pollex_task **done = NULL, *t;
+	size_t ndone, i;
+	int r;
+
+	td_set(td, "outcomes/a", "{\"state\": \"succeeded\", \"result\": "
+	    "{\"v\": 1}}");
+	td_set(td, "outcomes/b", "{\"state\": \"failed\", \"error\": "
+	    "{\"code\": \"E42\", \"message\": \"broken\", \"details\": [7]}}");
+	start("\"interval\": \"30s\"", NULL);
+	for (i = 0; i < 3; i++) {
+		char ref[64];
+		specs[i] = pollex_spec_new("p");
+		snprintf(ref, sizeof ref, "{\"name\": \"%c\"}", (int)('a' + i));
+		pollex_spec_set_ref(specs[i], ref);
+	}
+	r = pollex_submit_many(c, (const pollex_spec *const *)specs, 3, &ids,
+	    NULL);
+	ck_assert_msg(r == 0, "%s", pollex_error_message(c));
+	for (i = 0; i < 3; i++)
+		pollex_spec_free(specs[i]);
+	expect_note("poll 3");	/* one poll saw all three */
+	wait_ids[0] = ids[0];
+	wait_ids[1] = ids[1];
+	r = pollex_wait(c, wait_ids, 2, POLLEX_ALL_COMPLETED, 10, &done,
+	    &ndone, NULL);
+	ck_assert_int_eq(r, 0);
+	ck_assert_uint_eq(ndone, 2);
+	pollex_tasks_free(done, ndone);
+	t = get(ids[0]);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_SUCCEEDED);
+	ck_assert_str_eq(pollex_task_result(t), "{\"v\":1}");
+	ck_assert_int_eq(pollex_task_polls(t), 1);
+	pollex_task_free(t);
+	t = get(ids[1]);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_FAILED);
+	ck_assert_str_eq(pollex_task_error_code(t), "E42");
+	ck_assert_str_eq(pollex_task_error_message(t), "broken");
+	ck_assert_str_eq(pollex_task_error_details(t), "[7]");
+	pollex_task_free(t);
+	t = get(ids[2]);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_PENDING);
+	ck_assert_int_eq(pollex_task_polls(t), 1);
+	pollex_task_free(t);
+	pollex_strv_free(ids);
+}
+END_TEST
+
+START_TEST(test_prompt_poll_then_interval)
+{
+	char *id;
+
+	start("\"interval\": \"30s\"", NULL);
+	id = submit("x", NULL);
+	/* Promptly after the submit, not after 30s... */
+	expect_note("poll 1");
+	/* ...and then not again before the interval. */
+	ck_assert(td_no_note(td, 1500));
+	free(id);
+}
+END_TEST
+
+START_TEST(test_polls_spaced_by_interval)
+{
+	char *id;
+
+	start("\"interval\": \"400ms\"", NULL);
+	id = submit("x", NULL);
+	expect_note("poll 1");
+	expect_note("poll 1");
+	expect_note("poll 1");
+	ck_assert_int_ge(run_gap(0, 1), 390);
+	ck_assert_int_ge(run_gap(1, 2), 390);
+	free(id);
+}
+END_TEST
+
+START_TEST(test_returned_delay_used)
+{
+	char *id;
+
+	td_set(td, "delay", "0.3");
+	start("\"interval\": \"30s\", \"min_interval\": \"100ms\"", NULL);
+	id = submit("x", NULL);
+	expect_note("poll 1");
+	expect_note("poll 1");	/* well before 30s */
+	ck_assert_int_ge(run_gap(0, 1), 290);
+	free(id);
+}
+END_TEST
+
+START_TEST(test_returned_delay_clamped)
+{
+	char *id;
+
+	td_set(td, "delay", "0.001");	/* below min_interval */
+	start("\"interval\": \"30s\", \"min_interval\": \"500ms\"", NULL);
+	id = submit("x", NULL);
+	expect_note("poll 1");
+	expect_note("poll 1");
+	ck_assert_int_ge(run_gap(0, 1), 490);
+	free(id);
+}
+END_TEST
+
+START_TEST(test_returned_delay_clamped_above)
+{
+	char *id;
+
+	td_set(td, "delay", "100000");	/* above max_interval */
+	start("\"interval\": \"200ms\", \"min_interval\": \"100ms\", "
+	    "\"max_interval\": \"300ms\"", NULL);
+	id = submit("x", NULL);
+	expect_note("poll 1");
+	expect_note("poll 1");	/* within max_interval, not 100000s */
+	free(id);
+}
+END_TEST
+
+START_TEST(test_failing_poll_fails_after_n)
+{
+	pollex_task *t;
+	char *id;
+
+	td_set(td, "mode", "exit 3");
+	start("\"interval\": \"100ms\", \"min_interval\": \"50ms\", "
+	    "\"backoff_initial\": \"50ms\", \"backoff_max\": \"100ms\", "
+	    "\"fail_after\": 3", NULL);
+	id = submit("x", NULL);
+	t = wait_one(id);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_FAILED);
+	ck_assert_str_eq(pollex_task_error_code(t), "poll_failed");
+	ck_assert_msg(strstr(pollex_task_error_message(t),
+	    "exited with status 3: testpoller: told to exit 3") != NULL, "%s",
+	    pollex_task_error_message(t));
+	ck_assert_int_eq(pollex_task_polls(t), 3);
+	ck_assert_int_eq(pollex_task_poll_failures(t), 3);
+	pollex_task_free(t);
+	free(id);
+}
+END_TEST
+
+START_TEST(test_failing_poll_recovers)
+{
+	pollex_task *t;
+	char *id;
+
+	td_set(td, "mode", "exit 1");
+	td_set(td, "outcomes/x", "{\"state\": \"succeeded\", \"result\": 5}");
+	start("\"interval\": \"100ms\", \"min_interval\": \"50ms\", "
+	    "\"backoff_initial\": \"50ms\", \"backoff_max\": \"100ms\", "
+	    "\"fail_after\": 0", NULL);
+	id = submit("x", NULL);
+	expect_note("poll 1");
+	expect_note("poll 1");
+	expect_note("poll 1");
+	t = get(id);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_PENDING);
+	ck_assert_int_ge(pollex_task_poll_failures(t), 2);
+	pollex_task_free(t);
+	td_unset(td, "mode");	/* the service is back */
+	t = wait_one(id);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_SUCCEEDED);
+	ck_assert_str_eq(pollex_task_result(t), "5");
+	ck_assert_int_eq(pollex_task_poll_failures(t), 0);
+	pollex_task_free(t);
+	free(id);
+}
+END_TEST
+
+/* Fail the first poll in a given way; the task fails with that error. */
+static void
+fail_first_poll(const char *mode, const char *keys, const char *want)
+{
+	pollex_task *t;
+	char *id, *json = NULL, conf[512];
+
+	td_set(td, "mode", mode);
+	snprintf(conf, sizeof conf, "\"fail_after\": 1, %s", keys);
+	start(conf, NULL);
+	id = submit("x", NULL);
+	t = wait_one(id);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_FAILED);
+	ck_assert_msg(strstr(pollex_task_error_message(t), want) != NULL,
+	    "\"%s\" lacks \"%s\"", pollex_task_error_message(t), want);
+	pollex_task_free(t);
+	ck_assert_int_eq(pollex_pollers(c, &json), 0);
+	ck_assert_msg(strstr(json, want) != NULL, "last_error: %s", json);
+	free(json);
+	free(id);
+}
+
+START_TEST(test_garbage_output_is_a_failed_poll)
+{
+	fail_first_poll("garbage", "\"interval\": \"1s\"",
+	    "printed invalid output: not a JSON object");
+}
+END_TEST
+
+START_TEST(test_poll_timeout_kills)
+{
+	fail_first_poll("hang", "\"timeout\": \"300ms\"",
+	    "timed out after 300ms and was killed");
+}
+END_TEST
+
+START_TEST(test_output_cap)
+{
+	fail_first_poll("huge", "\"max_output\": 4096",
+	    "printed more than 4096 bytes and was killed");
+}
+END_TEST
+
+START_TEST(test_bad_outcome_entry)
+{
+	td_set(td, "outcomes/x", "{\"state\": \"done\"}");
+	fail_first_poll("none", "\"interval\": \"1s\"",
+	    "tasks[0] has a \"state\" other than");
+}
+END_TEST
+
+START_TEST(test_first_outcome_wins)
+{
+	pollex_task *t;
+	char *id;
+
+	td_set(td, "outcomes/x", "[{\"state\": \"succeeded\", \"result\": 1}, "
+	    "{\"state\": \"failed\", \"error\": \"late\"}]");
+	start("\"interval\": \"1s\"", NULL);
+	id = submit("x", NULL);
+	t = wait_one(id);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_SUCCEEDED);
+	ck_assert_str_eq(pollex_task_result(t), "1");
+	ck_assert_ptr_null(pollex_task_error_code(t));
+	pollex_task_free(t);
+	free(id);
+}
+END_TEST
+
+START_TEST(test_progress_reported)
+{
+	pollex_task *t;
+	char *id;
+
+	td_set(td, "outcomes/x", "{\"state\": \"pending\", \"progress\": 0.25}");
+	start("\"interval\": \"30s\"", NULL);
+	id = submit("x", NULL);
+	expect_note("poll 1");
+	/* The poll's outcome is applied after the program exits; a Wait
+	 * with a timeout lets the daemon get there without a sleep here. */
+	{
+		const char *ids[1] = { id };
+		pollex_task **done = NULL;
+		size_t n = 0;
+		ck_assert_int_eq(pollex_wait(c, ids, 1, POLLEX_ALL_COMPLETED,
+		    0.3, &done, &n, NULL), POLLEX_TIMED_OUT);
+		pollex_tasks_free(done, n);
+	}
+	t = get(id);
+	ck_assert(fabs(pollex_task_progress(t) - 0.25) < 1e-9);
+	pollex_task_free(t);
+	free(id);
+}
+END_TEST
+
+static void
+cancel_expect(const char *id, int want_cancelled, const char *want_reason)
+{
+	char *reason = NULL;
+	int cancelled = -1, r;
+
+	r = pollex_cancel(c, id, &cancelled, &reason);
+	ck_assert_msg(r == 0, "cancel: %s", pollex_error_message(c));
+	ck_assert_int_eq(cancelled, want_cancelled);
+	if (want_reason != NULL)
+		ck_assert_msg(reason != NULL && strstr(reason, want_reason),
+		    "reason \"%s\", want \"%s\"", reason ? reason : "(none)",
+		    want_reason);
+	free(reason);
+}
+
+START_TEST(test_cancel_without_cancel_function)
+{
+	pollex_task *t;
+	char *id;
+
+	start("\"interval\": \"30s\"", NULL);
+	id = submit("x", NULL);
+	cancel_expect(id, 1, NULL);
+	t = get(id);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_CANCELLED);
+	ck_assert_str_eq(pollex_task_error_code(t), "cancelled");
+	pollex_task_free(t);
+	cancel_expect(id, 0, "already cancelled");
+	free(id);
+}
+END_TEST
+
+START_TEST(test_cancel_function_verdicts)
+{
+	char keys[1024], *a, *r, *e, *log;
+	pollex_task *t;
+
+	snprintf(keys, sizeof keys, "\"interval\": \"30s\", \"cancel\": %s",
+	    td->cancel_argv);
+	td_set(td, "cancel/acc", "accept");
+	td_set(td, "cancel/ref", "refuse the build is half done");
+	td_set(td, "cancel/err", "error");
+	start(keys, NULL);
+	a = submit("acc", NULL);
+	r = submit("ref", NULL);
+	e = submit("err", NULL);
+	cancel_expect(a, 1, NULL);
+	cancel_expect(r, 0, "the build is half done");
+	cancel_expect(e, 0, "the cancel function failed");
+	t = get(a);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_CANCELLED);
+	pollex_task_free(t);
+	t = get(r);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_PENDING);
+	pollex_task_free(t);
+	t = get(e);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_PENDING);
+	pollex_task_free(t);
+	log = td_log(td);
+	ck_assert_msg(strstr(log, "remote service unavailable") != NULL, "%s",
+	    tail(log));
+	ck_assert_ptr_nonnull(strstr(log, "exited with status 3"));
+	free(log);
+	free(a);
+	free(r);
+	free(e);
+}
+END_TEST
+
+START_TEST(test_cancel_while_poll_in_flight)
+{
+	char note[128], *a, *b, **runs;
+	pollex_task *t;
+	size_t n;
+
+	td_block(td);
+	td_set(td, "outcomes/a", "{\"state\": \"succeeded\", \"result\": 1}");
+	start("\"interval\": \"200ms\"", NULL);
+	a = submit("a", NULL);
+	b = submit("b", NULL);
+	ck_assert_int_eq(td_note(td, T, note, sizeof note), 0);
+	ck_assert_msg(strstr(note, "blocked") != NULL, "%s", note);
+	cancel_expect(a, 1, NULL);	/* while its poll runs */
+	td_unset(td, "mode");
+	td_release(td);			/* the poll answers "succeeded" */
+	expect_note("poll");		/* the blocked poll finishing */
+	expect_note("poll 1");		/* the next one: b alone */
+	runs = td_runs(td, &n);
+	ck_assert_ptr_null(strstr(runs[n - 1], a));
+	ck_assert_ptr_nonnull(strstr(runs[n - 1], b));
+	strv_free_n(runs, n);
+	t = get(a);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_CANCELLED);
+	ck_assert_ptr_null(pollex_task_result(t));
+	pollex_task_free(t);
+	free(a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_many_processes_wait_for_one_task)
+{
+	pid_t kids[3];
+	int i, status, ready[2];
+	char *id, byte;
+
+	start("\"interval\": \"100ms\"", NULL);
+	id = submit("shared", NULL);
+	ck_assert_int_eq(pipe(ready), 0);
+	for (i = 0; i < 3; i++) {
+		if ((kids[i] = fork()) == 0) {
+			pollex *k = NULL;
+			const char *ids[1] = { id };
+			pollex_task **done = NULL;
+			size_t n = 0;
+			int r;
+
+			if (pollex_connect(td->sock, &k) != 0)
+				_exit(10);
+			if (write(ready[1], "r", 1) != 1)
+				_exit(11);
+			r = pollex_wait(k, ids, 1, POLLEX_ALL_COMPLETED, 20,
+			    &done, &n, NULL);
+			if (r != 0 || n != 1)
+				_exit(12);
+			if (pollex_task_state(done[0]) != POLLEX_SUCCEEDED ||
+			    strcmp(pollex_task_result(done[0]), "\"ok\"") != 0)
+				_exit(13);
+			pollex_tasks_free(done, n);
+			pollex_close(k);
+			_exit(0);
+		}
+	}
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(read(ready[0], &byte, 1), 1);
+	td_set(td, "outcomes/shared", "{\"state\": \"succeeded\", "
+	    "\"result\": \"ok\"}");
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(waitpid(kids[i], &status, 0), kids[i]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "waiter %d: status %d", i, status);
+	}
+	free(id);
+	close(ready[0]);
+	close(ready[1]);
+}
+END_TEST
+
+START_TEST(test_wait_modes)
+{
+	char *ok, *bad, *slow;
+	const char *ids[3];
+	pollex_task **done = NULL;
+	char **not_done = NULL;
+	size_t n = 0;
+	int r;
+
+	td_set(td, "outcomes/ok", "{\"state\": \"succeeded\"}");
+	start("\"interval\": \"100ms\"", NULL);
+	ok = submit("ok", NULL);
+	slow = submit("slow", NULL);
+	ids[0] = ok;
+	ids[1] = slow;
+	r = pollex_wait(c, ids, 2, POLLEX_FIRST_COMPLETED, 10, &done, &n,
+	    &not_done);
+	ck_assert_int_eq(r, 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(pollex_task_id(done[0]), ok);
+	ck_assert_str_eq(not_done[0], slow);
+	ck_assert_ptr_null(not_done[1]);
+	pollex_tasks_free(done, n);
+	pollex_strv_free(not_done);
+
+	/* ALL_COMPLETED with a timeout: timed out, the rest not done. */
+	r = pollex_wait(c, ids, 2, POLLEX_ALL_COMPLETED, 0.3, &done, &n,
+	    &not_done);
+	ck_assert_int_eq(r, POLLEX_TIMED_OUT);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(not_done[0], slow);
+	pollex_tasks_free(done, n);
+	pollex_strv_free(not_done);
+
+	/* FIRST_EXCEPTION returns at the failure, with slow pending. */
+	bad = submit("bad", NULL);
+	td_set(td, "outcomes/bad", "{\"state\": \"failed\", \"error\": \"no\"}");
+	ids[2] = bad;
+	r = pollex_wait(c, ids, 3, POLLEX_FIRST_EXCEPTION, 10, &done, &n,
+	    &not_done);
+	ck_assert_int_eq(r, 0);
+	ck_assert_uint_eq(n, 2);	/* ok (already) and bad */
+	ck_assert_str_eq(not_done[0], slow);
+	pollex_tasks_free(done, n);
+	pollex_strv_free(not_done);
+	free(ok);
+	free(bad);
+	free(slow);
+}
+END_TEST
+
+static int
+count_cb(const pollex_task *t, void *arg)
+{
+	int *n = arg;
+
+	(void)t;
+	(*n)++;
+	return 0;
+}
+
+START_TEST(test_wait_each_streams)
+{
+	char *a, *b;
+	const char *ids[2];
+	int n = 0;
+
+	td_set(td, "outcomes/a", "{\"state\": \"succeeded\"}");
+	td_set(td, "outcomes/b", "{\"state\": \"succeeded\"}");
+	start("\"interval\": \"100ms\"", NULL);
+	a = submit("a", NULL);
+	b = submit("b", NULL);
+	ids[0] = a;
+	ids[1] = b;
+	ck_assert_int_eq(pollex_wait_each(c, ids, 2, POLLEX_ALL_COMPLETED, 10,
+	    count_cb, &n), 0);
+	ck_assert_int_eq(n, 2);
+	free(a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_idempotent_submit)
+{
+	pollex_spec *s = pollex_spec_new("p");
+	char *id1 = NULL, *id2 = NULL;
+	int created = -1;
+
+	start("\"interval\": \"30s\"", NULL);
+	pollex_spec_set_ref(s, "{\"name\": \"k\"}");
+	pollex_spec_set_idempotency_key(s, "build-42");
+	ck_assert_int_eq(pollex_submit(c, s, &id1, &created), 0);
+	ck_assert_int_eq(created, 1);
+	ck_assert_int_eq(pollex_submit(c, s, &id2, &created), 0);
+	ck_assert_int_eq(created, 0);
+	ck_assert_str_eq(id1, id2);
+	pollex_spec_free(s);
+	s = pollex_spec_new("p");
+	pollex_spec_set_ref(s, "{\"name\": \"other\"}");
+	pollex_spec_set_idempotency_key(s, "build-42");
+	ck_assert_int_eq(pollex_submit(c, s, &id2, NULL) == 0 ? 0 : -1, -1);
+	ck_assert_str_eq(pollex_error_name(c), "io.pollex.IdempotencyConflict");
+	pollex_spec_free(s);
+	free(id1);
+	free(id2);
+}
+END_TEST
+
+START_TEST(test_other_uid_sees_nothing)
+{
+	pid_t pid;
+	int status;
+	char *id;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_other_uid_sees_nothing: not root, so no "
+		    "second uid to test with; skipped\n");
+		return;
+	}
+	start("\"interval\": \"30s\"", "\"socket_mode\": \"0666\"");
+	id = submit("mine", NULL);
+	if ((pid = fork()) == 0) {
+		pollex *k = NULL;
+		pollex_task *t = NULL;
+		pollex_task **tasks = NULL;
+		size_t n = 99;
+		int cancelled = 0;
+
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(10);
+		if (pollex_connect(td->sock, &k) != 0)
+			_exit(11);
+		if (pollex_get(k, id, &t) != POLLEX_E_NOTFOUND)
+			_exit(12);
+		if (pollex_cancel(k, id, &cancelled, NULL) != POLLEX_E_NOTFOUND)
+			_exit(13);
+		if (pollex_list(k, NULL, &tasks, &n, NULL) != 0 || n != 0)
+			_exit(14);
+		pollex_tasks_free(tasks, n);
+		pollex_close(k);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "child status %d", WEXITSTATUS(status));
+	{
+		pollex_task *t = get(id);
+		ck_assert_int_eq(pollex_task_state(t), POLLEX_PENDING);
+		pollex_task_free(t);
+	}
+	free(id);
+}
+END_TEST
+
+START_TEST(test_start_program)
+{
+	pollex_spec *s;
+	pollex_task *t;
+	char keys[1024], *id = NULL, *bad = NULL;
+
+	snprintf(keys, sizeof keys, "\"interval\": \"100ms\", \"start\": %s",
+	    td->start_argv);
+	td_set(td, "outcomes/made", "{\"state\": \"succeeded\", \"result\": "
+	    "\"built\"}");
+	start(keys, NULL);
+	s = pollex_spec_new("p");
+	pollex_spec_set_args(s, "{\"name\": \"made\"}");
+	ck_assert_int_eq(pollex_submit(c, s, &id, NULL), 0);
+	pollex_spec_free(s);
+	t = wait_one(id);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_SUCCEEDED);
+	ck_assert_str_eq(pollex_task_ref(t),
+	    "{\"created_by\":\"testpoller\",\"name\":\"made\"}");
+	ck_assert_str_eq(pollex_task_args(t), "{\"name\":\"made\"}");
+	pollex_task_free(t);
+	s = pollex_spec_new("p");
+	pollex_spec_set_args(s, "{\"fail\": \"quota exceeded\"}");
+	ck_assert_int_eq(pollex_submit(c, s, &bad, NULL), 0);
+	pollex_spec_free(s);
+	t = wait_one(bad);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_FAILED);
+	ck_assert_str_eq(pollex_task_error_code(t), "start_failed");
+	ck_assert_msg(strstr(pollex_task_error_message(t),
+	    "cannot create: quota exceeded") != NULL, "%s",
+	    pollex_task_error_message(t));
+	ck_assert_ptr_null(pollex_task_ref(t));
+	pollex_task_free(t);
+	free(id);
+	free(bad);
+}
+END_TEST
+
+START_TEST(test_cancel_while_starting)
+{
+	pollex_spec *s;
+	pollex_task *t;
+	char keys[1024], *id = NULL, note[128];
+	size_t n;
+	char **runs;
+
+	snprintf(keys, sizeof keys, "\"interval\": \"100ms\", \"start\": %s",
+	    td->start_argv);
+	td_block(td);
+	start(keys, NULL);
+	s = pollex_spec_new("p");
+	pollex_spec_set_args(s, "{\"name\": \"never\"}");
+	ck_assert_int_eq(pollex_submit(c, s, &id, NULL), 0);
+	pollex_spec_free(s);
+	ck_assert_int_eq(td_note(td, T, note, sizeof note), 0);
+	ck_assert_str_eq(note, "start 1 blocked");
+	t = get(id);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_STARTING);
+	pollex_task_free(t);
+	cancel_expect(id, 1, NULL);
+	t = get(id);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_CANCELLED);
+	ck_assert_ptr_nonnull(strstr(pollex_task_error_message(t),
+	    "while it was starting"));
+	pollex_task_free(t);
+	/* The start was killed: it never printed a ref, nothing polls it. */
+	ck_assert(td_no_note(td, 500));
+	runs = td_runs(td, &n);
+	ck_assert_uint_eq(n, 1);
+	strv_free_n(runs, n);
+	free(id);
+}
+END_TEST
+
+START_TEST(test_deadline_expires)
+{
+	pollex_spec *s = pollex_spec_new("p");
+	pollex_task *t;
+	char *id = NULL;
+
+	start("\"interval\": \"100ms\"", NULL);
+	pollex_spec_set_ref(s, "{\"name\": \"late\"}");
+	pollex_spec_set_timeout(s, 0.3);
+	ck_assert_int_eq(pollex_submit(c, s, &id, NULL), 0);
+	pollex_spec_free(s);
+	t = wait_one(id);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_EXPIRED);
+	ck_assert_str_eq(pollex_task_error_code(t), "expired");
+	ck_assert(pollex_task_deadline(t) > 0);
+	pollex_task_free(t);
+	free(id);
+}
+END_TEST
+
+static int
+purged_cb(const char *event, const char *id, const pollex_task *t, void *arg)
+{
+	(void)t;
+	return strcmp(event, "purged") == 0 && strcmp(id, arg) == 0;
+}
+
+START_TEST(test_retention_purges)
+{
+	pollex *w = NULL;
+	pollex_filter *f;
+	pollex_task *t = NULL;
+	char *id;
+
+	td_set(td, "outcomes/gone", "{\"state\": \"succeeded\"}");
+	start("\"interval\": \"100ms\"", "\"retention\": \"300ms\"");
+	ck_assert_int_eq(pollex_connect(td->sock, &w), 0);
+	pollex_set_timeout(w, 10000);
+	id = submit("gone", NULL);
+	f = pollex_filter_new();
+	pollex_filter_add_id(f, id);
+	ck_assert_int_eq(pollex_watch(w, f, 1, purged_cb, id), 0);
+	pollex_filter_free(f);
+	ck_assert_int_eq(pollex_get(c, id, &t), POLLEX_E_NOTFOUND);
+	pollex_close(w);
+	free(id);
+}
+END_TEST
+
+/* Stats counts calls: wait until it counts n more than our own Stats
+ * calls, that is until n calls made elsewhere have been dispatched. */
+static int
+calls_dispatched(int n)
+{
+	long long c0 = -1, k, v;
+	char *json, *p;
+
+	for (k = 0; k < 5000; k++) {
+		if (pollex_stats(c, &json) != 0)
+			return 0;
+		p = strstr(json, "\"calls\":");
+		v = p != NULL ? atoll(p + 8) : -1;
+		free(json);
+		if (c0 < 0)
+			c0 = v;
+		else if (v >= c0 + k + n)
+			return 1;
+	}
+	return 0;
+}
+
+START_TEST(test_sigterm_while_waiting)
+{
+	const char *ids[1];
+	pollex_task **done = NULL;
+	size_t n = 0;
+	char *id;
+	pid_t pid;
+	int status, ready[2];
+	char byte;
+
+	start("\"interval\": \"30s\"", NULL);
+	id = submit("forever", NULL);
+	ck_assert_int_eq(pipe(ready), 0);
+	if ((pid = fork()) == 0) {
+		pollex *k = NULL;
+		if (pollex_connect(td->sock, &k) != 0)
+			_exit(10);
+		ids[0] = id;
+		(void)!write(ready[1], "r", 1);
+		_exit(pollex_wait(k, ids, 1, POLLEX_ALL_COMPLETED, -1, &done,
+		    &n, NULL) == POLLEX_E_SHUTDOWN ? 0 : 12);
+	}
+	ck_assert_int_eq(read(ready[0], &byte, 1), 1);
+	ck_assert_msg(calls_dispatched(1), "the child's Wait never arrived");
+	ck_assert_int_eq(td_stop(td, SIGTERM), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "waiter status %d", WEXITSTATUS(status));
+	free(id);
+	close(ready[0]);
+	close(ready[1]);
+}
+END_TEST
+
+static Suite *
+exec_suite(void)
+{
+	Suite *s = suite_create("exec");
+	TCase *tc;
+
+	tc = tcase_create("polling");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_one_poll_resolves_many);
+	tcase_add_test(tc, test_prompt_poll_then_interval);
+	tcase_add_test(tc, test_polls_spaced_by_interval);
+	tcase_add_test(tc, test_returned_delay_used);
+	tcase_add_test(tc, test_returned_delay_clamped);
+	tcase_add_test(tc, test_returned_delay_clamped_above);
+	tcase_add_test(tc, test_failing_poll_fails_after_n);
+	tcase_add_test(tc, test_failing_poll_recovers);
+	tcase_add_test(tc, test_garbage_output_is_a_failed_poll);
+	tcase_add_test(tc, test_poll_timeout_kills);
+	tcase_add_test(tc, test_output_cap);
+	tcase_add_test(tc, test_bad_outcome_entry);
+	tcase_add_test(tc, test_first_outcome_wins);
+	tcase_add_test(tc, test_progress_reported);
+	tcase_add_test(tc, test_deadline_expires);
+	tcase_add_test(tc, test_retention_purges);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("cancel");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_cancel_without_cancel_function);
+	tcase_add_test(tc, test_cancel_function_verdicts);
+	tcase_add_test(tc, test_cancel_while_poll_in_flight);
+	tcase_add_test(tc, test_start_program);
+	tcase_add_test(tc, test_cancel_while_starting);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("clients");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_many_processes_wait_for_one_task);
+	tcase_add_test(tc, test_wait_modes);
+	tcase_add_test(tc, test_wait_each_streams);
+	tcase_add_test(tc, test_idempotent_submit);
+	tcase_add_test(tc, test_other_uid_sees_nothing);
+	tcase_add_test(tc, test_sigterm_while_waiting);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	return check_run(exec_suite());
+}
