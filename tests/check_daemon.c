@@ -247,6 +247,7 @@ START_TEST(test_invalid_messages_keep_connection)
 	json_object *r;
 	char *reply;
 	static const char bad[] = "{\"method\": \"io.pollex.Stats\"";
+	static const char bad_utf8[] = "{\"method\": \"\xff\"}";
 
 	start_with("");
 	fd = raw_connect(td->sock);
@@ -271,7 +272,7 @@ START_TEST(test_invalid_messages_keep_connection)
 	json_object_put(r);
 	free(reply);
 	/* Invalid UTF-8. */
-	ck_assert_int_eq(raw_send(fd, "{\"method\": \"\xff\"}", 17), 0);
+	ck_assert_int_eq(raw_send(fd, bad_utf8, sizeof bad_utf8), 0);
 	reply = raw_recv(fd, T, NULL);
 	ck_assert_ptr_nonnull(strstr(reply, "UTF-8"));
 	free(reply);
@@ -610,14 +611,14 @@ START_TEST(test_reload)
 	    "\"interval\": \"200ms\", \"poll\": %s}, \"q\": {\"kind\": "
 	    "\"exec\", \"poll\": %s}}}", td->poll_argv, td->poll_argv) == -1)
 		abort();
-	write_file(td->dir, "pollexd.conf", c, 0);
+	free(write_file(td->dir, "pollexd.conf", c, 0));
 	free(c);
 	ck_assert_int_eq(td_reload(td), 0);
 	r = rpc(fd, "io.pollex.Pollers", NULL);
 	ck_assert_int_eq(json_object_array_length(param_of(r, "pollers")), 2);
 	json_object_put(r);
 	/* A bad file keeps what runs. */
-	write_file(td->dir, "pollexd.conf", "{\"pollers\": 3}", 0);
+	free(write_file(td->dir, "pollexd.conf", "{\"pollers\": 3}", 0));
 	ck_assert_int_eq(td_reload(td), 0);
 	r = rpc(fd, "io.pollex.Pollers", NULL);
 	ck_assert_int_eq(json_object_array_length(param_of(r, "pollers")), 2);
@@ -631,7 +632,7 @@ START_TEST(test_reload)
 	if (asprintf(&c, "{\"pollers\": {\"q\": {\"kind\": \"exec\", "
 	    "\"poll\": %s}}}", td->poll_argv) == -1)
 		abort();
-	write_file(td->dir, "pollexd.conf", c, 0);
+	free(write_file(td->dir, "pollexd.conf", c, 0));
 	free(c);
 	ck_assert_int_eq(td_reload(td), 0);
 	r = rpc(fd, "io.pollex.Pollers", NULL);
