@@ -421,6 +421,7 @@ conf_read_poller(struct cfg_ctx *ctx, const char *name, json_object *obj)
 		p->max_starts = (uint32_t)v;
 	if (cfg_uint(c, "fail_after", 0, 1000000, &v) == 1)
 		pol->fail_after = (uint32_t)v;
+	cfg_bool(c, "start_idempotent", &p->start_idempotent);
 	if (cfg_failed(c))
 		goto bad;
 
@@ -525,6 +526,7 @@ conf_read(struct cfg_ctx *ctx, json_object *root, struct conf *conf)
 	if (cfg_uint(c, "max_submit", 1, 10000000, &v) == 1)
 		conf->max_submit = (uint32_t)v;
 	cfg_duration(c, "message_timeout", &conf->message_timeout);
+	cfg_uint(c, "store_max_size", 0, UINT64_MAX, &conf->store_max_size);
 	if (conf->socket_path != NULL && conf->socket_path[0] != '/')
 		cfg_error(c, "socket", "must be an absolute path");
 	if (conf->state_dir != NULL && conf->state_dir[0] != '/')

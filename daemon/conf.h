@@ -20,6 +20,7 @@ struct conf_poller {
 	const struct poller_kind *kind;
 	struct sched_policy policy;
 	uint32_t max_starts;	/* start operations running at once */
+	int start_idempotent;	/* a start may safely run again */
 	void *kconf;		/* the kind's own settings */
 	char *text;		/* canonical JSON of the section, to spot changes */
 };
@@ -39,6 +40,7 @@ struct conf {
 	uint64_t max_tasks_per_uid;	/* outstanding tasks of one uid */
 	uint32_t max_submit;		/* tasks per Submit call */
 	uint64_t message_timeout;	/* ms to finish a started message */
+	uint64_t store_max_size;	/* bytes of the database, 0: no cap */
 	struct conf_poller **pollers;
 	size_t npollers;
 };

@@ -15,6 +15,7 @@
 #include "poller.h"
 #include "pollexd.h"
 #include "server.h"
+#include "store.h"
 #include "util.h"
 #include "waits.h"
 #include "xmalloc.h"
@@ -292,7 +293,8 @@ m_submit(struct pxd *pxd, struct call *c, json_object *params)
 	struct task_init in;
 	json_object *tasks, *ids, *created, *reply, *qp;
 	double now = real_now();
-	size_t i, n, nkeyed = 0, nnew = 0;
+	size_t i, n, nkeyed = 0, nnew = 0, nmade = 0;
+	char **made;
 
 	if (params_known(c, params, known) == -1)
 		return;
@@ -361,6 +363,7 @@ m_submit(struct pxd *pxd, struct call *c, json_object *params)
 
 	ids = json_object_new_array_ext((int)n);
 	created = json_object_new_array_ext((int)n);
+	made = xcalloc(n, sizeof *made);
 	for (i = 0; i < n; i++) {
 		struct spec *s = &specs[i];
 		t = NULL;
@@ -379,6 +382,7 @@ m_submit(struct pxd *pxd, struct call *c, json_object *params)
 			in.idem_key = s->key;
 			in.deadline = s->deadline;
 			t = tasktab_create(pxd->tt, &in, now);
+			made[nmade++] = xstrdup(t->id);
 			pxd->stats.submitted++;
 			json_object_array_add(created,
 			    json_object_new_boolean(1));
@@ -390,7 +394,8 @@ m_submit(struct pxd *pxd, struct call *c, json_object *params)
 	reply = json_object_new_object();
 	json_object_object_add(reply, "ids", ids);
 	json_object_object_add(reply, "created", created);
-	call_reply(c, reply);
+	/* Acknowledged only once the new tasks are on disk. */
+	pxd_reply_after_commit(pxd, c, reply, made, nmade);
 done:
 	free(keyed);
 	specs_free(specs, n);
@@ -824,6 +829,8 @@ m_stats(struct pxd *pxd, struct call *c, json_object *params)
 	    pxd->server != NULL ? server_connections(pxd->server) : 0));
 	json_object_object_add(p, "calls",
 	    json_object_new_int64((int64_t)pxd->stats.calls));
+	if (pxd->store != NULL)
+		json_object_object_add(p, "store", store_stats(pxd->store));
 	call_reply(c, p);
 }
 

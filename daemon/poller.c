@@ -117,6 +117,14 @@ poller_sched_random(void *arg)
 	return pxd_random(p->pxd);
 }
 
+static void
+poller_sched_touched(void *arg, struct task *t)
+{
+	struct poller *p = arg;
+
+	pxd_task_touched(p->pxd, t);
+}
+
 static const struct sched_ops poller_sched_ops = {
 	poller_sched_now,
 	poller_sched_arm,
@@ -124,6 +132,7 @@ static const struct sched_ops poller_sched_ops = {
 	poller_sched_launch,
 	poller_sched_fail,
 	poller_sched_random,
+	poller_sched_touched,
 };
 
 static void

@@ -21,6 +21,8 @@
 #include "proc.h"
 #include "sdnotify.h"
 #include "server.h"
+#include "call.h"
+#include "store.h"
 #include "util.h"
 #include "waits.h"
 #include "xmalloc.h"
@@ -29,6 +31,16 @@
 #define DEFAULT_CONF SYSCONFDIR "/pollex/pollexd.conf"
 
 static int pxd_deadline_dirty;
+
+/* A reply held until the commit of the changes it reports. */
+struct ack {
+	TAILQ_ENTRY(ack) entry;
+	struct pxd *pxd;
+	struct call *call;
+	json_object *reply;
+	char **ids;
+	size_t nids;
+};
 
 uint64_t
 pxd_random(struct pxd *pxd)
@@ -72,11 +84,15 @@ pxd_task_event(void *arg, struct task *t, enum task_event ev,
 
 	switch (ev) {
 	case TASK_EV_CREATED:
+		if (pxd->store != NULL)
+			store_put(pxd->store, t);
 		poller_task_changed(t->poller, t, old, 1);
 		if (t->deadline > 0)
 			pxd_deadline_dirty = 1;
 		break;
 	case TASK_EV_STATE:
+		if (pxd->store != NULL)
+			store_put(pxd->store, t);
 		poller_task_changed(t->poller, t, old, 0);
 		if (px_state_terminal((enum px_state)t->state)) {
 			pxd->stats.completed++;
@@ -84,6 +100,10 @@ pxd_task_event(void *arg, struct task *t, enum task_event ev,
 			if (t->deadline > 0)
 				pxd_deadline_dirty = 1;
 		}
+		break;
+	case TASK_EV_PURGED:
+		if (pxd->store != NULL)
+			store_forget(pxd->store, t);
 		break;
 	default:
 		break;
@@ -121,6 +141,193 @@ pxd_purge_cb(evutil_socket_t fd, short what, void *arg)
 		pxd_arm_purge(pxd, next);
 }
 
+void
+pxd_task_touched(struct pxd *pxd, struct task *t)
+{
+	if (pxd->store != NULL)
+		store_put(pxd->store, t);
+}
+
+static void
+ack_free(struct ack *a)
+{
+	size_t i;
+
+	TAILQ_REMOVE(&a->pxd->acks, a, entry);
+	for (i = 0; i < a->nids; i++)
+		free(a->ids[i]);
+	free(a->ids);
+	json_object_put(a->reply);
+	free(a);
+}
+
+static void
+ack_abort_cb(struct call *c, void *arg)
+{
+	(void)c;
+	ack_free(arg);
+}
+
+void
+pxd_reply_after_commit(struct pxd *pxd, struct call *call, json_object *reply,
+    char **ids, size_t nids)
+{
+	struct ack *a;
+	size_t i;
+
+	if (pxd->store == NULL) {
+		for (i = 0; i < nids; i++)
+			free(ids[i]);
+		free(ids);
+		call_reply(call, reply);
+		return;
+	}
+	a = xcalloc(1, sizeof *a);
+	a->pxd = pxd;
+	a->call = call;
+	a->reply = reply;
+	a->ids = ids;
+	a->nids = nids;
+	TAILQ_INSERT_TAIL(&pxd->acks, a, entry);
+	call_on_abort(call, ack_abort_cb, a);
+}
+
+/* Commit this iteration's changes, then release or fail the held replies. */
+static void
+pxd_commit(struct pxd *pxd)
+{
+	struct ack *a;
+	struct call *c;
+	struct task *t;
+	char *cause = NULL;
+	enum store_result r;
+	size_t i;
+	static uint64_t full_logged;
+
+	if (pxd->store == NULL)
+		return;
+	r = store_commit(pxd->store, &cause);
+	if (r == STORE_FATAL) {
+		log_emit(LOG_LVL_ERR, "%s; stopping so that nothing "
+		    "acknowledged can be lost", cause);
+		free(cause);
+		exit(1);
+	}
+	if (r == STORE_FULL) {
+		if (mono_ms() - full_logged > 10000) {
+			log_warnx("%s: the store is full (disk full or "
+			    "store_max_size reached): new tasks are refused; "
+			    "other changes are kept in memory and retried",
+			    store_path(pxd->store));
+			full_logged = mono_ms();
+		}
+		/* What was submitted in this iteration never happened. */
+		while ((a = TAILQ_FIRST(&pxd->acks)) != NULL) {
+			for (i = 0; i < a->nids; i++)
+				if ((t = tasktab_find(pxd->tt, a->ids[i])) !=
+				    NULL)
+					tasktab_discard(pxd->tt, t);
+			c = a->call;
+			call_on_abort(c, NULL, NULL);
+			ack_free(a);
+			call_error1(c, PX_ERR_STORE_FAILED, "reason",
+			    "the store is full (disk full or store_max_size "
+			    "reached); nothing was submitted");
+		}
+		return;
+	}
+	while ((a = TAILQ_FIRST(&pxd->acks)) != NULL) {
+		c = a->call;
+		call_on_abort(c, NULL, NULL);
+		json_object_get(a->reply);
+		call_reply(c, a->reply);
+		ack_free(a);
+	}
+}
+
+struct restore_ctx {
+	struct pxd *pxd;
+	struct task **outstanding;
+	size_t n, cap;
+	size_t loaded;
+};
+
+/* One stored row back into the table; a poller the configuration no
+ * longer has is kept, removed, to hold its tasks. */
+static void
+pxd_restore_cb(void *arg, const struct store_row *r)
+{
+	struct restore_ctx *rc = arg;
+	struct poller *p = poller_find(rc->pxd, r->poller);
+	struct task *t;
+
+	if (p == NULL) {
+		log_warnx("stored tasks of poller %s, which the configuration "
+		    "does not have: kept, not polled", r->poller);
+		p = poller_new(rc->pxd, r->poller);
+	}
+	if ((t = tasktab_restore(rc->pxd->tt, r, p)) == NULL)
+		return;
+	rc->loaded++;
+	if (!px_state_terminal((enum px_state)t->state)) {
+		if (rc->n == rc->cap) {
+			rc->cap = rc->cap ? rc->cap * 2 : 1024;
+			rc->outstanding = xreallocarray(rc->outstanding, rc->cap,
+			    sizeof *rc->outstanding);
+		}
+		rc->outstanding[rc->n++] = t;
+	}
+}
+
+int
+pxd_open_store(struct pxd *pxd, char **cause)
+{
+	struct restore_ctx rc = { pxd, NULL, 0, 0, 0 };
+	struct conf_poller *cp;
+	struct task *t, *first;
+	double now = real_now();
+	size_t i, interrupted = 0;
+
+	if (store_open(pxd->state_dir, pxd->conf->store_max_size, &pxd->store,
+	    cause) == -1)
+		return -1;
+	if (store_load(pxd->store, pxd_restore_cb, &rc, cause) == -1) {
+		free(rc.outstanding);
+		return -1;
+	}
+	tasktab_restore_done(pxd->tt);
+	/* Outstanding tasks resume.  One that was starting when the daemon
+	 * stopped may or may not have reached the remote service: its start
+	 * runs again only where the poller says that is safe. */
+	for (i = 0; i < rc.n; i++) {
+		t = rc.outstanding[i];
+		cp = poller_conf(t->poller);
+		if (t->state == PX_STATE_STARTING &&
+		    (cp == NULL || !cp->start_idempotent)) {
+			tasktab_finish(pxd->tt, t, PX_STATE_FAILED, NULL,
+			    "start_interrupted", "pollexd stopped while the "
+			    "task was starting: its start may or may not have "
+			    "reached the remote service, and the poller does "
+			    "not declare its start idempotent; submit it again "
+			    "if it did not", NULL, now);
+			interrupted++;
+			continue;
+		}
+		poller_task_changed(t->poller, t, (enum px_state)t->state, 1);
+	}
+	free(rc.outstanding);
+	pxd_deadline_dirty = 1;
+	if ((first = tasktab_oldest_finished(pxd->tt)) != NULL)
+		pxd_arm_purge(pxd, first->finished);
+	log_info("%s: %zu tasks loaded, %zu outstanding%s", store_path(
+	    pxd->store), rc.loaded, rc.n - interrupted,
+	    interrupted ? "; some starts were interrupted (failed)" : "");
+	if (interrupted > 0)
+		log_warnx("%zu tasks were starting when pollexd stopped; they "
+		    "failed with start_interrupted", interrupted);
+	return 0;
+}
+
 struct pxd *
 pxd_new(struct event_base *base, struct conf *conf)
 {
@@ -134,6 +341,7 @@ pxd_new(struct event_base *base, struct conf *conf)
 		pxd->rng = mono_us() | 1;
 	TAILQ_INIT(&pxd->pollers);
 	TAILQ_INIT(&pxd->ops);
+	TAILQ_INIT(&pxd->acks);
 	pxd->tt = tasktab_new(&pxd_task_hooks, pxd);
 	pxd->waits = waits_new();
 	pxd->ev_deadline = evtimer_new(base, pxd_deadline_cb, pxd);
@@ -156,6 +364,17 @@ pxd_free(struct pxd *pxd)
 	for (p = poller_first(pxd); p != NULL; p = poller_next(p))
 		poller_abort_all(p);
 	proc_reap_all();
+	/* What is staged is written before the end (a clean stop). */
+	if (pxd->store != NULL) {
+		char *cause = NULL;
+		if (store_commit(pxd->store, &cause) != STORE_OK) {
+			log_warnx("final commit: %s", cause != NULL ? cause :
+			    "the store is full");
+			free(cause);
+		}
+	}
+	store_close(pxd->store);
+	pxd->store = NULL;
 	/* Tasks leave their schedulers before the schedulers go. */
 	tasktab_free(pxd->tt);
 	while ((p = poller_first(pxd)) != NULL)
@@ -285,6 +504,8 @@ pxd_after_iteration(struct pxd *pxd)
 		else
 			evtimer_del(pxd->ev_deadline);
 	}
+	/* Group commit: everything this iteration changed, then replies. */
+	pxd_commit(pxd);
 	/* Pollers removed by a reload go once their last task has. */
 	for (p = poller_first(pxd); p != NULL; p = next) {
 		next = poller_next(p);
@@ -501,9 +722,22 @@ pollexd_main(int argc, char **argv)
 	pxd->state_dir = state != NULL ? xstrdup(state) :
 	    pxd_default_state_dir();
 	if (pxd_mkdir_p(pxd->state_dir, 0750) == -1 ||
-	    access(pxd->state_dir, W_OK | X_OK) == -1)
-		fatal("state directory %s", pxd->state_dir);
+	    access(pxd->state_dir, W_OK | X_OK) == -1) {
+		log_emit(LOG_LVL_ERR, "state directory %s: %s (pollexd needs "
+		    "to create and write files there; see --state-dir)",
+		    pxd->state_dir, strerror(errno));
+		pxd_free(pxd);
+		event_base_free(base);
+		return 1;
+	}
 
+	if (pxd_open_store(pxd, &cause) == -1) {
+		log_emit(LOG_LVL_ERR, "%s", cause);
+		free(cause);
+		pxd_free(pxd);
+		event_base_free(base);
+		return 1;
+	}
 	pxd->server = server_new(pxd);
 	gr = conf->socket_group != NULL ? getgrnam(conf->socket_group) : NULL;
 	if (server_listen(pxd->server, pxd->socket_path, conf->socket_mode,

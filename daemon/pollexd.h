@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include <event2/event.h>
+#include <json-c/json.h>
 
 #include "compat.h"
 #include "conf.h"
@@ -14,6 +15,9 @@ struct server;
 struct poller;
 struct op;
 struct waits;
+struct store;
+struct call;
+struct ack;
 
 struct pxd_stats {
 	uint64_t submitted;
@@ -32,6 +36,8 @@ struct pxd {
 	struct tasktab *tt;
 	struct server *server;
 	struct waits *waits;
+	struct store *store;		/* NULL: memory only (tests) */
+	TAILQ_HEAD(ack_list, ack) acks;	/* replies waiting for the commit */
 	TAILQ_HEAD(poller_list, poller) pollers;
 	TAILQ_HEAD(op_list, op) ops;
 	struct event *ev_deadline;
@@ -55,6 +61,18 @@ void pxd_stop(struct pxd *pxd);
 /* Work that follows one loop iteration: replies out. */
 void pxd_after_iteration(struct pxd *pxd);
 uint64_t pxd_random(struct pxd *pxd);
+/* A task changed in a way worth persisting, outside the table's events. */
+void pxd_task_touched(struct pxd *pxd, struct task *t);
+/*
+ * Answer call with reply once this iteration's changes are committed; if
+ * the commit fails because the store is full, the tasks created for it
+ * (ids) are discarded and the call gets io.pollex.StoreFailed instead.
+ * Without a store the reply goes at once.  Takes reply and ids.
+ */
+void pxd_reply_after_commit(struct pxd *pxd, struct call *call,
+    json_object *reply, char **ids, size_t nids);
+/* Open the store in the state directory and load its tasks. */
+int pxd_open_store(struct pxd *pxd, char **cause);
 
 int pollexd_main(int argc, char **argv);
 

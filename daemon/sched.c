@@ -210,10 +210,14 @@ sched_done(struct sched *s, struct sched_batch *b,
 		t->qwhere = TASK_Q_QUEUE;
 		TAILQ_INSERT_TAIL(&s->queue, t, q_entry);
 		if (!r->failed) {
-			t->poll_failures = 0;
+			if (t->poll_failures != 0) {
+				t->poll_failures = 0;
+				s->ops->touched(s->arg, t);
+			}
 			continue;
 		}
 		t->poll_failures++;
+		s->ops->touched(s->arg, t);
 		if (s->pol.fail_after != 0 &&
 		    t->poll_failures >= s->pol.fail_after) {
 			if (doomed == NULL)

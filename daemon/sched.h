@@ -47,6 +47,8 @@ struct sched_ops {
 	 * scheduler through sched_remove()). */
 	void (*fail_task)(void *arg, struct task *t, const char *error);
 	uint64_t (*random)(void *arg);	/* for jitter */
+	/* A task's failure counter changed (worth persisting). */
+	void (*touched)(void *arg, struct task *t);
 };
 
 enum sched_state {

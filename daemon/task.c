@@ -2,12 +2,14 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "poller.h"
+#include "store.h"
 #include "task.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -36,6 +38,7 @@ struct tasktab {
 
 static void task_free(struct task *);
 static void heap_push(struct tasktab *, struct task *);
+static void tasktab_index(struct tasktab *, struct task *);
 static void heap_remove(struct tasktab *, struct task *);
 
 static uint64_t
@@ -159,6 +162,7 @@ tasktab_create(struct tasktab *tt, const struct task_init *in, double now)
 	t->poller = in->poller;
 	t->owner = in->owner;
 	t->heap_idx = UINT32_MAX;
+	t->store_idx = UINT32_MAX;
 	t->state = in->ref != NULL ? PX_STATE_PENDING : PX_STATE_STARTING;
 	t->ref = in->ref != NULL ? xstrdup(in->ref) : NULL;
 	t->args = in->args != NULL ? xstrdup(in->args) : NULL;
@@ -167,15 +171,7 @@ tasktab_create(struct tasktab *tt, const struct task_init *in, double now)
 	t->created = t->updated = now;
 	t->deadline = in->deadline;
 
-	hmap_insert(&tt->ids, &t->id_node, hash_str(t->id));
-	if (t->idem_key != NULL)
-		hmap_insert(&tt->keys, &t->key_node,
-		    key_hash(t->owner, t->idem_key));
-	if (t->ref != NULL) {
-		hmap_insert(&tt->refs, &t->ref_node,
-		    ref_hash(t->owner, t->poller, t->ref));
-		t->in_ref_index = 1;
-	}
+	tasktab_index(tt, t);
 	TAILQ_INSERT_TAIL(&tt->all, t, all_entry);
 	if (t->deadline > 0)
 		heap_push(tt, t);
@@ -257,6 +253,134 @@ tasktab_after(struct tasktab *tt, const char *id)
 		if (strcmp(t->id, id) > 0)
 			return t;
 	return NULL;
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+/* Put a task in the indexes (not the retention list). */
+static void
+tasktab_index(struct tasktab *tt, struct task *t)
+{
+	hmap_insert(&tt->ids, &t->id_node, hash_str(t->id));
+	if (t->idem_key != NULL)
+		hmap_insert(&tt->keys, &t->key_node,
+		    key_hash(t->owner, t->idem_key));
+	if (t->ref != NULL) {
+		hmap_insert(&tt->refs, &t->ref_node,
+		    ref_hash(t->owner, t->poller, t->ref));
+		t->in_ref_index = 1;
+	}
+}
+
+struct task *
+tasktab_restore(struct tasktab *tt, const struct store_row *r,
+    struct poller *p)
+{
+	struct task *t;
+	uint64_t ms;
+
+	if (tasktab_find(tt, r->id) != NULL)
+		return NULL;
+	t = xcalloc(1, sizeof *t);
+	memcpy(t->id, r->id, TASK_ID_LEN);
+	LIST_INIT(&t->waiters);
+	t->poller = p;
+	t->owner = r->owner;
+	t->heap_idx = UINT32_MAX;
+	t->store_idx = UINT32_MAX;
+	t->state = (uint8_t)r->state;
+	t->ref = dup_or_null(r->ref);
+	t->args = dup_or_null(r->args);
+	t->labels = dup_or_null(r->labels);
+	t->idem_key = dup_or_null(r->idem_key);
+	t->result = dup_or_null(r->result);
+	t->kstate = dup_or_null(r->kstate);
+	if (r->error_code != NULL) {
+		t->error = xcalloc(1, sizeof *t->error);
+		t->error->code = xstrdup(r->error_code);
+		t->error->message = xstrdup(r->error_message != NULL ?
+		    r->error_message : r->error_code);
+		t->error->details = dup_or_null(r->error_details);
+	}
+	t->created = r->created;
+	t->updated = r->updated;
+	t->deadline = r->deadline;
+	t->finished = r->finished;
+	t->has_progress = (uint8_t)r->has_progress;
+	t->progress = r->progress;
+	t->polls = r->polls;
+	t->poll_failures = r->poll_failures;
+	tasktab_index(tt, t);
+	TAILQ_INSERT_TAIL(&tt->all, t, all_entry);
+	tt->counts[t->state]++;
+	if (px_state_terminal((enum px_state)t->state)) {
+		if (t->finished <= 0)
+			t->finished = t->updated;
+		TAILQ_INSERT_TAIL(&tt->retired, t, q_entry);
+	} else {
+		tasktab_uid(tt, t->owner, 1)->outstanding++;
+		if (t->deadline > 0)
+			heap_push(tt, t);
+	}
+	if (sscanf(t->id, "%12" SCNx64, &ms) == 1)
+		tasktab_id_floor(tt, ms);
+	return t;
+}
+
+static int
+task_finished_cmp(const void *a, const void *b)
+{
+	const struct task *x = *(const struct task *const *)a;
+	const struct task *y = *(const struct task *const *)b;
+
+	return x->finished < y->finished ? -1 : x->finished > y->finished;
+}
+
+void
+tasktab_restore_done(struct tasktab *tt)
+{
+	struct task *t, **v;
+	size_t n = 0, i;
+
+	TAILQ_FOREACH(t, &tt->retired, q_entry)
+		n++;
+	if (n == 0)
+		return;
+	v = xcalloc(n, sizeof *v);
+	i = 0;
+	while ((t = TAILQ_FIRST(&tt->retired)) != NULL) {
+		TAILQ_REMOVE(&tt->retired, t, q_entry);
+		v[i++] = t;
+	}
+	qsort(v, n, sizeof *v, task_finished_cmp);
+	for (i = 0; i < n; i++)
+		TAILQ_INSERT_TAIL(&tt->retired, v[i], q_entry);
+	free(v);
+}
+
+struct task *
+tasktab_oldest_finished(struct tasktab *tt)
+{
+	return TAILQ_FIRST(&tt->retired);
+}
+
+void
+tasktab_discard(struct tasktab *tt, struct task *t)
+{
+	double next;
+
+	if (!px_state_terminal((enum px_state)t->state))
+		tasktab_finish(tt, t, PX_STATE_FAILED, NULL, "discarded",
+		    "discarded", NULL, t->updated);
+	/* Purge just this one: move it to the head of the retention list. */
+	TAILQ_REMOVE(&tt->retired, t, q_entry);
+	TAILQ_INSERT_HEAD(&tt->retired, t, q_entry);
+	t->finished = 0;
+	tasktab_purge(tt, 0, 1, &next);
 }
 
 static void
@@ -468,6 +592,7 @@ task_free(struct task *t)
 	free(t->labels);
 	free(t->idem_key);
 	free(t->result);
+	free(t->kstate);
 	if (t->error != NULL) {
 		free(t->error->code);
 		free(t->error->message);

@@ -51,6 +51,7 @@ struct task {
 	struct op *op;			/* its start or cancel operation */
 	uint32_t batch_idx;
 	uint32_t heap_idx;		/* deadline heap slot, or UINT32_MAX */
+	uint32_t store_idx;		/* staged for the store, or UINT32_MAX */
 	uid_t owner;
 	uint32_t polls;
 	uint32_t poll_failures;		/* consecutive failed polls */
@@ -65,6 +66,7 @@ struct task {
 	char *idem_key;
 	char *result;
 	struct task_error *error;
+	char *kstate;			/* the kind's own state, JSON or NULL */
 	double created, updated, deadline, finished;	/* Unix time; 0 unset */
 	double progress;
 	uint64_t not_before;		/* monotonic ms before which not polled */
@@ -106,6 +108,20 @@ void tasktab_id_floor(struct tasktab *tt, uint64_t floor_ms);
 struct task *tasktab_create(struct tasktab *tt, const struct task_init *in,
     double now);
 struct task *tasktab_find(struct tasktab *tt, const char *id);
+
+/*
+ * A task read back from the store, with its id, state, counters and times;
+ * no event is emitted.  tasktab_restore_done() puts the finished ones in
+ * retention order and moves the id floor above every restored id.
+ */
+struct store_row;
+struct task *tasktab_restore(struct tasktab *tt, const struct store_row *r,
+    struct poller *p);
+void tasktab_restore_done(struct tasktab *tt);
+/* The finished task that will be purged first, or NULL. */
+struct task *tasktab_oldest_finished(struct tasktab *tt);
+/* Remove a task that must never have existed (its Submit failed). */
+void tasktab_discard(struct tasktab *tt, struct task *t);
 struct task *tasktab_find_key(struct tasktab *tt, uid_t owner,
     const char *key);
 struct task *tasktab_find_ref(struct tasktab *tt, uid_t owner,

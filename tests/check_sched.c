@@ -17,6 +17,7 @@ static int nlaunched;
 static struct task *failed[64];
 static int nfailed;
 static uint64_t rnd;
+static int ntouched;
 static struct sched *s;
 static struct task tasks[300];
 
@@ -66,8 +67,16 @@ f_random(void *arg)
 	return rnd;
 }
 
+static void
+f_touched(void *arg, struct task *t)
+{
+	(void)arg;
+	(void)t;
+	ntouched++;
+}
+
 static const struct sched_ops ops = { f_now, f_arm, f_disarm, f_launch,
-	f_fail, f_random };
+	f_fail, f_random, f_touched };
 
 static struct sched_policy
 policy(void)
@@ -94,7 +103,7 @@ setup(void)
 
 	now = 1000000;
 	armed = 0;
-	narm = nlaunched = nfailed = 0;
+	narm = nlaunched = nfailed = ntouched = 0;
 	rnd = 0;
 	memset(tasks, 0, sizeof tasks);
 	s = sched_new(&p, &ops, NULL);
@@ -289,15 +298,20 @@ START_TEST(test_success_resets_failures)
 	fire();
 	finish(1, 1, NAN);
 	ck_assert_uint_eq(tasks[0].poll_failures, 2);
+	ck_assert_int_eq(ntouched, 2);	/* each failure is worth persisting */
 	fire();
 	finish(2, 0, NAN);
 	ck_assert_uint_eq(tasks[0].poll_failures, 0);
+	ck_assert_int_eq(ntouched, 3);	/* and so is the reset */
 	ck_assert_uint_eq(sched_consecutive_failures(s), 0);
 	ck_assert_uint_eq(armed, now + 5000);
 	fire();
-	finish(3, 1, NAN);
+	finish(3, 0, NAN);
+	ck_assert_int_eq(ntouched, 3);	/* a plain success is not */
 	fire();
 	finish(4, 1, NAN);
+	fire();
+	finish(5, 1, NAN);
 	ck_assert_int_eq(nfailed, 0);	/* consecutive, not total */
 }
 END_TEST
