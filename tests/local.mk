@@ -43,12 +43,16 @@ noinst_LTLIBRARIES += tests/libharness.la
 tests_libharness_la_SOURCES = tests/harness.c tests/harness.h
 tests_libharness_la_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -iquote $(top_srcdir)/tests
 
-INTEGRATION_TESTS = tests/check_daemon
+INTEGRATION_TESTS = tests/check_daemon tests/check_store
 check_PROGRAMS += $(INTEGRATION_TESTS)
 TESTS += $(INTEGRATION_TESTS)
 tests_check_daemon_SOURCES = tests/check_daemon.c
 tests_check_daemon_CFLAGS = $(TEST_CFLAGS)
 tests_check_daemon_LDADD = tests/libharness.la $(TEST_LIBS) $(JSONC_LIBS)
+tests_check_store_SOURCES = tests/check_store.c
+tests_check_store_CFLAGS = $(TEST_CFLAGS) $(SQLITE_CFLAGS)
+tests_check_store_LDADD = tests/libharness.la $(TEST_LIBS) $(JSONC_LIBS) \
+	$(SQLITE_LIBS)
 
 AM_TESTS_ENVIRONMENT = \
 	POLLEXD='$(abs_top_builddir)/daemon/pollexd'; \

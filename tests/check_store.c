@@ -1,0 +1,949 @@
+/* check_store.c: the durable store: the module on its own (schema,
+ * migrations, damaged files, locking, a full store), then the real daemon
+ * restarted after SIGTERM and SIGKILL, and a kill -9 soak. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "harness.h"
+#include "poller.h"
+#include "pollexd.h"
+#include "store.h"
+#include "testlib.h"
+#include "util.h"
+
+#define T 10000
+
+static char *dir;
+static struct tdaemon *td;
+
+/* ---- the module ------------------------------------------------------ */
+
+static struct event_base *base;
+static struct pxd *pxd;
+static struct poller *pp;
+
+static void
+unit_setup(void)
+{
+	hash_init();
+	dir = test_tmpdir();
+	base = event_base_new();
+	pxd = pxd_new(base, conf_defaults());
+	pp = poller_new(pxd, "p");
+}
+
+static void
+unit_teardown(void)
+{
+	pxd_free(pxd);
+	event_base_free(base);
+	rm_rf(dir);
+	free(dir);
+}
+
+static char *
+db_path(void)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", dir, STORE_FILE) == -1)
+		abort();
+	return p;
+}
+
+#define MAXROWS 64
+static struct {
+	char id[TASK_ID_LEN + 1];
+	char state[16];
+	char ref[64];
+	char kstate[64];
+	char err[64];
+	uint32_t failures;
+	int has_progress;
+} rows[MAXROWS];
+static int nrows;
+
+static void
+collect(void *arg, const struct store_row *r)
+{
+	(void)arg;
+	if (nrows == MAXROWS) {
+		nrows++;	/* counted, not kept */
+		return;
+	}
+	if (nrows > MAXROWS) {
+		nrows++;
+		return;
+	}
+	snprintf(rows[nrows].id, sizeof rows[nrows].id, "%s", r->id);
+	snprintf(rows[nrows].state, sizeof rows[nrows].state, "%s",
+	    px_state_name(r->state));
+	snprintf(rows[nrows].ref, sizeof rows[nrows].ref, "%s",
+	    r->ref != NULL ? r->ref : "(null)");
+	snprintf(rows[nrows].kstate, sizeof rows[nrows].kstate, "%s",
+	    r->kstate != NULL ? r->kstate : "(null)");
+	snprintf(rows[nrows].err, sizeof rows[nrows].err, "%s",
+	    r->error_code != NULL ? r->error_code : "(null)");
+	rows[nrows].failures = r->poll_failures;
+	rows[nrows].has_progress = r->has_progress;
+	nrows++;
+}
+
+static int
+load_all(struct store *st)
+{
+	char *cause = NULL;
+
+	nrows = 0;
+	ck_assert_msg(store_load(st, collect, NULL, &cause) == 0, "%s", cause);
+	return nrows;
+}
+
+static struct task *
+mk(const char *ref)
+{
+	struct task_init in;
+
+	memset(&in, 0, sizeof in);
+	in.poller = pp;
+	in.owner = 1000;
+	in.ref = ref;
+	return tasktab_create(pxd->tt, &in, real_now());
+}
+
+START_TEST(test_round_trip)
+{
+	struct store *st = NULL;
+	struct task *a, *b;
+	char *cause = NULL;
+
+	ck_assert_msg(store_open(dir, 0, &st, &cause) == 0, "%s", cause);
+	a = mk("{\"n\":1}");
+	b = mk("{\"n\":2}");
+	free(b->kstate);
+	b->kstate = strdup("{\"url\":\"http://x/op/1\"}");
+	b->poll_failures = 3;
+	tasktab_finish(pxd->tt, a, PX_STATE_FAILED, NULL, "boom", "it broke",
+	    "[1]", real_now());
+	store_put(st, a);
+	store_put(st, b);
+	store_put(st, b);		/* staged once */
+	ck_assert_uint_eq(store_staged(st), 2);
+	ck_assert_int_eq(load_all(st), 0);	/* nothing before the commit */
+	ck_assert_int_eq(store_commit(st, &cause), STORE_OK);
+	ck_assert_uint_eq(store_staged(st), 0);
+	ck_assert_int_eq(load_all(st), 2);
+	ck_assert_str_eq(rows[0].id, a->id);	/* in id order */
+	ck_assert_str_eq(rows[0].state, "failed");
+	ck_assert_str_eq(rows[0].err, "boom");
+	ck_assert_str_eq(rows[1].ref, "{\"n\":2}");
+	ck_assert_str_eq(rows[1].kstate, "{\"url\":\"http://x/op/1\"}");
+	ck_assert_uint_eq(rows[1].failures, 3);
+	ck_assert_int_eq(rows[1].has_progress, 0);
+	/* Removal. */
+	store_forget(st, a);
+	ck_assert_int_eq(store_commit(st, &cause), STORE_OK);
+	ck_assert_int_eq(load_all(st), 1);
+	ck_assert_str_eq(rows[0].id, b->id);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_forget_unstages_put)
+{
+	struct store *st = NULL;
+	struct task *a;
+	char *cause = NULL;
+
+	ck_assert_int_eq(store_open(dir, 0, &st, &cause), 0);
+	a = mk("{}");
+	store_put(st, a);
+	store_forget(st, a);		/* created and gone in one iteration */
+	ck_assert_uint_eq(a->store_idx, UINT32_MAX);
+	ck_assert_int_eq(store_commit(st, &cause), STORE_OK);
+	ck_assert_int_eq(load_all(st), 0);
+	store_close(st);
+}
+END_TEST
+
+/* Make a database of an older schema version with one task in it. */
+static void
+make_v1(const char *path)
+{
+	sqlite3 *db;
+	char *err = NULL;
+
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_msg(sqlite3_exec(db, store_schema_sql(1), NULL, NULL,
+	    &err) == SQLITE_OK, "%s", err);
+	ck_assert_msg(sqlite3_exec(db, "INSERT INTO tasks (id, poller, owner, "
+	    "state, ref, created, updated, polls, poll_failures) VALUES "
+	    "('019000000000000000aa', 'p', 1000, 'pending', '{\"n\":7}', "
+	    "1700000000, 1700000000, 4, 2)", NULL, NULL, &err) == SQLITE_OK,
+	    "%s", err);
+	sqlite3_close(db);
+}
+
+static int64_t
+user_version(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int64_t v = -1;
+
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+START_TEST(test_new_database_is_current)
+{
+	struct store *st = NULL;
+	char *cause = NULL, *path = db_path();
+
+	ck_assert_int_eq(store_open(dir, 0, &st, &cause), 0);
+	store_close(st);
+	ck_assert_int_eq(user_version(path), STORE_SCHEMA_VERSION);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_migrates_from_v1)
+{
+	struct store *st = NULL;
+	char *cause = NULL, *path = db_path();
+
+	make_v1(path);
+	ck_assert_int_eq(user_version(path), 1);
+	ck_assert_msg(store_open(dir, 0, &st, &cause) == 0, "%s", cause);
+	ck_assert_int_eq(load_all(st), 1);
+	ck_assert_str_eq(rows[0].id, "019000000000000000aa");
+	ck_assert_str_eq(rows[0].ref, "{\"n\":7}");
+	ck_assert_str_eq(rows[0].kstate, "(null)");
+	ck_assert_uint_eq(rows[0].failures, 2);
+	store_close(st);
+	ck_assert_int_eq(user_version(path), 2);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_newer_schema_refused)
+{
+	struct store *st = NULL;
+	char *cause = NULL, *path = db_path();
+	sqlite3 *db;
+
+	make_v1(path);
+	sqlite3_open(path, &db);
+	sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
+	sqlite3_close(db);
+	ck_assert_int_eq(store_open(dir, 0, &st, &cause), -1);
+	ck_assert_ptr_null(st);
+	ck_assert_msg(strstr(cause, path) != NULL && strstr(cause,
+	    "schema version 99, made by a newer pollex") != NULL, "%s", cause);
+	free(cause);
+	ck_assert_int_eq(user_version(path), 99);	/* untouched */
+	free(path);
+}
+END_TEST
+
+/* The file's bytes, to check it was left alone. */
+static char *
+read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = malloc(1 << 20);
+
+	*len = fread(buf, 1, 1 << 20, f);
+	fclose(f);
+	return buf;
+}
+
+START_TEST(test_garbage_file_refused_untouched)
+{
+	struct store *st = NULL;
+	char *cause = NULL, *path = db_path(), *before, *after;
+	size_t n1, n2;
+	FILE *f = fopen(path, "wb");
+	int i;
+
+	for (i = 0; i < 4000; i++)
+		fputs("this is not a database ", f);
+	fclose(f);
+	before = read_all(path, &n1);
+	ck_assert_int_eq(store_open(dir, 0, &st, &cause), -1);
+	ck_assert_msg(strstr(cause, "is not a database") != NULL, "%s", cause);
+	ck_assert_ptr_nonnull(strstr(cause, path));
+	after = read_all(path, &n2);
+	ck_assert_uint_eq(n1, n2);
+	ck_assert(memcmp(before, after, n1) == 0);
+	free(before);
+	free(after);
+	free(cause);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_damaged_database_refused)
+{
+	struct store *st = NULL;
+	struct task *t;
+	char *cause = NULL, *path = db_path();
+	int fd, i;
+	char junk[4096];
+
+	ck_assert_int_eq(store_open(dir, 0, &st, &cause), 0);
+	for (i = 0; i < 2000; i++) {
+		char ref[256];
+		snprintf(ref, sizeof ref, "{\"n\":%d,\"pad\":\"%0200d\"}", i, i);
+		t = mk(ref);
+		store_put(st, t);
+	}
+	ck_assert_int_eq(store_commit(st, &cause), STORE_OK);
+	store_close(st);
+	st = NULL;
+	/* Scribble over pages in the middle of the file. */
+	memset(junk, 0xa5, sizeof junk);
+	fd = open(path, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, junk, sizeof junk, 8 * 4096), 4096);
+	ck_assert_int_eq(pwrite(fd, junk, sizeof junk, 20 * 4096), 4096);
+	close(fd);
+	ck_assert_int_eq(store_open(dir, 0, &st, &cause), -1);
+	ck_assert_msg(strstr(cause, "damaged") != NULL ||
+	    strstr(cause, "malformed") != NULL, "%s", cause);
+	free(cause);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_foreign_database_refused)
+{
+	struct store *st = NULL;
+	char *cause = NULL, *path = db_path();
+	sqlite3 *db;
+
+	sqlite3_open(path, &db);
+	sqlite3_exec(db, "CREATE TABLE photos (x)", NULL, NULL, NULL);
+	sqlite3_close(db);
+	ck_assert_int_eq(store_open(dir, 0, &st, &cause), -1);
+	ck_assert_msg(strstr(cause, "is not a pollex database") != NULL, "%s",
+	    cause);
+	free(cause);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_exclusive)
+{
+	struct store *a = NULL, *b = NULL;
+	char *cause = NULL;
+
+	ck_assert_int_eq(store_open(dir, 0, &a, &cause), 0);
+	ck_assert_int_eq(store_open(dir, 0, &b, &cause), -1);
+	ck_assert_msg(strstr(cause, "in use by another process") != NULL, "%s",
+	    cause);
+	free(cause);
+	store_close(a);
+}
+END_TEST
+
+START_TEST(test_full_keeps_what_was_committed)
+{
+	struct store *st = NULL;
+	struct task *t;
+	char *cause = NULL, ref[600];
+	int i, committed = 0, r = STORE_OK;
+
+	ck_assert_int_eq(store_open(dir, 64 * 1024, &st, &cause), 0);
+	for (i = 0; i < 1000 && r == STORE_OK; i++) {
+		snprintf(ref, sizeof ref, "{\"n\":%d,\"pad\":\"%0500d\"}", i, i);
+		t = mk(ref);
+		store_put(st, t);
+		r = store_commit(st, &cause);
+		if (r == STORE_OK)
+			committed++;
+	}
+	ck_assert_int_eq(r, STORE_FULL);
+	ck_assert_int_gt(committed, 10);
+	ck_assert_uint_eq(store_staged(st), 1);	/* kept for a retry */
+	ck_assert_int_eq(load_all(st), committed);
+	store_close(st);
+}
+END_TEST
+
+/* ---- the daemon ------------------------------------------------------ */
+
+static void
+d_setup(void)
+{
+	td = td_new();
+}
+
+static void
+d_teardown(void)
+{
+	int r = td->pid > 0 ? td_stop(td, SIGTERM) : 0;
+
+	ck_assert_msg(r == 0, "pollexd stopped with %d: %s", r,
+	    tail(td_log(td)));
+	td_free(td);
+}
+
+static char *
+conf_text(const char *poller_keys, const char *daemon_keys)
+{
+	char *s;
+
+	if (asprintf(&s, "{ %s%s \"pollers\": {\"p\": {\"kind\": \"exec\", "
+	    "\"interval\": \"100ms\", \"poll\": %s %s%s}}}",
+	    daemon_keys ? daemon_keys : "", daemon_keys ? "," : "",
+	    td->poll_argv, poller_keys ? "," : "",
+	    poller_keys ? poller_keys : "") == -1)
+		abort();
+	return s;
+}
+
+static void
+d_start(const char *poller_keys, const char *daemon_keys)
+{
+	char *c = conf_text(poller_keys, daemon_keys);
+
+	ck_assert_msg(td_start(td, c) == 0, "did not start: %s",
+	    tail(td_log(td)));
+	free(c);
+}
+
+static json_object *
+rpc(int fd, const char *method, const char *params)
+{
+	char *msg, *reply;
+	json_object *o;
+
+	if (asprintf(&msg, "{\"method\": \"%s\", \"parameters\": %s}", method,
+	    params != NULL ? params : "{}") == -1)
+		abort();
+	ck_assert_int_eq(raw_send(fd, msg, strlen(msg) + 1), 0);
+	free(msg);
+	reply = raw_recv(fd, T, NULL);
+	ck_assert_msg(reply != NULL, "no reply to %s", method);
+	o = json_tokener_parse(reply);
+	free(reply);
+	return o;
+}
+
+static json_object *
+param_of(json_object *r, const char *key)
+{
+	return json_object_object_get(json_object_object_get(r, "parameters"),
+	    key);
+}
+
+static const char *
+error_of(json_object *r)
+{
+	json_object *e;
+
+	return json_object_object_get_ex(r, "error", &e) ?
+	    json_object_get_string(e) : "";
+}
+
+/* Submit one task with ref {"name": NAME}; its id (malloc'd). */
+static char *
+submit(int fd, const char *name, const char *extra)
+{
+	char params[512], *id;
+	json_object *r;
+
+	snprintf(params, sizeof params, "{\"tasks\": [{\"poller\": \"p\", "
+	    "\"ref\": {\"name\": \"%s\"}%s%s}]}", name, extra ? "," : "",
+	    extra ? extra : "");
+	r = rpc(fd, "io.pollex.Submit", params);
+	ck_assert_msg(*error_of(r) == '\0', "%s", json_object_to_json_string(r));
+	id = strdup(json_object_get_string(json_object_array_get_idx(
+	    param_of(r, "ids"), 0)));
+	json_object_put(r);
+	return id;
+}
+
+static const char *
+state_of(int fd, const char *id, char *buf, size_t len)
+{
+	char params[128];
+	json_object *r;
+
+	snprintf(params, sizeof params, "{\"id\": \"%s\"}", id);
+	r = rpc(fd, "io.pollex.Get", params);
+	if (*error_of(r) != '\0')
+		snprintf(buf, len, "%s", error_of(r));
+	else
+		snprintf(buf, len, "%s", json_object_get_string(
+		    json_object_object_get(param_of(r, "task"), "state")));
+	json_object_put(r);
+	return buf;
+}
+
+/* Wait (bounded) for ids to finish; the reply. */
+static json_object *
+wait_all(int fd, char **ids, int n)
+{
+	char params[4096];
+	int i, o;
+
+	o = snprintf(params, sizeof params, "{\"ids\": [");
+	for (i = 0; i < n; i++)
+		o += snprintf(params + o, sizeof params - (size_t)o, "%s\"%s\"",
+		    i ? "," : "", ids[i]);
+	snprintf(params + o, sizeof params - (size_t)o, "], \"timeout\": 10}");
+	return rpc(fd, "io.pollex.Wait", params);
+}
+
+static void
+restart_and_resume(int sig)
+{
+	char *a, *b, *k, buf[64], *ids[3];
+	json_object *r;
+	int fd;
+
+	d_start(NULL, NULL);
+	fd = raw_connect(td->sock);
+	a = submit(fd, "a", NULL);
+	b = submit(fd, "b", "\"labels\": {\"team\": \"web\"}, \"timeout\": 3600");
+	k = submit(fd, "k", "\"idempotency_key\": \"build-1\"");
+	close(fd);
+	ck_assert_int_eq(td_stop(td, sig), sig == SIGKILL ? 128 + 9 : 0);
+	/* Back up: the old ids are there and resume. */
+	d_start(NULL, NULL);
+	fd = raw_connect(td->sock);
+	ck_assert_str_eq(state_of(fd, a, buf, sizeof buf), "pending");
+	ck_assert_str_eq(state_of(fd, b, buf, sizeof buf), "pending");
+	r = rpc(fd, "io.pollex.Get", "{\"id\": \"0\"}");
+	json_object_put(r);
+	/* The idempotency key still maps to its task. */
+	{
+		char *k2 = submit(fd, "k", "\"idempotency_key\": \"build-1\"");
+		ck_assert_str_eq(k2, k);
+		free(k2);
+	}
+	/* Labels and deadline came back too. */
+	r = rpc(fd, "io.pollex.List", "{\"labels\": {\"team\": \"web\"}}");
+	ck_assert_int_eq(json_object_array_length(param_of(r, "tasks")), 1);
+	ck_assert(json_object_get_double(json_object_object_get(
+	    json_object_array_get_idx(param_of(r, "tasks"), 0), "deadline")) >
+	    0);
+	json_object_put(r);
+	td_set(td, "outcomes/a", "{\"state\": \"succeeded\", \"result\": 1}");
+	td_set(td, "outcomes/b", "{\"state\": \"succeeded\", \"result\": 2}");
+	td_set(td, "outcomes/k", "{\"state\": \"succeeded\", \"result\": 3}");
+	ids[0] = a;
+	ids[1] = b;
+	ids[2] = k;
+	r = wait_all(fd, ids, 3);
+	ck_assert_int_eq(json_object_array_length(param_of(r, "done")), 3);
+	json_object_put(r);
+	close(fd);
+	free(a);
+	free(b);
+	free(k);
+}
+
+START_TEST(test_restart_after_sigterm)
+{
+	restart_and_resume(SIGTERM);
+}
+END_TEST
+
+START_TEST(test_restart_after_sigkill)
+{
+	restart_and_resume(SIGKILL);
+}
+END_TEST
+
+START_TEST(test_finished_tasks_survive_and_purge)
+{
+	char *a, buf[64], *ids[1];
+	json_object *r;
+	int fd;
+
+	td_set(td, "outcomes/a", "{\"state\": \"succeeded\", \"result\": "
+	    "{\"v\": 42}}");
+	d_start(NULL, "\"retention\": \"1h\"");
+	fd = raw_connect(td->sock);
+	a = submit(fd, "a", NULL);
+	ids[0] = a;
+	json_object_put(wait_all(fd, ids, 1));
+	close(fd);
+	ck_assert_int_eq(td_stop(td, SIGKILL), 128 + 9);
+	d_start(NULL, "\"retention\": \"1h\"");
+	fd = raw_connect(td->sock);
+	ck_assert_str_eq(state_of(fd, a, buf, sizeof buf), "succeeded");
+	close(fd);
+	ck_assert_int_eq(td_stop(td, SIGTERM), 0);
+	/* A short retention purges it at start, and for good. */
+	d_start(NULL, "\"retention\": \"1ms\"");
+	fd = raw_connect(td->sock);
+	r = rpc(fd, "io.pollex.List", "{}");
+	ck_assert_int_eq(json_object_array_length(param_of(r, "tasks")), 0);
+	json_object_put(r);
+	close(fd);
+	ck_assert_int_eq(td_stop(td, SIGTERM), 0);
+	d_start(NULL, "\"retention\": \"1h\"");
+	fd = raw_connect(td->sock);
+	ck_assert_str_eq(state_of(fd, a, buf, sizeof buf),
+	    "io.pollex.TaskNotFound");
+	close(fd);
+	free(a);
+}
+END_TEST
+
+START_TEST(test_interrupted_start)
+{
+	char keys[1024], buf[64], note[64], params[128];
+	json_object *r, *t;
+	char *id;
+	int fd;
+
+	snprintf(keys, sizeof keys, "\"start\": %s", td->start_argv);
+	td_block(td);
+	d_start(keys, NULL);
+	fd = raw_connect(td->sock);
+	r = rpc(fd, "io.pollex.Submit", "{\"tasks\": [{\"poller\": \"p\", "
+	    "\"args\": {\"name\": \"s\"}}]}");
+	id = strdup(json_object_get_string(json_object_array_get_idx(
+	    param_of(r, "ids"), 0)));
+	json_object_put(r);
+	ck_assert_int_eq(td_note(td, T, note, sizeof note), 0);
+	ck_assert_str_eq(note, "start 1 blocked");
+	close(fd);
+	ck_assert_int_eq(td_stop(td, SIGKILL), 128 + 9);
+	td_unset(td, "mode");
+	d_start(keys, NULL);
+	fd = raw_connect(td->sock);
+	ck_assert_str_eq(state_of(fd, id, buf, sizeof buf), "failed");
+	snprintf(params, sizeof params, "{\"id\": \"%s\"}", id);
+	r = rpc(fd, "io.pollex.Get", params);
+	t = json_object_object_get(param_of(r, "task"), "error");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(t,
+	    "code")), "start_interrupted");
+	json_object_put(r);
+	close(fd);
+	free(id);
+}
+END_TEST
+
+START_TEST(test_idempotent_start_retried)
+{
+	char keys[1024], note[64], *ids[1];
+	json_object *r, *t;
+	int fd;
+
+	snprintf(keys, sizeof keys, "\"start\": %s, \"start_idempotent\": true",
+	    td->start_argv);
+	td_block(td);
+	td_set(td, "outcomes/s", "{\"state\": \"succeeded\"}");
+	d_start(keys, NULL);
+	fd = raw_connect(td->sock);
+	r = rpc(fd, "io.pollex.Submit", "{\"tasks\": [{\"poller\": \"p\", "
+	    "\"args\": {\"name\": \"s\"}}]}");
+	ids[0] = strdup(json_object_get_string(json_object_array_get_idx(
+	    param_of(r, "ids"), 0)));
+	json_object_put(r);
+	ck_assert_int_eq(td_note(td, T, note, sizeof note), 0);
+	close(fd);
+	ck_assert_int_eq(td_stop(td, SIGKILL), 128 + 9);
+	td_unset(td, "mode");
+	d_start(keys, NULL);
+	fd = raw_connect(td->sock);
+	r = wait_all(fd, ids, 1);
+	t = json_object_array_get_idx(param_of(r, "done"), 0);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(t,
+	    "state")), "succeeded");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(
+	    json_object_object_get(t, "ref"), "name")), "s");
+	json_object_put(r);
+	close(fd);
+	free(ids[0]);
+}
+END_TEST
+
+START_TEST(test_store_full_refuses_submit)
+{
+	char *first, buf[64], params[2048], pad[1001];
+	json_object *r;
+	int fd, i, refused = 0;
+
+	d_start(NULL, "\"store_max_size\": 131072, \"retention\": \"1h\"");
+	fd = raw_connect(td->sock);
+	first = submit(fd, "first", NULL);
+	memset(pad, 'x', 1000);
+	pad[1000] = '\0';
+	for (i = 0; i < 2000 && !refused; i++) {
+		snprintf(params, sizeof params, "{\"tasks\": [{\"poller\": "
+		    "\"p\", \"ref\": {\"name\": \"n%d\", \"pad\": \"%s\"}}]}", i,
+		    pad);
+		r = rpc(fd, "io.pollex.Submit", params);
+		if (strcmp(error_of(r), "io.pollex.StoreFailed") == 0) {
+			refused = 1;
+			ck_assert_ptr_nonnull(strstr(json_object_get_string(
+			    param_of(r, "reason")), "store is full"));
+		} else
+			ck_assert_str_eq(error_of(r), "");
+		json_object_put(r);
+	}
+	ck_assert_int_eq(refused, 1);
+	/* What was acknowledged is intact, here and after a restart. */
+	ck_assert_str_eq(state_of(fd, first, buf, sizeof buf), "pending");
+	close(fd);
+	ck_assert_int_eq(td_stop(td, SIGKILL), 128 + 9);
+	d_start(NULL, "\"store_max_size\": 131072, \"retention\": \"1h\"");
+	fd = raw_connect(td->sock);
+	ck_assert_str_eq(state_of(fd, first, buf, sizeof buf), "pending");
+	r = rpc(fd, "io.pollex.Stats", NULL);
+	ck_assert_ptr_nonnull(strstr(json_object_get_string(
+	    json_object_object_get(param_of(r, "store"), "path")), STORE_FILE));
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(
+	    param_of(r, "store"), "schema_version")), STORE_SCHEMA_VERSION);
+	json_object_put(r);
+	close(fd);
+	free(first);
+}
+END_TEST
+
+START_TEST(test_damaged_store_refused_at_start)
+{
+	char *path, *log;
+	FILE *f;
+	int i;
+
+	if (asprintf(&path, "%s/state", td->dir) == -1)
+		abort();
+	mkdir(path, 0750);
+	free(path);
+	if (asprintf(&path, "%s/state/%s", td->dir, STORE_FILE) == -1)
+		abort();
+	f = fopen(path, "w");
+	for (i = 0; i < 1000; i++)
+		fputs("garbage garbage garbage ", f);
+	fclose(f);
+	{
+		char *c = conf_text(NULL, NULL);
+		ck_assert_int_eq(td_start(td, c), -1);
+		free(c);
+	}
+	ck_assert(WIFEXITED(td->status) && WEXITSTATUS(td->status) == 1);
+	log = td_log(td);
+	ck_assert_msg(strstr(log, path) != NULL && strstr(log,
+	    "is not a database") != NULL, "%s", tail(log));
+	free(log);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_unwritable_state_dir)
+{
+	const char *extra[] = { "--state-dir", "/proc/pollex-no-such", NULL };
+	char *c = conf_text(NULL, NULL), *log;
+
+	ck_assert_int_eq(td_start_args(td, c, extra), -1);
+	free(c);
+	ck_assert(WIFEXITED(td->status) && WEXITSTATUS(td->status) == 1);
+	log = td_log(td);
+	ck_assert_msg(strstr(log, "state directory /proc/pollex-no-such") !=
+	    NULL, "%s", tail(log));
+	free(log);
+}
+END_TEST
+
+/* ---- kill -9 soak ---------------------------------------------------- */
+
+/* A client: submit continuously with unique keys; after every
+ * acknowledged Submit append "key id" to its file; on a broken
+ * connection reconnect and submit the unacknowledged key again. */
+static void
+soak_client(const char *sock, const char *file, int who, int stop_fd)
+{
+	FILE *out = fopen(file, "w");
+	char params[256], *reply;
+	int fd = -1, n = 0, eof;
+	struct pollfd pfd = { stop_fd, POLLIN, 0 };
+
+	setvbuf(out, NULL, _IOLBF, 0);
+	for (;;) {
+		if (poll(&pfd, 1, 0) == 1)
+			break;
+		if (fd == -1 && (fd = raw_connect(sock)) == -1) {
+			poll(NULL, 0, 5);	/* the daemon is restarting */
+			continue;
+		}
+		snprintf(params, sizeof params, "{\"method\": \"io.pollex.Submit\","
+		    " \"parameters\": {\"tasks\": [{\"poller\": \"p\", \"ref\": "
+		    "{\"name\": \"ok\", \"n\": \"%d-%d\"}, \"idempotency_key\": "
+		    "\"k-%d-%d\"}]}}", who, n, who, n);
+		if (raw_send(fd, params, strlen(params) + 1) == -1 ||
+		    (reply = raw_recv(fd, 10000, &eof)) == NULL) {
+			close(fd);
+			fd = -1;
+			continue;	/* the same key again */
+		}
+		if (strstr(reply, "\"ids\":[\"") != NULL) {
+			fprintf(out, "k-%d-%d %.20s\n", who, n,
+			    strstr(reply, "\"ids\":[\"") + 8);
+			n++;
+		}
+		free(reply);
+	}
+	fclose(out);
+	_exit(0);
+}
+
+START_TEST(test_kill9_soak)
+{
+	enum { CLIENTS = 4, KILLS = 5 };
+	char files[CLIENTS][4096], line[256], key[64], id[32], note[64];
+	pid_t kids[CLIENTS];
+	int stop[2], i, k, status, fd, acked = 0;
+	unsigned seed = (unsigned)time(NULL);
+	json_object *r;
+
+	td_set(td, "outcomes/ok", "{\"state\": \"succeeded\"}");
+	d_start(NULL, NULL);
+	(void)note;
+	ck_assert_int_eq(pipe(stop), 0);
+	for (i = 0; i < CLIENTS; i++) {
+		snprintf(files[i], sizeof files[i], "%s/acked-%d", td->dir, i);
+		if ((kids[i] = fork()) == 0)
+			soak_client(td->sock, files[i], i, stop[0]);
+	}
+	fprintf(stderr, "kill9 soak: seed %u\n", seed);
+	srand(seed);
+	for (k = 0; k < KILLS; k++) {
+		/* A random moment, 20 to 220 ms of traffic. */
+		poll(NULL, 0, 20 + rand() % 200);
+		ck_assert_int_eq(td_stop(td, SIGKILL), 128 + 9);
+		d_start(NULL, NULL);
+	}
+	poll(NULL, 0, 100);
+	ck_assert_int_eq(write(stop[1], "x", 1), 1);
+	for (i = 0; i < CLIENTS; i++) {
+		ck_assert_int_eq(waitpid(kids[i], &status, 0), kids[i]);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	/* Every acknowledged id exists, once per key, and finishes. */
+	fd = raw_connect(td->sock);
+	for (i = 0; i < CLIENTS; i++) {
+		FILE *f = fopen(files[i], "r");
+		while (fgets(line, sizeof line, f) != NULL) {
+			char params[256], *ids[1];
+			ck_assert_int_eq(sscanf(line, "%63s %31s", key, id), 2);
+			snprintf(params, sizeof params, "{\"tasks\": [{\"poller\":"
+			    " \"p\", \"ref\": {\"name\": \"ok\", \"n\": \"%s\"}, "
+			    "\"idempotency_key\": \"%s\"}]}", key + 2, key);
+			r = rpc(fd, "io.pollex.Submit", params);
+			/* The key maps to the acknowledged id: no duplicate. */
+			ck_assert_str_eq(json_object_get_string(
+			    json_object_array_get_idx(param_of(r, "ids"), 0)), id);
+			ck_assert(!json_object_get_boolean(
+			    json_object_array_get_idx(param_of(r, "created"), 0)));
+			json_object_put(r);
+			ids[0] = id;
+			r = wait_all(fd, ids, 1);
+			ck_assert_msg(json_object_array_length(param_of(r,
+			    "done")) == 1, "%s did not finish", id);
+			json_object_put(r);
+			acked++;
+		}
+		fclose(f);
+	}
+	ck_assert_int_gt(acked, 50);
+	/* No task exists twice: the table holds at most one per key. */
+	{
+		int total = 0;
+		char params[128], next[64] = "";
+		for (;;) {
+			snprintf(params, sizeof params, "{\"limit\": 10000%s%s%s}",
+			    *next ? ", \"after\": \"" : "", next, *next ? "\"" : "");
+			r = rpc(fd, "io.pollex.List", params);
+			total += (int)json_object_array_length(param_of(r, "tasks"));
+			if (param_of(r, "next") == NULL) {
+				json_object_put(r);
+				break;
+			}
+			snprintf(next, sizeof next, "%s",
+			    json_object_get_string(param_of(r, "next")));
+			json_object_put(r);
+		}
+		/* A Submit whose reply was lost was sent again with its
+		 * key, so every task in the table was acknowledged once. */
+		ck_assert_int_eq(total, acked);
+		fprintf(stderr, "kill9 soak: %d acknowledged, %d in the table\n",
+		    acked, total);
+	}
+	close(fd);
+	close(stop[0]);
+	close(stop[1]);
+}
+END_TEST
+
+static Suite *
+store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc;
+
+	tc = tcase_create("module");
+	tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_forget_unstages_put);
+	tcase_add_test(tc, test_new_database_is_current);
+	tcase_add_test(tc, test_migrates_from_v1);
+	tcase_add_test(tc, test_newer_schema_refused);
+	tcase_add_test(tc, test_garbage_file_refused_untouched);
+	tcase_add_test(tc, test_damaged_database_refused);
+	tcase_add_test(tc, test_foreign_database_refused);
+	tcase_add_test(tc, test_exclusive);
+	tcase_add_test(tc, test_full_keeps_what_was_committed);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("daemon");
+	tcase_add_checked_fixture(tc, d_setup, d_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_restart_after_sigterm);
+	tcase_add_test(tc, test_restart_after_sigkill);
+	tcase_add_test(tc, test_finished_tasks_survive_and_purge);
+	tcase_add_test(tc, test_interrupted_start);
+	tcase_add_test(tc, test_idempotent_start_retried);
+	tcase_add_test(tc, test_store_full_refuses_submit);
+	tcase_add_test(tc, test_damaged_store_refused_at_start);
+	tcase_add_test(tc, test_unwritable_state_dir);
+	tcase_add_test(tc, test_kill9_soak);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	return check_run(store_suite());
+}
