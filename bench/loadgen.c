@@ -27,6 +27,7 @@
 static const char *sock_path;
 static const char *poller = "bench";
 static int window = 64, per_submit = 1;
+static pid_t run_id;	/* refs differ between runs: no dedupe */
 
 static uint64_t
 now_ns(clockid_t clk)
@@ -115,7 +116,8 @@ make_submit(char *out, size_t len, unsigned client, unsigned i)
 	    "\"parameters\":{\"tasks\":[");
 	for (k = 0; k < per_submit; k++) {
 		n = snprintf(out + o, len - (size_t)o, "%s{\"poller\":\"%s\","
-		    "\"ref\":{\"task_id\":%llu}}", k ? "," : "", poller,
+		    "\"ref\":{\"run\":%ld,\"task_id\":%llu}}", k ? "," : "",
+		    poller, (long)run_id,
 		    (unsigned long long)client * 1000000000ULL +
 		    (unsigned long long)i * 1000ULL + (unsigned long long)k);
 		o += n;
@@ -221,6 +223,7 @@ main(int argc, char **argv)
 	}
 	if (sock_path == NULL)
 		return 64;
+	run_id = getpid();
 	total = (size_t)clients * (size_t)calls;
 	/* Latencies shared with the children. */
 	lat = mmap(NULL, total * sizeof *lat, PROT_READ | PROT_WRITE,

@@ -14,6 +14,17 @@ frame_find(const char *buf, size_t len)
 	return nul == NULL ? -1 : nul - buf;
 }
 
+static __thread struct json_tokener *frame_tokener;
+
+void
+frame_cleanup(void)
+{
+	if (frame_tokener != NULL) {
+		json_tokener_free(frame_tokener);
+		frame_tokener = NULL;
+	}
+}
+
 /* Is msg[0, len) one complete JSON object?  (Tells "trailing data" from
  * plain invalid JSON when strict parsing stopped after a good object.) */
 static int
@@ -57,16 +68,22 @@ frame_parse(const char *msg, size_t len, const char **why)
 		*why = "message is not a JSON object";
 		return NULL;
 	}
-	if ((tok = json_tokener_new_ex(PX_JSON_MAX_DEPTH)) == NULL) {
-		*why = "out of memory";
-		return NULL;
-	}
-	json_tokener_set_flags(tok,
-	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	/* One tokener per thread, reset for each message: making one costs
+	 * more than parsing a small message. */
+	if ((tok = frame_tokener) == NULL) {
+		if ((tok = json_tokener_new_ex(PX_JSON_MAX_DEPTH)) == NULL) {
+			*why = "out of memory";
+			return NULL;
+		}
+		json_tokener_set_flags(tok,
+		    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+		frame_tokener = tok;
+	} else
+		json_tokener_reset(tok);
 	obj = json_tokener_parse_ex(tok, msg, (int)len);
 	err = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
+	json_tokener_reset(tok);
 	if (obj == NULL && err != json_tokener_continue && end > 0 &&
 	    end <= len && frame_prefix_is_object(msg, end)) {
 		*why = "trailing data after the JSON object";

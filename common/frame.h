@@ -21,6 +21,9 @@ ssize_t frame_find(const char *buf, size_t len);
  */
 json_object *frame_parse(const char *msg, size_t len, const char **why);
 
+/* Free what frame_parse() keeps between calls (the calling thread's). */
+void frame_cleanup(void);
+
 /*
  * frame_serialize: the compact text of obj, for sending; the caller appends
  * the NUL.  The string belongs to obj and lives until obj is changed or freed.

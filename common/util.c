@@ -204,6 +204,31 @@ canon_string(struct canon *c, const char *s, size_t n)
 	c->len += json_string_escape(c->buf + c->len, s, n);
 }
 
+/* Integers without printf: refs are mostly ids. */
+static void
+canon_int(struct canon *c, json_object *v)
+{
+	char buf[24], *p = buf + sizeof buf;
+	uint64_t u;
+	int neg = 0;
+
+	if (json_object_get_int64(v) == INT64_MAX) {
+		/* json-c keeps larger values as uint64 */
+		u = json_object_get_uint64(v);
+	} else if (json_object_get_int64(v) < 0) {
+		neg = 1;
+		u = (uint64_t)0 - (uint64_t)json_object_get_int64(v);
+	} else
+		u = (uint64_t)json_object_get_int64(v);
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (neg)
+		*--p = '-';
+	canon_put(c, p, (size_t)(buf + sizeof buf - p));
+}
+
 static int
 canon_keycmp(const void *a, const void *b)
 {
@@ -228,6 +253,8 @@ canon_value(struct canon *c, json_object *v)
 			canon_put(c, "false", 5);
 		break;
 	case json_type_int:
+		canon_int(c, v);
+		break;
 	case json_type_double:
 		s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
 		canon_put(c, s, strlen(s));

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "call.h"
 #include "frame.h"
@@ -82,6 +83,25 @@ call_reply(struct call *c, json_object *params)
 	json_object_object_add(msg, "parameters",
 	    params != NULL ? params : json_object_new_object());
 	call_send(c, msg, 1);
+	call_free(c);
+}
+
+void
+call_reply_text(struct call *c, const char *params)
+{
+	static const char head[] = "{\"parameters\":";
+	size_t plen = strlen(params), len = sizeof head - 1 + plen + 1;
+	char *msg;
+
+	if (!c->oneway && c->sink != NULL) {
+		msg = xmalloc(len + 1);
+		memcpy(msg, head, sizeof head - 1);
+		memcpy(msg + sizeof head - 1, params, plen);
+		msg[len - 1] = '}';
+		msg[len] = '\0';
+		c->sink(c->sink_arg, msg, len, 1);
+		free(msg);
+	}
 	call_free(c);
 }
 

@@ -291,10 +291,10 @@ m_submit(struct pxd *pxd, struct call *c, json_object *params)
 	struct spec *specs, **keyed;
 	struct task *t;
 	struct task_init in;
-	json_object *tasks, *ids, *created, *reply, *qp;
+	json_object *tasks, *qp;
 	double now = real_now();
-	size_t i, n, nkeyed = 0, nnew = 0, nmade = 0;
-	char **made;
+	size_t i, n, nkeyed = 0, nnew = 0, nmade = 0, len, clen;
+	char **made, *reply, *created;
 
 	if (params_known(c, params, known) == -1)
 		return;
@@ -361,11 +361,15 @@ m_submit(struct pxd *pxd, struct call *c, json_object *params)
 		goto done;
 	}
 
-	ids = json_object_new_array_ext((int)n);
-	created = json_object_new_array_ext((int)n);
+	/* The reply is small and regular: written as text, not built. */
+	reply = xmalloc(n * (TASK_ID_LEN + 9) + 32);
+	len = (size_t)sprintf(reply, "{\"ids\":[");
+	created = xmalloc(n * 6 + 16);
+	clen = (size_t)sprintf(created, "],\"created\":[");
 	made = xcalloc(n, sizeof *made);
 	for (i = 0; i < n; i++) {
 		struct spec *s = &specs[i];
+		int fresh = 0;
 		t = NULL;
 		if (s->key != NULL)
 			t = tasktab_find_key(pxd->tt, who->uid, s->key);
@@ -384,16 +388,22 @@ m_submit(struct pxd *pxd, struct call *c, json_object *params)
 			t = tasktab_create(pxd->tt, &in, now);
 			made[nmade++] = xstrdup(t->id);
 			pxd->stats.submitted++;
-			json_object_array_add(created,
-			    json_object_new_boolean(1));
-		} else
-			json_object_array_add(created,
-			    json_object_new_boolean(0));
-		json_object_array_add(ids, json_object_new_string(t->id));
+			fresh = 1;
+		}
+		if (i > 0) {
+			reply[len++] = ',';
+			created[clen++] = ',';
+		}
+		reply[len++] = '"';
+		memcpy(reply + len, t->id, TASK_ID_LEN);
+		len += TASK_ID_LEN;
+		reply[len++] = '"';
+		memcpy(created + clen, fresh ? "true" : "false", 5 - fresh);
+		clen += 5 - (size_t)fresh;
 	}
-	reply = json_object_new_object();
-	json_object_object_add(reply, "ids", ids);
-	json_object_object_add(reply, "created", created);
+	memcpy(reply + len, created, clen);
+	memcpy(reply + len + clen, "]}", 3);
+	free(created);
 	/* Acknowledged only once the new tasks are on disk. */
 	pxd_reply_after_commit(pxd, c, reply, made, nmade);
 done:

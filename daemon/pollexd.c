@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "log.h"
 #include "poller.h"
 #include "pollexd.h"
@@ -37,7 +38,7 @@ struct ack {
 	TAILQ_ENTRY(ack) entry;
 	struct pxd *pxd;
 	struct call *call;
-	json_object *reply;
+	char *reply;		/* the reply's parameters, JSON text */
 	char **ids;
 	size_t nids;
 };
@@ -157,7 +158,7 @@ ack_free(struct ack *a)
 	for (i = 0; i < a->nids; i++)
 		free(a->ids[i]);
 	free(a->ids);
-	json_object_put(a->reply);
+	free(a->reply);
 	free(a);
 }
 
@@ -169,7 +170,7 @@ ack_abort_cb(struct call *c, void *arg)
 }
 
 void
-pxd_reply_after_commit(struct pxd *pxd, struct call *call, json_object *reply,
+pxd_reply_after_commit(struct pxd *pxd, struct call *call, char *reply,
     char **ids, size_t nids)
 {
 	struct ack *a;
@@ -179,7 +180,8 @@ pxd_reply_after_commit(struct pxd *pxd, struct call *call, json_object *reply,
 		for (i = 0; i < nids; i++)
 			free(ids[i]);
 		free(ids);
-		call_reply(call, reply);
+		call_reply_text(call, reply);
+		free(reply);
 		return;
 	}
 	a = xcalloc(1, sizeof *a);
@@ -239,8 +241,7 @@ pxd_commit(struct pxd *pxd)
 	while ((a = TAILQ_FIRST(&pxd->acks)) != NULL) {
 		c = a->call;
 		call_on_abort(c, NULL, NULL);
-		json_object_get(a->reply);
-		call_reply(c, a->reply);
+		call_reply_text(c, a->reply);
 		ack_free(a);
 	}
 }
@@ -757,6 +758,7 @@ pollexd_main(int argc, char **argv)
 	pxd_free(pxd);
 	event_base_free(base);
 	libevent_global_shutdown();
+	frame_cleanup();
 	log_info("stopped");
 	return r == 0 ? 0 : 1;
 }

@@ -67,10 +67,11 @@ void pxd_task_touched(struct pxd *pxd, struct task *t);
  * Answer call with reply once this iteration's changes are committed; if
  * the commit fails because the store is full, the tasks created for it
  * (ids) are discarded and the call gets io.pollex.StoreFailed instead.
- * Without a store the reply goes at once.  Takes reply and ids.
+ * Without a store the reply goes at once.  reply is the JSON text of the
+ * reply's parameters; takes reply and ids.
  */
 void pxd_reply_after_commit(struct pxd *pxd, struct call *call,
-    json_object *reply, char **ids, size_t nids);
+    char *reply, char **ids, size_t nids);
 /* Open the store in the state directory and load its tasks. */
 int pxd_open_store(struct pxd *pxd, char **cause);
 

@@ -29,7 +29,7 @@
 #include "server.h"
 #include "xmalloc.h"
 
-#define SERVER_READ_CHUNK (256 * 1024)	/* bytes read per wake-up */
+#define SERVER_READ_CHUNK (32 * 1024)	/* bytes read per read(2) */
 #define SERVER_MSGS_PER_WAKEUP 64	/* fairness between clients */
 #define SERVER_OUT_HIGH (4u * 1024 * 1024)	/* stop reading above */
 #define SERVER_OUT_LOW (1u * 1024 * 1024)	/* resume below */

@@ -44,12 +44,7 @@ static void heap_remove(struct tasktab *, struct task *);
 static uint64_t
 key_hash(uid_t owner, const char *key)
 {
-	char buf[512];
-	int n = snprintf(buf, sizeof buf, "%lu:%s", (unsigned long)owner, key);
-
-	if (n < 0 || (size_t)n >= sizeof buf)
-		return hash_str(key) ^ owner;
-	return hash_bytes(buf, (size_t)n);
+	return hash_str(key) ^ ((uint64_t)owner * 0x9e3779b97f4a7c15ULL);
 }
 
 static uint64_t
@@ -109,6 +104,18 @@ tasktab_id_floor(struct tasktab *tt, uint64_t floor_ms)
 	}
 }
 
+/* n lowercase hex digits of v (printf is slow on this path). */
+static void
+task_hex(char *out, uint64_t v, int n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	while (n-- > 0) {
+		out[n] = hex[v & 0xf];
+		v >>= 4;
+	}
+}
+
 /* A new id: millisecond time and a sequence, strictly increasing. */
 static void
 tasktab_make_id(struct tasktab *tt, char *out, double now)
@@ -120,8 +127,9 @@ tasktab_make_id(struct tasktab *tt, char *out, double now)
 		tt->seq = 0;
 	} else if (++tt->seq == 0)
 		tt->last_ms++;
-	snprintf(out, TASK_ID_LEN + 1, "%012" PRIx64 "%08" PRIx32,
-	    (uint64_t)(tt->last_ms & 0xffffffffffffULL), tt->seq);
+	task_hex(out, tt->last_ms & 0xffffffffffffULL, 12);
+	task_hex(out + 12, tt->seq, 8);
+	out[TASK_ID_LEN] = '\0';
 }
 
 static struct uidcount *

@@ -72,6 +72,20 @@ START_TEST(test_canonical)
 }
 END_TEST
 
+START_TEST(test_canonical_numbers)
+{
+	json_object *a = json_tokener_parse("{\"a\": [0, -1, 42, "
+	    "-9223372036854775808, 9223372036854775807, 18446744073709551615, "
+	    "1.5, -0.25]}");
+	char *ca = json_canonical(a);
+
+	ck_assert_str_eq(ca, "{\"a\":[0,-1,42,-9223372036854775808,"
+	    "9223372036854775807,18446744073709551615,1.5,-0.25]}");
+	free(ca);
+	json_object_put(a);
+}
+END_TEST
+
 START_TEST(test_escape)
 {
 	char out[64];
@@ -139,6 +153,7 @@ util_suite(void)
 	tcase_add_test(tc, test_durations);
 	tcase_add_test(tc, test_duration_json);
 	tcase_add_test(tc, test_canonical);
+	tcase_add_test(tc, test_canonical_numbers);
 	tcase_add_test(tc, test_escape);
 	tcase_add_test(tc, test_hmap);
 	tcase_add_test(tc, test_hash_keyed);
