@@ -503,6 +503,7 @@ conf_read(struct cfg_ctx *ctx, json_object *root, struct conf *conf)
 	struct cfg *c = cfg_new(ctx, root, NULL, NULL);
 	struct conf_poller *p;
 	json_object *pollers = NULL;
+	char *store = NULL;
 	uint64_t v;
 	int r;
 
@@ -527,6 +528,14 @@ conf_read(struct cfg_ctx *ctx, json_object *root, struct conf *conf)
 		conf->max_submit = (uint32_t)v;
 	cfg_duration(c, "message_timeout", &conf->message_timeout);
 	cfg_uint(c, "store_max_size", 0, UINT64_MAX, &conf->store_max_size);
+	if (cfg_string(c, "store", &store) == 1) {
+		if (strcmp(store, "none") == 0)
+			conf->store_none = 1;
+		else if (strcmp(store, "sqlite") != 0)
+			cfg_error(c, "store", "expected \"sqlite\" (the "
+			    "default) or \"none\"");
+	}
+	free(store);
 	if (conf->socket_path != NULL && conf->socket_path[0] != '/')
 		cfg_error(c, "socket", "must be an absolute path");
 	if (conf->state_dir != NULL && conf->state_dir[0] != '/')

@@ -41,6 +41,7 @@ struct conf {
 	uint32_t max_submit;		/* tasks per Submit call */
 	uint64_t message_timeout;	/* ms to finish a started message */
 	uint64_t store_max_size;	/* bytes of the database, 0: no cap */
+	int store_none;			/* "store": "none": memory only */
 	struct conf_poller **pollers;
 	size_t npollers;
 };

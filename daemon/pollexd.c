@@ -289,6 +289,11 @@ pxd_open_store(struct pxd *pxd, char **cause)
 	double now = real_now();
 	size_t i, interrupted = 0;
 
+	if (pxd->conf->store_none) {
+		log_warnx("\"store\": \"none\": tasks are kept in memory only "
+		    "and lost when pollexd stops");
+		return 0;
+	}
 	if (store_open(pxd->state_dir, pxd->conf->store_max_size, &pxd->store,
 	    cause) == -1)
 		return -1;

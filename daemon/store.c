@@ -581,5 +581,7 @@ store_stats(struct store *st)
 	    json_object_new_int64((int64_t)st->batch_max));
 	json_object_object_add(o, "full_errors",
 	    json_object_new_int64((int64_t)st->full));
+	json_object_object_add(o, "sqlite_memory_bytes",
+	    json_object_new_int64(sqlite3_memory_used()));
 	return o;
 }

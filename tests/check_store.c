@@ -818,13 +818,19 @@ soak_client(const char *sock, const char *file, int who, int stop_fd)
 
 START_TEST(test_kill9_soak)
 {
-	enum { CLIENTS = 4, KILLS = 5 };
-	char files[CLIENTS][4096], line[256], key[64], id[32], note[64];
-	pid_t kids[CLIENTS];
+	/* Bounded for make check; bench/soak.sh makes it larger. */
+	int CLIENTS = getenv("POLLEX_SOAK_CLIENTS") ?
+	    atoi(getenv("POLLEX_SOAK_CLIENTS")) : 4;
+	int KILLS = getenv("POLLEX_SOAK_KILLS") ?
+	    atoi(getenv("POLLEX_SOAK_KILLS")) : 5;
+	char files[64][4096], line[256], key[64], id[32], note[64];
+	pid_t kids[64];
 	int stop[2], i, k, status, fd, acked = 0;
 	unsigned seed = (unsigned)time(NULL);
 	json_object *r;
 
+	if (CLIENTS < 1 || CLIENTS > 64 || KILLS < 1)
+		ck_abort_msg("POLLEX_SOAK_CLIENTS 1..64, POLLEX_SOAK_KILLS >= 1");
 	td_set(td, "outcomes/ok", "{\"state\": \"succeeded\"}");
 	d_start(NULL, NULL);
 	(void)note;
@@ -936,6 +942,11 @@ store_suite(void)
 	tcase_add_test(tc, test_store_full_refuses_submit);
 	tcase_add_test(tc, test_damaged_store_refused_at_start);
 	tcase_add_test(tc, test_unwritable_state_dir);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("soak");
+	tcase_add_checked_fixture(tc, d_setup, d_teardown);
+	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_kill9_soak);
 	suite_add_tcase(s, tc);
 	return s;
