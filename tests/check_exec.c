@@ -828,25 +828,31 @@ START_TEST(test_retention_purges)
 }
 END_TEST
 
-/* Stats counts calls: wait until it counts n more than our own Stats
- * calls, that is until n calls made elsewhere have been dispatched. */
-static int
-calls_dispatched(int n)
+/* The daemon's count of calls so far (this Stats call included). */
+static long long
+calls_now(void)
 {
-	long long c0 = -1, k, v;
 	char *json, *p;
+	long long v;
 
-	for (k = 0; k < 5000; k++) {
-		if (pollex_stats(c, &json) != 0)
-			return 0;
-		p = strstr(json, "\"calls\":");
-		v = p != NULL ? atoll(p + 8) : -1;
-		free(json);
-		if (c0 < 0)
-			c0 = v;
-		else if (v >= c0 + k + n)
+	if (pollex_stats(c, &json) != 0)
+		return -1;
+	p = strstr(json, "\"calls\":");
+	v = p != NULL ? atoll(p + 8) : -1;
+	free(json);
+	return v;
+}
+
+/* Wait until n calls made elsewhere after calls_now() gave base have been
+ * dispatched: the count then runs n ahead of our own Stats calls. */
+static int
+calls_dispatched(long long base, int n)
+{
+	long long k;
+
+	for (k = 1; k < 5000; k++)
+		if (calls_now() >= base + k + n)
 			return 1;
-	}
 	return 0;
 }
 
@@ -858,11 +864,13 @@ START_TEST(test_sigterm_while_waiting)
 	char *id;
 	pid_t pid;
 	int status, ready[2];
+	long long base;
 	char byte;
 
 	start("\"interval\": \"30s\"", NULL);
 	id = submit("forever", NULL);
 	ck_assert_int_eq(pipe(ready), 0);
+	base = calls_now();	/* before the child can call */
 	if ((pid = fork()) == 0) {
 		pollex *k = NULL;
 		if (pollex_connect(td->sock, &k) != 0)
@@ -873,7 +881,8 @@ START_TEST(test_sigterm_while_waiting)
 		    &n, NULL) == POLLEX_E_SHUTDOWN ? 0 : 12);
 	}
 	ck_assert_int_eq(read(ready[0], &byte, 1), 1);
-	ck_assert_msg(calls_dispatched(1), "the child's Wait never arrived");
+	ck_assert_msg(calls_dispatched(base, 1),
+	    "the child's Wait never arrived");
 	ck_assert_int_eq(td_stop(td, SIGTERM), 0);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
