@@ -39,6 +39,15 @@ tests_testpoller_SOURCES = tests/testpoller.c
 tests_testpoller_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
 tests_testpoller_LDADD = $(JSONC_LIBS)
 
+# The HTTP test service the HTTP pollers are tested against (see
+# tests/testservice.md); its smoke test runs it with curl.
+check_PROGRAMS += tests/testservice
+tests_testservice_SOURCES = tests/testservice.c
+tests_testservice_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JSONC_CFLAGS)
+tests_testservice_LDADD = $(LIBEVENT_LIBS) $(JSONC_LIBS) -lm
+TESTS += tests/testservice-smoke.sh
+EXTRA_DIST += tests/testservice-smoke.sh tests/testservice.md
+
 noinst_LTLIBRARIES += tests/libharness.la
 tests_libharness_la_SOURCES = tests/harness.c tests/harness.h
 tests_libharness_la_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -iquote $(top_srcdir)/tests
@@ -58,8 +67,9 @@ AM_TESTS_ENVIRONMENT = \
 	POLLEXD='$(abs_top_builddir)/daemon/pollexd'; \
 	POLLEXCTL='$(abs_top_builddir)/client/pollexctl'; \
 	TESTPOLLER='$(abs_top_builddir)/tests/testpoller'; \
+	TESTSERVICE='$(abs_top_builddir)/tests/testservice'; \
 	TMPDIR="$${TMPDIR:-/tmp}"; \
-	export POLLEXD POLLEXCTL TESTPOLLER TMPDIR;
+	export POLLEXD POLLEXCTL TESTPOLLER TESTSERVICE TMPDIR;
 
 # Client library unit tests live in their own fragment.
 include tests/client.mk
