@@ -1,1 +1,29 @@
-# client/
+# client/: libpollex (the client library) and pollexctl (its CLI).
+
+# The library: a real installed libtool library exporting pollex_* only.
+lib_LTLIBRARIES += client/libpollex.la
+include_HEADERS = client/pollex.h
+pkgconfigdir = $(libdir)/pkgconfig
+pkgconfig_DATA = client/libpollex.pc
+client_libpollex_la_SOURCES = \
+	client/pollex.h client/pollex-int.h \
+	client/conn.c client/error.c client/libpollex.c \
+	client/spec.c client/task.c
+client_libpollex_la_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+client_libpollex_la_LIBADD = common/libpxproto.la $(JSONC_LIBS) -lm
+client_libpollex_la_LDFLAGS = $(AM_LDFLAGS) -no-undefined \
+	-version-info $(LIBPOLLEX_LT_VERSION) \
+	-Wl,--version-script=$(srcdir)/client/libpollex.map
+EXTRA_client_libpollex_la_DEPENDENCIES = client/libpollex.map
+
+# The CLI: a thin user of the public library.
+bin_PROGRAMS += client/pollexctl
+client_pollexctl_SOURCES = \
+	client/pollexctl.h client/pollexctl.c \
+	client/pollexctl-task.c client/pollexctl-info.c
+client_pollexctl_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+client_pollexctl_LDADD = client/libpollex.la common/libpxutil.la \
+	$(JSONC_LIBS) -lm
+
+dist_man_MANS += docs/man/pollexctl.1 docs/man/libpollex.3
+EXTRA_DIST += client/libpollex.map client/libpollex.pc.in

@@ -431,7 +431,10 @@ conf_read_poller(struct cfg_ctx *ctx, const char *name, json_object *obj)
 	    (pol->interval < 1000 ? pol->interval : 1000);
 	pol->max_interval = has_max ? ma :
 	    (pol->interval > 300000 ? pol->interval : 300000);
-	pol->backoff_max = has_bm ? bm : pol->max_interval;
+	/* Without backoff_max, backoffs grow up to max_interval (or stay at
+	 * backoff_initial when that is larger). */
+	pol->backoff_max = has_bm ? bm : pol->max_interval > pol->backoff_initial ?
+	    pol->max_interval : pol->backoff_initial;
 	if (pol->min_interval < 10)
 		cfg_error(c, "min_interval", "must be at least 10ms");
 	else if (pol->min_interval > pol->interval)

@@ -377,6 +377,10 @@ op_outcome(struct op *op, const char *task_id, const struct outcome *o)
 		return;
 	if (isfinite(o->progress))
 		tasktab_set_progress(pxd->tt, t, o->progress, now);
+	/* An outcome means the poll reached the task: the run of failed
+	 * polls is over (sched_done() saves this for pending tasks). */
+	if (px_state_terminal(o->state))
+		t->poll_failures = 0;
 	switch (o->state) {
 	case PX_STATE_SUCCEEDED:
 		tasktab_finish(pxd->tt, t, PX_STATE_SUCCEEDED,

@@ -253,8 +253,8 @@ exec_poll_cb(void *arg, const struct proc_result *r)
 	if (proc_failure(r, &run->spec, &msg))
 		goto failed;
 	if ((obj = frame_parse(r->out, r->out_len, &why)) == NULL) {
-		xasprintf(&msg, "%s printed invalid output: %s (expected one "
-		    "JSON object)", run->spec.argv[0], why);
+		xasprintf(&msg, "%s printed invalid output (expected one "
+		    "JSON object): %s", run->spec.argv[0], why);
 		goto failed;
 	}
 	if (json_object_object_get_ex(obj, "delay", &v) && v != NULL) {

@@ -32,6 +32,7 @@ struct sched {
 	int suspended;
 	int tick_launched;
 	int tick_failed;
+	int tick_joined;		/* tasks joined while the tick ran */
 	double tick_delay;
 	double tick_retry_after;
 };
@@ -98,6 +99,25 @@ sched_wake(struct sched *s)
 	sched_arm(s, at);
 }
 
+/* A task joins a waiting scheduler.  A delay the poll function asked for
+ * was about the tasks it saw; a newcomer is polled within one interval,
+ * which pulls a longer wait forward (never inside a backoff, never sooner
+ * than min_interval after the last tick). */
+static void
+sched_pull(struct sched *s)
+{
+	uint64_t now = s->ops->now(s->arg), at = now + s->pol.interval;
+
+	if (s->backoff_until > now)
+		return;
+	if (s->last_end != 0 && s->last_end + s->pol.min_interval > at)
+		at = s->last_end + s->pol.min_interval;
+	if (at < s->next_at) {
+		s->ops->disarm(s->arg);
+		sched_arm(s, at);
+	}
+}
+
 void
 sched_add(struct sched *s, struct task *t)
 {
@@ -106,8 +126,14 @@ sched_add(struct sched *s, struct task *t)
 	t->qwhere = TASK_Q_QUEUE;
 	TAILQ_INSERT_TAIL(&s->queue, t, q_entry);
 	s->outstanding++;
-	if (!s->ticking && s->next_at == 0 && !s->suspended)
+	if (s->ticking)
+		s->tick_joined = 1;
+	if (s->ticking || s->suspended)
+		return;
+	if (s->next_at == 0)
 		sched_wake(s);
+	else
+		sched_pull(s);
 }
 
 void
@@ -148,6 +174,7 @@ sched_fire(struct sched *s)
 	s->ticking = 1;
 	s->tick_launched = 0;
 	s->tick_failed = 0;
+	s->tick_joined = 0;
 	s->tick_delay = NAN;
 	s->tick_retry_after = 0;
 	TAILQ_FOREACH_SAFE(t, &s->queue, q_entry, next) {
@@ -270,8 +297,14 @@ sched_tick_end(struct sched *s)
 		if (s->tick_launched)
 			s->consec_failed = 0;
 		d = sched_clamp_delay(&s->pol, s->tick_delay);
+		/* The delay was about the tasks this tick saw; ones that
+		 * joined meanwhile wait no longer than the interval. */
+		if (s->tick_joined && d > s->pol.interval)
+			d = s->pol.interval > s->pol.min_interval ?
+			    s->pol.interval : s->pol.min_interval;
 		s->backoff_until = 0;
 	}
+	s->tick_joined = 0;
 	if (s->outstanding == 0 || s->suspended)
 		return;
 	TAILQ_FOREACH(t, &s->queue, q_entry)

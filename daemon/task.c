@@ -405,9 +405,13 @@ tasktab_set_state(struct tasktab *tt, struct task *t, enum px_state st,
 		t->finished = now;
 		tasktab_uid(tt, t->owner, 1)->outstanding--;
 		heap_remove(tt, t);
-		TAILQ_INSERT_TAIL(&tt->retired, t, q_entry);
 	}
 	tasktab_emit(tt, t, TASK_EV_STATE, old);
+	/* q_entry passes from the scheduler to the retention list: only
+	 * after the event, whose handler takes the task out of the
+	 * scheduler's queue through that same entry. */
+	if (px_state_terminal(st))
+		TAILQ_INSERT_TAIL(&tt->retired, t, q_entry);
 }
 
 void

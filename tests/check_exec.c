@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <json-c/json.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -324,7 +325,18 @@ fail_first_poll(const char *mode, const char *keys, const char *want)
 	    "\"%s\" lacks \"%s\"", pollex_task_error_message(t), want);
 	pollex_task_free(t);
 	ck_assert_int_eq(pollex_pollers(c, &json), 0);
-	ck_assert_msg(strstr(json, want) != NULL, "last_error: %s", json);
+	{
+		/* The poller reports the same error as its last_error. */
+		json_object *o = json_tokener_parse(json), *p, *e;
+
+		ck_assert_ptr_nonnull(o);
+		ck_assert(json_object_object_get_ex(o, "pollers", &p));
+		ck_assert(json_object_object_get_ex(
+		    json_object_array_get_idx(p, 0), "last_error", &e));
+		ck_assert_msg(strstr(json_object_get_string(e), want) != NULL,
+		    "last_error: %s", json);
+		json_object_put(o);
+	}
 	free(json);
 	free(id);
 }
@@ -332,7 +344,8 @@ fail_first_poll(const char *mode, const char *keys, const char *want)
 START_TEST(test_garbage_output_is_a_failed_poll)
 {
 	fail_first_poll("garbage", "\"interval\": \"1s\"",
-	    "printed invalid output: not a JSON object");
+	    "printed invalid output (expected one JSON object): "
+	    "message is not a JSON object");
 }
 END_TEST
 
@@ -432,6 +445,57 @@ START_TEST(test_cancel_without_cancel_function)
 	pollex_task_free(t);
 	cancel_expect(id, 0, "already cancelled");
 	free(id);
+}
+END_TEST
+
+/* A task cancelled while it waits in the scheduler's queue leaves the
+ * queue: later polls see only the others, and the poller keeps working
+ * for new tasks (the retention list once shared the queue's link). */
+START_TEST(test_cancel_queued_task_leaves_the_queue)
+{
+	pollex_task *t;
+	char *x, *y, *z, buf[64];
+	long ypolls;
+	int i, seen = 0;
+
+	start("\"interval\": \"300ms\", \"min_interval\": \"100ms\"", NULL);
+	x = submit("x", NULL);
+	y = submit("y", NULL);
+	do
+		ck_assert_msg(td_note(td, T, buf, sizeof buf) == 0, "no poll");
+	while (strcmp(buf, "poll 2") != 0);
+	cancel_expect(y, 1, NULL);
+	t = get(y);
+	ypolls = pollex_task_polls(t);
+	pollex_task_free(t);
+	/* A poll may have begun before the cancel; within two more, one
+	 * has only x. */
+	for (i = 0; i < 3 && !seen; i++) {
+		ck_assert_msg(td_note(td, T, buf, sizeof buf) == 0, "no poll");
+		seen = strcmp(buf, "poll 1") == 0;
+	}
+	ck_assert_msg(seen, "the cancelled task is still polled: %s", buf);
+	t = get(y);
+	ck_assert_int_eq(pollex_task_polls(t), ypolls);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_CANCELLED);
+	pollex_task_free(t);
+	/* Now the last queued task goes too; a new one is polled (and
+	 * the cancelled one is not) and completes. */
+	cancel_expect(x, 1, NULL);
+	t = get(x);
+	ypolls = pollex_task_polls(t);
+	pollex_task_free(t);
+	td_set(td, "outcomes/z", "{\"state\": \"succeeded\", \"result\": 1}");
+	z = submit("z", NULL);
+	t = wait_one(z);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_SUCCEEDED);
+	pollex_task_free(t);
+	t = get(x);
+	ck_assert_int_eq(pollex_task_polls(t), ypolls);
+	pollex_task_free(t);
+	free(x);
+	free(y);
+	free(z);
 }
 END_TEST
 
@@ -924,6 +988,7 @@ exec_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_cancel_without_cancel_function);
+	tcase_add_test(tc, test_cancel_queued_task_leaves_the_queue);
 	tcase_add_test(tc, test_cancel_function_verdicts);
 	tcase_add_test(tc, test_cancel_while_poll_in_flight);
 	tcase_add_test(tc, test_start_program);

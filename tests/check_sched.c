@@ -248,6 +248,51 @@ START_TEST(test_returned_delay_clamped)
 }
 END_TEST
 
+/* A delay the poll asked for was about the tasks it saw: a newcomer is
+ * polled within one interval; a backoff is not cut short. */
+START_TEST(test_newcomer_pulls_long_delay_forward)
+{
+	struct sched_policy p = policy();
+	uint64_t end;
+
+	p.interval = 600;
+	sched_set_policy(s, &p);
+	sched_add(s, &tasks[0]);
+	fire();
+	finish(0, 0, 30.0);
+	end = now;
+	ck_assert_uint_eq(armed, end + 30000);
+	now += 1000;
+	sched_add(s, &tasks[1]);
+	ck_assert_uint_eq(armed, end + 1000 + 600);
+	fire();
+	ck_assert_uint_eq(launched[1]->n, 2);
+	rnd = 1000;			/* the longest backoff: 1000ms */
+	finish(1, 1, NAN);		/* a failed tick: backoff */
+	end = armed;
+	ck_assert_uint_eq(end, now + 1000);
+	/* One that joins while a tick runs: the tick's long delay is cut
+	 * to the interval at its end. */
+	fire();
+	ck_assert_uint_eq(launched[2]->n, 2);
+	sched_add(s, &tasks[3]);
+	finish(2, 0, 30.0);
+	ck_assert_uint_eq(armed, now + 600);
+	fire();
+	ck_assert_uint_eq(launched[3]->n, 3);
+	finish(3, 0, 30.0);		/* nobody joined: the delay stands */
+	ck_assert_uint_eq(armed, now + 30000);
+	rnd = 1000;
+	fire();
+	finish(4, 1, NAN);
+	end = armed;
+	ck_assert_uint_eq(end, now + 1000);
+	now += 10;
+	sched_add(s, &tasks[2]);	/* interval would say now + 600 */
+	ck_assert_uint_eq(armed, end);	/* the backoff stands */
+}
+END_TEST
+
 START_TEST(test_smallest_delay_of_a_tick)
 {
 	int i;
@@ -445,6 +490,7 @@ sched_suite(void)
 	tcase_add_test(tc, test_no_poll_between_intervals);
 	tcase_add_test(tc, test_returned_delay_clamped);
 	tcase_add_test(tc, test_smallest_delay_of_a_tick);
+	tcase_add_test(tc, test_newcomer_pulls_long_delay_forward);
 	tcase_add_test(tc, test_failures_backoff_and_fail_after);
 	tcase_add_test(tc, test_success_resets_failures);
 	tcase_add_test(tc, test_fail_after_zero_never_fails);

@@ -48,11 +48,15 @@ tests_testservice_LDADD = $(LIBEVENT_LIBS) $(JSONC_LIBS) -lm
 TESTS += tests/testservice-smoke.sh
 EXTRA_DIST += tests/testservice-smoke.sh tests/testservice.md
 
+# The README walk-through with pollexctl and examples/pollexd.conf.
+TESTS += tests/cli-e2e.sh
+EXTRA_DIST += tests/cli-e2e.sh
+
 noinst_LTLIBRARIES += tests/libharness.la
 tests_libharness_la_SOURCES = tests/harness.c tests/harness.h
 tests_libharness_la_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -iquote $(top_srcdir)/tests
 
-INTEGRATION_TESTS = tests/check_daemon tests/check_store
+INTEGRATION_TESTS = tests/check_daemon tests/check_store tests/check_exec
 check_PROGRAMS += $(INTEGRATION_TESTS)
 TESTS += $(INTEGRATION_TESTS)
 tests_check_daemon_SOURCES = tests/check_daemon.c
@@ -63,13 +67,18 @@ tests_check_store_CFLAGS = $(TEST_CFLAGS) $(SQLITE_CFLAGS)
 tests_check_store_LDADD = tests/libharness.la $(TEST_LIBS) $(JSONC_LIBS) \
 	$(SQLITE_LIBS)
 
+tests_check_exec_SOURCES = tests/check_exec.c
+tests_check_exec_CFLAGS = $(TEST_CFLAGS) -iquote $(top_srcdir)/client
+tests_check_exec_LDADD = tests/libharness.la client/libpollex.la \
+	tests/libtestlib.la $(CHECK_LIBS) $(JSONC_LIBS) -lm
+
 AM_TESTS_ENVIRONMENT = \
 	POLLEXD='$(abs_top_builddir)/daemon/pollexd'; \
 	POLLEXCTL='$(abs_top_builddir)/client/pollexctl'; \
 	TESTPOLLER='$(abs_top_builddir)/tests/testpoller'; \
 	TESTSERVICE='$(abs_top_builddir)/tests/testservice'; \
-	TMPDIR="$${TMPDIR:-/tmp}"; \
-	export POLLEXD POLLEXCTL TESTPOLLER TESTSERVICE TMPDIR;
+	TMPDIR="$${TMPDIR:-/tmp}"; srcdir='$(srcdir)'; \
+	export srcdir POLLEXD POLLEXCTL TESTPOLLER TESTSERVICE TMPDIR;
 
 # Client library unit tests live in their own fragment.
 include tests/client.mk

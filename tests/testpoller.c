@@ -128,6 +128,8 @@ apply_mode(const char *op, size_t n)
 		return;
 	mode[strcspn(mode, "\n")] = '\0';
 	if (strncmp(mode, "exit ", 5) == 0) {
+		snprintf(note, sizeof note, "%s %zu failed", op, n);
+		notify(note);
 		fprintf(stderr, "testpoller: told to exit %d\n", atoi(mode + 5));
 		exit(atoi(mode + 5));
 	}
