@@ -28,6 +28,7 @@ struct cfg_ctx {
 
 struct cfg {
 	struct cfg_ctx *ctx;
+	struct cfg_ctx *own;	/* cfg_open()'s, freed with it */
 	json_object *obj;
 	char *path;		/* "" at the top */
 	const char **used;
@@ -49,14 +50,38 @@ cfg_new(struct cfg_ctx *ctx, json_object *obj, const char *parent,
 	return c;
 }
 
-static void
+void
 cfg_free(struct cfg *c)
 {
 	if (c == NULL)
 		return;
 	free(c->path);
 	free(c->used);
+	if (c->own != NULL) {
+		free(c->own->dir);
+		free(c->own->err);
+		free(c->own);
+	}
 	free(c);
+}
+
+struct cfg *
+cfg_open(json_object *obj, const char *file, const char *dir)
+{
+	struct cfg_ctx *ctx = xcalloc(1, sizeof *ctx);
+	struct cfg *c;
+
+	ctx->file = file;
+	ctx->dir = xstrdup(dir != NULL ? dir : ".");
+	c = cfg_new(ctx, obj, NULL, NULL);
+	c->own = ctx;
+	return c;
+}
+
+const char *
+cfg_errmsg(const struct cfg *c)
+{
+	return c->ctx->err;
 }
 
 const char *
@@ -253,6 +278,19 @@ cfg_json(struct cfg *c, const char *key, json_object **out)
 	if (v == NULL)
 		return 0;
 	*out = json_object_get(v);
+	return 1;
+}
+
+int
+cfg_sub(struct cfg *c, const char *key, struct cfg **out)
+{
+	json_object *v = cfg_get(c, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_object))
+		return cfg_error(c, key, "must be an object");
+	*out = cfg_new(c->ctx, v, c->path, key);
 	return 1;
 }
 

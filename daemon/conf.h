@@ -83,8 +83,17 @@ int cfg_argv(struct cfg *c, const char *key, char ***out);
 int cfg_env(struct cfg *c, const char *key, char ***out);
 /* Any JSON value, not interpreted (a new reference in *out). */
 int cfg_json(struct cfg *c, const char *key, json_object **out);
+/* An object key as a reader of its own (errors name "parent.key.sub");
+ * the caller runs cfg_finish() on it, then cfg_free(). */
+int cfg_sub(struct cfg *c, const char *key, struct cfg **out);
 /* Report keys not read; returns -1 when there were some. */
 int cfg_finish(struct cfg *c);
+void cfg_free(struct cfg *c);
+/* A reader over obj, outside conf_load() (for tests and tools): errors
+ * name file; relative paths are taken from dir.  cfg_errmsg() is the
+ * first error, or NULL. */
+struct cfg *cfg_open(json_object *obj, const char *file, const char *dir);
+const char *cfg_errmsg(const struct cfg *c);
 
 void strv_free(char **v);
 

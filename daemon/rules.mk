@@ -1,0 +1,1 @@
+# daemon/rules.mk: (filled in by its owner; see Makefile.am)

@@ -1,0 +1,1 @@
+# tests/http-poller.mk: (filled in by its owner; see Makefile.am)

@@ -1,0 +1,1 @@
+# tests/rules.mk: (filled in by its owner; see Makefile.am)
