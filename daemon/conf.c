@@ -410,7 +410,7 @@ conf_read_poller(struct cfg_ctx *ctx, const char *name, json_object *obj)
 	struct cfg *c;
 	char *kind = NULL;
 	uint64_t v, mi = 0, ma = 0, bm = 0;
-	int has_min, has_max, has_bm;
+	int has_min, has_max, has_bm, has_mb;
 
 	c = cfg_new(ctx, obj, "pollers", name);
 	if (!conf_poller_name_ok(name)) {
@@ -445,15 +445,24 @@ conf_read_poller(struct cfg_ctx *ctx, const char *name, json_object *obj)
 		cfg_error(c, "kind", "unknown kind \"%s\" (known: %s)", kind,
 		    poller_kind_names());
 	free(kind);
+	if (p->kind != NULL && p->kind->default_inflight != 0)
+		pol->max_inflight = p->kind->default_inflight;
 	cfg_duration(c, "interval", &pol->interval);
 	has_min = cfg_duration(c, "min_interval", &mi) == 1;
 	has_max = cfg_duration(c, "max_interval", &ma) == 1;
 	cfg_duration(c, "coalesce", &pol->coalesce);
 	cfg_duration(c, "backoff_initial", &pol->backoff_initial);
 	has_bm = cfg_duration(c, "backoff_max", &bm) == 1;
-	if (cfg_uint(c, "max_batch", 1, 100000, &v) == 1)
+	has_mb = cfg_uint(c, "max_batch", 1, 100000, &v) == 1;
+	if (has_mb)
 		pol->max_batch = (uint32_t)v;
-	if (cfg_uint(c, "max_inflight", 1, 1024, &v) == 1)
+	if (p->kind != NULL && p->kind->per_task) {
+		if (has_mb)
+			cfg_error(c, "max_batch", "not for %s pollers, which "
+			    "make one request per task", p->kind->name);
+		pol->max_batch = 1;
+	}
+	if (cfg_uint(c, "max_inflight", 1, 100000, &v) == 1)
 		pol->max_inflight = (uint32_t)v;
 	if (cfg_uint(c, "max_starts", 1, 4096, &v) == 1)
 		p->max_starts = (uint32_t)v;

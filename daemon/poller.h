@@ -64,6 +64,10 @@ struct outcome {
 
 struct poller_kind {
 	const char *name;
+	/* Polls one task per operation (max_batch is 1 and not a key). */
+	int per_task;
+	/* max_inflight when the configuration does not say (0: 4). */
+	uint32_t default_inflight;
 	/* Read the kind's keys; NULL after cfg_error(). */
 	void *(*configure)(struct cfg *c);
 	void (*free_conf)(void *kconf);
@@ -79,6 +83,8 @@ struct poller_kind {
 };
 
 extern const struct poller_kind poller_kind_exec;
+extern const struct poller_kind poller_kind_http_batch;
+extern const struct poller_kind poller_kind_http_each;
 
 const struct poller_kind *poller_kind_find(const char *name);
 const char *poller_kind_names(void);	/* "exec, ..." */

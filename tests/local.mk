@@ -41,7 +41,8 @@ tests_testpoller_LDADD = $(JSONC_LIBS)
 
 # The HTTP test service the HTTP pollers are tested against (see
 # tests/testservice.md); its smoke test runs it with curl.
-check_PROGRAMS += tests/testservice
+# Built by "make" too: examples/demo runs it as the example HTTP pollers' remote.
+noinst_PROGRAMS += tests/testservice
 tests_testservice_SOURCES = tests/testservice.c
 tests_testservice_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JSONC_CFLAGS)
 tests_testservice_LDADD = $(LIBEVENT_LIBS) $(JSONC_LIBS) -lm
