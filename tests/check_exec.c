@@ -711,6 +711,8 @@ START_TEST(test_idempotent_submit)
 	ck_assert_int_eq(pollex_submit(c, s, &id2, &created), 0);
 	ck_assert_int_eq(created, 0);
 	ck_assert_str_eq(id1, id2);
+	free(id2);
+	id2 = NULL;
 	pollex_spec_free(s);
 	s = pollex_spec_new("p");
 	pollex_spec_set_ref(s, "{\"name\": \"other\"}");
