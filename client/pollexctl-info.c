@@ -73,6 +73,35 @@ ctl_simple_opts(int argc, char **argv)
 	return optind;
 }
 
+/* A command without arguments that prints one reply: the reply text for
+ * human output, or NULL when done (--json printed, or an error) with the
+ * exit status in *rc. */
+static char *
+ctl_info_call(int argc, char **argv, int (*fn)(pollex *, char **), int *rc)
+{
+	char *text;
+	pollex *c;
+	int r;
+
+	if (ctl_simple_opts(argc, argv) < argc)
+		ctl_usage_error(
+		    argv[0], "unexpected argument '%s'", argv[optind]);
+	c = ctl_connect();
+	if ((r = fn(c, &text)) != 0) {
+		*rc = ctl_fail(c, r);
+		pollex_close(c);
+		return NULL;
+	}
+	pollex_close(c);
+	*rc = CTL_EXIT_OK;
+	if (ctl.json) {
+		puts(text);
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 /* pollers: the table of pollers, or the raw reply. */
 int
 ctl_cmd_pollers(int argc, char **argv)
@@ -86,24 +115,10 @@ ctl_cmd_pollers(int argc, char **argv)
 	char *text, ***rows, buf[1024], b2[64];
 	size_t n, i, j;
 	double d;
-	int r, rc;
-	pollex *c;
+	int rc;
 
-	if (ctl_simple_opts(argc, argv) < argc)
-		ctl_usage_error(
-		    argv[0], "unexpected argument '%s'", argv[optind]);
-	c = ctl_connect();
-	if ((r = pollex_pollers(c, &text)) != 0) {
-		rc = ctl_fail(c, r);
-		pollex_close(c);
+	if ((text = ctl_info_call(argc, argv, pollex_pollers, &rc)) == NULL)
 		return rc;
-	}
-	pollex_close(c);
-	if (ctl.json) {
-		puts(text);
-		free(text);
-		return CTL_EXIT_OK;
-	}
 	reply = ctl_parse_json(text, &why);
 	free(text);
 	if (reply == NULL ||
@@ -205,24 +220,10 @@ ctl_cmd_stats(int argc, char **argv)
 	const char *why;
 	char *text, buf[256], b2[256];
 	size_t i;
-	int r, rc;
-	pollex *c;
+	int rc;
 
-	if (ctl_simple_opts(argc, argv) < argc)
-		ctl_usage_error(
-		    argv[0], "unexpected argument '%s'", argv[optind]);
-	c = ctl_connect();
-	if ((r = pollex_stats(c, &text)) != 0) {
-		rc = ctl_fail(c, r);
-		pollex_close(c);
+	if ((text = ctl_info_call(argc, argv, pollex_stats, &rc)) == NULL)
 		return rc;
-	}
-	pollex_close(c);
-	if (ctl.json) {
-		puts(text);
-		free(text);
-		return CTL_EXIT_OK;
-	}
 	if ((reply = ctl_parse_json(text, &why)) == NULL) {
 		free(text);
 		ctl_warnx("malformed reply to Stats");

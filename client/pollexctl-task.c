@@ -1030,6 +1030,29 @@ ctl_cmd_get(int argc, char **argv)
 
 /* ---- list, watch ------------------------------------------------------ */
 
+/* --poller and --label, shared by list and watch; 0 or a library code. */
+static int
+ctl_filter_opt(pollex_filter *f, int opt, const char *arg, const char *cmd)
+{
+	char *k, *v;
+	int r;
+
+	if (opt == 'p') {
+		if ((r = pollex_filter_set_poller(f, arg)) == POLLEX_E_INVAL)
+			ctl_usage_error(cmd, "--poller: invalid name '%s'",
+			    arg);
+		return r;
+	}
+	if (ctl_label(arg, &k, &v) != 0)
+		ctl_usage_error(cmd, "--label: expected KEY=VALUE, got '%s'",
+		    arg);
+	if ((r = pollex_filter_add_label(f, k, v)) == POLLEX_E_INVAL)
+		ctl_usage_error(cmd, "--label: invalid label '%s'", arg);
+	free(k);
+	free(v);
+	return r;
+}
+
 /* list: one page or (--all) every page of tasks. */
 int
 ctl_cmd_list(int argc, char **argv)
@@ -1050,7 +1073,7 @@ ctl_cmd_list(int argc, char **argv)
 	    "ID", "STATE", "POLLER", "AGE", "LABELS"};
 	pollex_filter *f;
 	pollex_task **tasks;
-	char ***rows = NULL, ***nr, *next = NULL, *end, *k, *v, buf[4096];
+	char ***rows = NULL, ***nr, *next = NULL, *end, buf[4096];
 	size_t n, i, nrows = 0, rcap = 0;
 	long l;
 	int opt, all = 0, r, rc = CTL_EXIT_OK, st;
@@ -1073,27 +1096,8 @@ ctl_cmd_list(int argc, char **argv)
 			r = pollex_filter_add_state(f, st);
 			break;
 		case 'p':
-			if ((r = pollex_filter_set_poller(f, optarg)) ==
-			    POLLEX_E_INVAL)
-				ctl_usage_error(argv[0],
-				    "--poller: invalid "
-				    "name '%s'",
-				    optarg);
-			break;
 		case 'l':
-			if (ctl_label(optarg, &k, &v) != 0)
-				ctl_usage_error(argv[0],
-				    "--label: expected "
-				    "KEY=VALUE, got '%s'",
-				    optarg);
-			if ((r = pollex_filter_add_label(f, k, v)) ==
-			    POLLEX_E_INVAL)
-				ctl_usage_error(argv[0],
-				    "--label: invalid "
-				    "label '%s'",
-				    optarg);
-			free(k);
-			free(v);
+			r = ctl_filter_opt(f, opt, optarg, argv[0]);
 			break;
 		case 'o':
 			errno = 0;
@@ -1252,7 +1256,6 @@ ctl_cmd_watch(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	pollex_filter *f;
-	char *k, *v;
 	int opt, initial = 0, r, i;
 	pollex *c;
 
@@ -1262,27 +1265,8 @@ ctl_cmd_watch(int argc, char **argv)
 		r = 0;
 		switch (opt) {
 		case 'p':
-			if ((r = pollex_filter_set_poller(f, optarg)) ==
-			    POLLEX_E_INVAL)
-				ctl_usage_error(argv[0],
-				    "--poller: invalid "
-				    "name '%s'",
-				    optarg);
-			break;
 		case 'l':
-			if (ctl_label(optarg, &k, &v) != 0)
-				ctl_usage_error(argv[0],
-				    "--label: expected "
-				    "KEY=VALUE, got '%s'",
-				    optarg);
-			if ((r = pollex_filter_add_label(f, k, v)) ==
-			    POLLEX_E_INVAL)
-				ctl_usage_error(argv[0],
-				    "--label: invalid "
-				    "label '%s'",
-				    optarg);
-			free(k);
-			free(v);
+			r = ctl_filter_opt(f, opt, optarg, argv[0]);
 			break;
 		case 'i':
 			initial = 1;
