@@ -1,1 +1,2 @@
-# daemon/http.mk: (filled in by its owner; see Makefile.am)
+# daemon/http.mk: the HTTP transport (libcurl multi on libevent).
+daemon_libpollexd_la_SOURCES += daemon/http.c daemon/http.h

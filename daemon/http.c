@@ -1,0 +1,1402 @@
+/* http.c: the HTTP transport: libcurl's multi interface on libevent.
+ *
+ * One multi handle per process (the daemon has one loop) holds the
+ * connection cache; every attempt is an easy handle added to it.  libcurl
+ * tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when to
+ * wake it (CURLMOPT_TIMERFUNCTION); events call curl_multi_socket_action()
+ * and then drain curl_multi_info_read().  Redirects and retries are ours,
+ * so the Authorization header, the redirect count and the waits (libevent
+ * timers) stay under our control.  docs/http-transport.md has the policy.
+ */
+#include "config.h"
+
+#include <sys/queue.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "conf.h"
+#include "http.h"
+#include "log.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define HTTP_DEFAULT_UA "pollex/" PACKAGE_VERSION
+
+struct http_sock {
+	struct http *h;
+	curl_socket_t fd;
+	struct event *ev;
+};
+
+TAILQ_HEAD(http_reqs, http_req);
+
+TAILQ_HEAD(http_clients, http_client);
+
+struct http {
+	struct event_base *base;
+	struct http_clients clients;
+	CURLM *multi;
+	struct event *timer;
+	uint64_t rng;
+	int running;
+};
+
+struct http_client {
+	struct http *h;		/* NULL after http_shutdown() */
+	TAILQ_ENTRY(http_client) entry;
+	char *name;
+	struct http_client_conf c;
+	char *base_host;	/* lower case */
+	long base_port;
+	char *token;
+	struct timespec token_mtime;
+	struct http_reqs reqs;	/* every live request */
+	struct http_reqs queue;	/* waiting for a slot, FIFO */
+	struct http_client_stats st;
+};
+
+enum http_req_state {
+	REQ_QUEUED,
+	REQ_RUNNING,
+	REQ_WAITING,		/* retry timer, or a deferred callback */
+};
+
+struct http_hdr {
+	char *name;
+	char *value;
+};
+
+struct http_req {
+	struct http_client *cl;
+	TAILQ_ENTRY(http_req) entry;
+	TAILQ_ENTRY(http_req) qentry;
+	enum http_req_state state;
+	int done;		/* the outcome is set; the timer delivers it */
+
+	http_cb cb;
+	void *arg;
+
+	char *method0, *url0, *body0;	/* as submitted */
+	char *content_type;
+	char **headers;
+	int untrusted;
+	int retry;
+
+	char *method, *url;	/* this hop */
+	int with_body;
+	int send_auth;
+	uint32_t redirects;
+
+	CURL *easy;
+	struct curl_slist *slist;
+	char errbuf[CURL_ERROR_SIZE];
+	int too_large;
+	char *buf;
+	size_t len, cap;
+	struct http_hdr *hdrs;
+	size_t nhdrs;
+
+	struct event *timer;
+	struct http_response r;
+	char *error_text;
+};
+
+static struct http *http_global;
+
+static int	http_sock_cb(CURL *, curl_socket_t, int, void *, void *);
+static int	http_timer_cb(CURLM *, long, void *);
+static void	http_event(evutil_socket_t, short, void *);
+static void	http_timeout(evutil_socket_t, short, void *);
+static void	http_check_info(struct http *);
+static void	http_req_start(struct http_req *);
+static void	http_req_timer(evutil_socket_t, short, void *);
+static void	http_req_free(struct http_req *);
+static void	http_req_destroy(struct http_req *);
+static void	http_client_pump(struct http_client *);
+
+/* Random 64 bits for the backoff jitter (xorshift; not for secrets). */
+static uint64_t
+http_random(struct http *h)
+{
+	h->rng ^= h->rng << 13;
+	h->rng ^= h->rng >> 7;
+	h->rng ^= h->rng << 17;
+	return h->rng;
+}
+
+struct http *
+http_get(struct event_base *base)
+{
+	struct http *h;
+	const curl_version_info_data *vi;
+
+	if (http_global != NULL) {
+		if (http_global->base != base)
+			fatalx("http: one event loop only");
+		return http_global;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatalx("http: curl_global_init failed");
+	/*
+	 * Name resolution must not block the loop: Debian's libcurl is built
+	 * with the threaded resolver, which reports CURL_VERSION_ASYNCHDNS.
+	 */
+	vi = curl_version_info(CURLVERSION_NOW);
+	if (!(vi->features & CURL_VERSION_ASYNCHDNS))
+		log_warnx("http: libcurl %s resolves names synchronously; "
+		    "lookups will block the event loop", vi->version);
+
+	h = xcalloc(1, sizeof *h);
+	h->base = base;
+	TAILQ_INIT(&h->clients);
+	if (getrandom(&h->rng, sizeof h->rng, GRND_NONBLOCK) !=
+	    sizeof h->rng || h->rng == 0)
+		h->rng = (uint64_t)mono_us() | 1;
+	if ((h->multi = curl_multi_init()) == NULL)
+		fatalx("http: curl_multi_init failed");
+	h->timer = evtimer_new(base, http_timeout, h);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, http_sock_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	http_global = h;
+	return h;
+}
+
+/* libcurl tells which socket to watch for what; one event per socket. */
+static int
+http_sock_cb(CURL *e, curl_socket_t fd, int what, void *hp, void *sp)
+{
+	struct http *h = hp;
+	struct http_sock *s = sp;
+	short kind;
+
+	(void)e;
+	if (what == CURL_POLL_REMOVE) {
+		if (s != NULL) {
+			event_free(s->ev);
+			free(s);
+			curl_multi_assign(h->multi, fd, NULL);
+		}
+		return 0;
+	}
+	kind = EV_PERSIST;
+	if (what & CURL_POLL_IN)
+		kind |= EV_READ;
+	if (what & CURL_POLL_OUT)
+		kind |= EV_WRITE;
+	if (s == NULL) {
+		s = xcalloc(1, sizeof *s);
+		s->h = h;
+		s->fd = fd;
+		curl_multi_assign(h->multi, fd, s);
+	} else
+		event_free(s->ev);
+	s->ev = event_new(h->base, fd, kind, http_event, s);
+	event_add(s->ev, NULL);
+	return 0;
+}
+
+/* One timer, replaced on each call; never calls back into libcurl. */
+static int
+http_timer_cb(CURLM *m, long ms, void *hp)
+{
+	struct http *h = hp;
+	struct timeval tv;
+
+	(void)m;
+	if (ms < 0) {
+		evtimer_del(h->timer);
+		return 0;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(h->timer, &tv);
+	return 0;
+}
+
+static void
+http_event(evutil_socket_t fd, short what, void *sp)
+{
+	struct http_sock *s = sp;
+	struct http *h = s->h;
+	int flags = 0;
+
+	if (what & EV_READ)
+		flags |= CURL_CSELECT_IN;
+	if (what & EV_WRITE)
+		flags |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(h->multi, fd, flags, &h->running);
+	http_check_info(h);
+}
+
+static void
+http_timeout(evutil_socket_t fd, short what, void *hp)
+{
+	struct http *h = hp;
+
+	(void)fd;
+	(void)what;
+	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0,
+	    &h->running);
+	http_check_info(h);
+}
+
+/* Host names compare without case; the port only when one is given. */
+static int
+http_host_match(const char *entry, const char *host, long port)
+{
+	const char *colon, *end;
+	size_t hlen;
+	char *ep;
+	long p;
+
+	if (*entry == '[') {
+		if ((end = strchr(entry, ']')) == NULL)
+			return 0;
+		entry++;
+		hlen = (size_t)(end - entry);
+		colon = end[1] == ':' ? end + 1 : NULL;
+	} else {
+		colon = strrchr(entry, ':');
+		hlen = colon != NULL ? (size_t)(colon - entry) : strlen(entry);
+	}
+	if (strlen(host) != hlen || strncasecmp(entry, host, hlen) != 0)
+		return 0;
+	if (colon == NULL)
+		return 1;
+	p = strtol(colon + 1, &ep, 10);
+	return *ep == '\0' && p == port;
+}
+
+/*
+ * Resolve url (absolute, or relative to base) into *out; the scheme must be
+ * http or https.  *host gets the lower-cased host name, *port the port.
+ */
+static int
+http_url_resolve(const char *base, const char *url, char **out, char **host,
+    long *port)
+{
+	CURLU *u;
+	char *scheme = NULL, *h = NULL, *p = NULL, *s = NULL;
+	int rv = -1;
+
+	if ((u = curl_url()) == NULL)
+		return -1;
+	if (base != NULL &&
+	    curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK)
+		goto out;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcasecmp(scheme, "http") != 0 &&
+	    strcasecmp(scheme, "https") != 0))
+		goto out;
+	if (curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) !=
+	    CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK)
+		goto out;
+	if (host != NULL) {
+		char *cp;
+
+		/* IPv6 literals come back in brackets. */
+		if (h[0] == '[' && h[strlen(h) - 1] == ']')
+			*host = xstrndup(h + 1, strlen(h) - 2);
+		else
+			*host = xstrdup(h);
+		for (cp = *host; *cp != '\0'; cp++)
+			*cp = (char)tolower((unsigned char)*cp);
+	}
+	if (port != NULL)
+		*port = strtol(p, NULL, 10);
+	*out = xstrdup(s);
+	rv = 0;
+out:
+	curl_free(scheme);
+	curl_free(h);
+	curl_free(p);
+	curl_free(s);
+	curl_url_cleanup(u);
+	return rv;
+}
+
+static int
+http_allowed(const struct http_client *cl, const char *host, long port)
+{
+	char **a;
+
+	if (cl->c.allowed_hosts == NULL)
+		return cl->base_host != NULL &&
+		    strcasecmp(cl->base_host, host) == 0;
+	for (a = cl->c.allowed_hosts; *a != NULL; a++)
+		if (http_host_match(*a, host, port))
+			return 1;
+	return 0;
+}
+
+/* Read the token file when its mtime changed (one stat per request). */
+static void
+http_token_check(struct http_client *cl)
+{
+	struct stat sb;
+	FILE *f;
+	char *line = NULL;
+	size_t sz = 0;
+	ssize_t n;
+
+	if (cl->c.token_file == NULL)
+		return;
+	if (stat(cl->c.token_file, &sb) == -1) {
+		log_warn("http %s: token file %s", cl->name, cl->c.token_file);
+		return;
+	}
+	if (cl->token != NULL &&
+	    sb.st_mtim.tv_sec == cl->token_mtime.tv_sec &&
+	    sb.st_mtim.tv_nsec == cl->token_mtime.tv_nsec)
+		return;
+	if ((f = fopen(cl->c.token_file, "r")) == NULL) {
+		log_warn("http %s: token file %s", cl->name, cl->c.token_file);
+		return;
+	}
+	n = getline(&line, &sz, f);
+	fclose(f);
+	if (n <= 0) {
+		free(line);
+		log_warnx("http %s: token file %s is empty", cl->name,
+		    cl->c.token_file);
+		return;
+	}
+	while (n > 0 && isspace((unsigned char)line[n - 1]))
+		line[--n] = '\0';
+	if (cl->token != NULL) {
+		explicit_bzero(cl->token, strlen(cl->token));
+		free(cl->token);
+	}
+	cl->token = line;
+	cl->token_mtime = sb.st_mtim;
+	log_debug("http %s: token read from %s", cl->name, cl->c.token_file);
+}
+
+static char **
+http_strv_dup(char **v)
+{
+	char **n;
+	size_t i, len = 0;
+
+	if (v == NULL)
+		return NULL;
+	while (v[len] != NULL)
+		len++;
+	n = xcalloc(len + 1, sizeof *n);
+	for (i = 0; i < len; i++)
+		n[i] = xstrdup(v[i]);
+	return n;
+}
+
+static char *
+http_strdup0(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+struct http_client *
+http_client_new(struct http *h, const struct http_client_conf *hc,
+    const char *name, char **cause)
+{
+	struct http_client *cl;
+	char *url;
+
+	cl = xcalloc(1, sizeof *cl);
+	cl->h = h;
+	cl->name = xstrdup(name != NULL ? name : "http");
+	TAILQ_INIT(&cl->reqs);
+	TAILQ_INIT(&cl->queue);
+	TAILQ_INSERT_TAIL(&h->clients, cl, entry);
+	cl->c = *hc;
+	cl->c.base_url = http_strdup0(hc->base_url);
+	cl->c.headers = http_strv_dup(hc->headers);
+	cl->c.user_agent = xstrdup(hc->user_agent != NULL ? hc->user_agent :
+	    HTTP_DEFAULT_UA);
+	cl->c.ca_file = http_strdup0(hc->ca_file);
+	cl->c.ca_dir = http_strdup0(hc->ca_dir);
+	cl->c.client_cert = http_strdup0(hc->client_cert);
+	cl->c.client_key = http_strdup0(hc->client_key);
+	cl->c.proxy = http_strdup0(hc->proxy);
+	cl->c.token_file = http_strdup0(hc->token_file);
+	cl->c.allowed_hosts = http_strv_dup(hc->allowed_hosts);
+	if (cl->c.max_requests == 0)
+		cl->c.max_requests = 1;
+	if (cl->c.retry.attempts == 0)
+		cl->c.retry.attempts = 1;
+	if (cl->c.base_url != NULL) {
+		if (http_url_resolve(NULL, cl->c.base_url, &url, &cl->base_host,
+		    &cl->base_port) == -1) {
+			xasprintf(cause, "url: must be an absolute http or "
+			    "https URL");
+			http_client_free(cl);
+			return NULL;
+		}
+		free(url);
+	}
+	if (cl->c.token_file != NULL) {
+		http_token_check(cl);
+		if (cl->token == NULL) {
+			xasprintf(cause, "token_file: cannot read %s",
+			    cl->c.token_file);
+			http_client_free(cl);
+			return NULL;
+		}
+	}
+	return cl;
+}
+
+void
+http_client_free(struct http_client *cl)
+{
+	struct http_req *req;
+
+	if (cl == NULL)
+		return;
+	while ((req = TAILQ_FIRST(&cl->reqs)) != NULL)
+		http_req_free(req);
+	if (cl->h != NULL)
+		TAILQ_REMOVE(&cl->h->clients, cl, entry);
+	http_client_conf_clear(&cl->c);
+	free(cl->base_host);
+	if (cl->token != NULL) {
+		explicit_bzero(cl->token, strlen(cl->token));
+		free(cl->token);
+	}
+	free(cl->name);
+	free(cl);
+}
+
+void
+http_client_stats(const struct http_client *cl, struct http_client_stats *st)
+{
+	*st = cl->st;
+}
+
+static size_t
+http_write_cb(char *p, size_t size, size_t n, void *rp)
+{
+	struct http_req *req = rp;
+	size_t len = size * n;
+
+	if (req->len + len > req->cl->c.max_response) {
+		req->too_large = 1;
+		return 0;	/* aborts the transfer */
+	}
+	if (req->len + len + 1 > req->cap) {
+		while (req->len + len + 1 > req->cap)
+			req->cap = req->cap != 0 ? req->cap * 2 : 4096;
+		req->buf = xreallocarray(req->buf, 1, req->cap);
+	}
+	memcpy(req->buf + req->len, p, len);
+	req->len += len;
+	req->buf[req->len] = '\0';
+	return len;
+}
+
+static void
+http_hdrs_clear(struct http_req *req)
+{
+	size_t i;
+
+	for (i = 0; i < req->nhdrs; i++) {
+		free(req->hdrs[i].name);
+		free(req->hdrs[i].value);
+	}
+	free(req->hdrs);
+	req->hdrs = NULL;
+	req->nhdrs = 0;
+}
+
+/* Keep the headers of the last response only (not those of a 100). */
+static size_t
+http_header_cb(char *p, size_t size, size_t n, void *rp)
+{
+	struct http_req *req = rp;
+	size_t len = size * n, nl;
+	const char *colon, *v;
+
+	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+		http_hdrs_clear(req);
+		return len;
+	}
+	if ((colon = memchr(p, ':', len)) == NULL)
+		return len;
+	nl = len;
+	while (nl > 0 && (p[nl - 1] == '\r' || p[nl - 1] == '\n'))
+		nl--;
+	v = colon + 1;
+	while (v < p + nl && (*v == ' ' || *v == '\t'))
+		v++;
+	req->hdrs = xreallocarray(req->hdrs, req->nhdrs + 1,
+	    sizeof *req->hdrs);
+	req->hdrs[req->nhdrs].name = xstrndup(p, (size_t)(colon - p));
+	req->hdrs[req->nhdrs].value = xstrndup(v, (size_t)(p + nl - v));
+	req->nhdrs++;
+	return len;
+}
+
+static const char *
+http_req_header(const struct http_req *req, const char *name)
+{
+	size_t i;
+
+	for (i = req->nhdrs; i > 0; i--)
+		if (strcasecmp(req->hdrs[i - 1].name, name) == 0)
+			return req->hdrs[i - 1].value;
+	return NULL;
+}
+
+const char *
+http_response_header(const struct http_response *r, const char *name)
+{
+	return http_req_header(r->priv, name);
+}
+
+static int
+http_is_header(const char *h, const char *name)
+{
+	size_t len = strlen(name);
+
+	return strncasecmp(h, name, len) == 0 && h[len] == ':';
+}
+
+/* Drop an attempt's easy handle and its response. */
+static void
+http_req_reset(struct http_req *req)
+{
+	if (req->easy != NULL) {
+		if (req->cl->h != NULL)
+			curl_multi_remove_handle(req->cl->h->multi, req->easy);
+		curl_easy_cleanup(req->easy);
+		req->easy = NULL;
+	}
+	curl_slist_free_all(req->slist);
+	req->slist = NULL;
+	free(req->buf);
+	req->buf = NULL;
+	req->len = req->cap = 0;
+	req->too_large = 0;
+	req->errbuf[0] = '\0';
+	http_hdrs_clear(req);
+}
+
+/* Finish a request: the callback runs from the request's timer. */
+static void
+http_req_done(struct http_req *req, enum http_error err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+http_req_done(struct http_req *req, enum http_error err, const char *fmt, ...)
+{
+	struct timeval tv = { 0, 0 };
+	va_list ap;
+	char *at;
+
+	req->done = 1;
+	req->r.error = err;
+	if (err != HTTP_OK) {
+		req->cl->st.failures++;
+		req->r.status = 0;
+		va_start(ap, fmt);
+		if (vasprintf(&req->error_text, fmt, ap) == -1)
+			req->error_text = NULL;
+		va_end(ap);
+		/* Belt and braces: the token never leaves in a message. */
+		if (req->error_text != NULL && req->cl->token != NULL &&
+		    *req->cl->token != '\0')
+			while ((at = strstr(req->error_text,
+			    req->cl->token)) != NULL)
+				memset(at, '*', strlen(req->cl->token));
+		req->r.error_text = req->error_text != NULL ?
+		    req->error_text : "out of memory";
+	}
+	req->r.body = req->buf != NULL ? req->buf : "";
+	req->r.body_len = req->len;
+	req->r.url = req->url;
+	req->state = REQ_WAITING;
+	evtimer_add(req->timer, &tv);
+}
+
+/* Take a slot for each queued request while there are free ones. */
+static void
+http_client_pump(struct http_client *cl)
+{
+	struct http_req *req;
+
+	while (cl->st.in_flight < cl->c.max_requests &&
+	    (req = TAILQ_FIRST(&cl->queue)) != NULL) {
+		TAILQ_REMOVE(&cl->queue, req, qentry);
+		cl->st.queued--;
+		http_req_start(req);
+	}
+}
+
+static void
+http_req_enqueue(struct http_req *req)
+{
+	struct http_client *cl = req->cl;
+
+	req->state = REQ_QUEUED;
+	TAILQ_INSERT_TAIL(&cl->queue, req, qentry);
+	cl->st.queued++;
+	http_client_pump(cl);
+}
+
+/* One attempt (or redirect hop): an easy handle in the multi. */
+static void
+http_req_start(struct http_req *req)
+{
+	struct http_client *cl = req->cl;
+	const struct http_client_conf *c = &cl->c;
+	struct curl_slist *sl = NULL;
+	char **hp, *line;
+	const char *const *rh;
+	CURL *e;
+
+	req->state = REQ_RUNNING;
+	if ((e = curl_easy_init()) == NULL) {
+		http_req_done(req, HTTP_ERR_OTHER, "curl_easy_init failed");
+		return;
+	}
+	req->easy = e;
+	cl->st.in_flight++;
+	cl->st.requests++;
+
+	for (hp = c->headers; hp != NULL && *hp != NULL; hp++)
+		if (req->send_auth || !http_is_header(*hp, "Authorization"))
+			sl = curl_slist_append(sl, *hp);
+	for (rh = (const char *const *)req->headers; rh != NULL && *rh != NULL;
+	    rh++)
+		if (req->send_auth || !http_is_header(*rh, "Authorization"))
+			sl = curl_slist_append(sl, *rh);
+	if (req->with_body) {
+		xasprintf(&line, "Content-Type: %s", req->content_type != NULL ?
+		    req->content_type : "application/json");
+		sl = curl_slist_append(sl, line);
+		free(line);
+	}
+	/* No "Expect: 100-continue" round trip for larger bodies. */
+	sl = curl_slist_append(sl, "Expect:");
+	if (req->send_auth && cl->token != NULL) {
+		xasprintf(&line, "Authorization: Bearer %s", cl->token);
+		sl = curl_slist_append(sl, line);
+		explicit_bzero(line, strlen(line));
+		free(line);
+	}
+	req->slist = sl;
+
+	curl_easy_setopt(e, CURLOPT_PRIVATE, req);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->errbuf);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_URL, req->url);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+	    (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, sl);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_timeout);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c->tls_verify ? 1L : 0L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c->tls_verify ? 2L : 0L);
+	if (c->ca_file != NULL)
+		curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+	if (c->ca_dir != NULL)
+		curl_easy_setopt(e, CURLOPT_CAPATH, c->ca_dir);
+	if (c->client_cert != NULL)
+		curl_easy_setopt(e, CURLOPT_SSLCERT, c->client_cert);
+	if (c->client_key != NULL)
+		curl_easy_setopt(e, CURLOPT_SSLKEY, c->client_key);
+	if (c->proxy != NULL)
+		curl_easy_setopt(e, CURLOPT_PROXY, c->proxy);
+	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
+	    (curl_off_t)c->max_response);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, http_header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
+
+	if (strcmp(req->method, "HEAD") == 0)
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	else if (req->with_body) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body0);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)strlen(req->body0));
+		if (strcmp(req->method, "POST") != 0)
+			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+	} else if (strcmp(req->method, "GET") != 0)
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+
+	if (curl_multi_add_handle(cl->h->multi, e) != CURLM_OK) {
+		cl->st.in_flight--;
+		http_req_done(req, HTTP_ERR_OTHER, "curl_multi_add_handle "
+		    "failed");
+	}
+}
+
+/* Set up attempt one (and each retry): the URL and method as submitted. */
+static int
+http_req_begin(struct http_req *req)
+{
+	struct http_client *cl = req->cl;
+	char *host = NULL;
+	long port;
+
+	free(req->method);
+	free(req->url);
+	req->url = NULL;
+	req->method = xstrdup(req->method0);
+	req->with_body = req->body0 != NULL;
+	req->redirects = 0;
+	if (http_url_resolve(cl->c.base_url, req->url0, &req->url, &host,
+	    &port) == -1) {
+		req->url = xstrdup(req->url0);
+		http_req_done(req, HTTP_ERR_URL, "%s: not an http or https URL",
+		    req->url0);
+		return -1;
+	}
+	if (req->untrusted && !http_allowed(cl, host, port)) {
+		http_req_done(req, HTTP_ERR_HOST, "%s: host %s is not allowed",
+		    req->url, host);
+		free(host);
+		return -1;
+	}
+	req->send_auth = cl->base_host == NULL ||
+	    strcasecmp(host, cl->base_host) == 0 || http_allowed(cl, host, port);
+	free(host);
+	return 0;
+}
+
+struct http_req *
+http_submit(struct http_client *cl, const struct http_request *rq,
+    http_cb cb, void *arg)
+{
+	struct http_req *req;
+	size_t i, n = 0;
+
+	if (cl->h == NULL)
+		return NULL;
+	req = xcalloc(1, sizeof *req);
+	req->cl = cl;
+	req->cb = cb;
+	req->arg = arg;
+	req->method0 = xstrdup(rq->method != NULL ? rq->method : "GET");
+	req->url0 = xstrdup(rq->url != NULL ? rq->url : "");
+	req->body0 = http_strdup0(rq->body);
+	req->content_type = http_strdup0(rq->content_type);
+	if (rq->headers != NULL) {
+		while (rq->headers[n] != NULL)
+			n++;
+		req->headers = xcalloc(n + 1, sizeof *req->headers);
+		for (i = 0; i < n; i++)
+			req->headers[i] = xstrdup(rq->headers[i]);
+	}
+	req->untrusted = rq->untrusted_url;
+	req->retry = rq->retry;
+	req->r.retry_after = NAN;
+	req->r.priv = req;
+	req->timer = evtimer_new(cl->h->base, http_req_timer, req);
+	TAILQ_INSERT_TAIL(&cl->reqs, req, entry);
+
+	http_token_check(cl);
+	if (http_req_begin(req) == 0)
+		http_req_enqueue(req);
+	return req;
+}
+
+/* Free a request that is off its client's lists and out of the multi. */
+static void
+http_req_destroy(struct http_req *req)
+{
+	curl_slist_free_all(req->slist);
+	free(req->buf);
+	http_hdrs_clear(req);
+	event_free(req->timer);
+	free(req->method0);
+	free(req->url0);
+	free(req->body0);
+	free(req->content_type);
+	strv_free(req->headers);
+	free(req->method);
+	free(req->url);
+	free(req->error_text);
+	free(req);
+}
+
+/* Abort a request: out of the queue or the multi, no callback. */
+static void
+http_req_free(struct http_req *req)
+{
+	struct http_client *cl = req->cl;
+
+	if (req->state == REQ_QUEUED) {
+		TAILQ_REMOVE(&cl->queue, req, qentry);
+		cl->st.queued--;
+	} else if (req->state == REQ_RUNNING && req->easy != NULL)
+		cl->st.in_flight--;
+	TAILQ_REMOVE(&cl->reqs, req, entry);
+	http_req_reset(req);
+	http_req_destroy(req);
+}
+
+void
+http_cancel(struct http_req *req)
+{
+	struct http_client *cl;
+
+	if (req == NULL)
+		return;
+	cl = req->cl;
+	http_req_free(req);
+	http_client_pump(cl);
+}
+
+/* The request's timer: a retry wait ended, or the outcome is delivered. */
+static void
+http_req_timer(evutil_socket_t fd, short what, void *rp)
+{
+	struct http_req *req = rp;
+	struct http_client *cl = req->cl;
+
+	(void)fd;
+	(void)what;
+	if (!req->done) {
+		http_req_reset(req);
+		cl->st.retries++;
+		if (http_req_begin(req) == 0)
+			http_req_enqueue(req);
+		return;
+	}
+	/* Off the client first: the callback may free the client. */
+	TAILQ_REMOVE(&cl->reqs, req, entry);
+	if (req->easy != NULL) {
+		curl_multi_remove_handle(cl->h->multi, req->easy);
+		curl_easy_cleanup(req->easy);
+		req->easy = NULL;
+	}
+	req->cb(req->arg, &req->r);
+	http_req_destroy(req);
+}
+
+static int
+http_status_retried(const struct http_retry *rp, long status)
+{
+	size_t i;
+
+	for (i = 0; i < rp->nstatuses; i++)
+		if (rp->statuses[i] == status)
+			return 1;
+	return 0;
+}
+
+static double
+http_ms_header(const char *v)
+{
+	char *ep;
+	double d;
+
+	if (v == NULL || !isdigit((unsigned char)*v))
+		return NAN;
+	errno = 0;
+	d = strtod(v, &ep);
+	while (*ep == ' ' || *ep == '\t')
+		ep++;
+	if (errno != 0 || *ep != '\0' || !isfinite(d))
+		return NAN;
+	return d / 1000.0;
+}
+
+double
+http_parse_retry_after(const char *v, double now)
+{
+	char *ep;
+	unsigned long long s;
+	time_t t;
+
+	if (v == NULL)
+		return NAN;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (isdigit((unsigned char)*v)) {
+		errno = 0;
+		s = strtoull(v, &ep, 10);
+		while (*ep == ' ' || *ep == '\t')
+			ep++;
+		if (errno != 0 || *ep != '\0')
+			return NAN;
+		return (double)s;
+	}
+	if ((t = curl_getdate(v, NULL)) == -1)
+		return NAN;
+	return (double)t > now ? (double)t - now : 0.0;
+}
+
+/* The server's wish in seconds, or NaN. */
+static double
+http_retry_after(const struct http_req *req)
+{
+	double d;
+
+	d = http_ms_header(http_req_header(req, "retry-after-ms"));
+	if (isnan(d))
+		d = http_ms_header(http_req_header(req, "x-ms-retry-after-ms"));
+	if (isnan(d))
+		d = http_parse_retry_after(http_req_header(req, "Retry-After"),
+		    real_now());
+	return d;
+}
+
+/* Wait before the next attempt, or return 0: the outcome stands. */
+static int
+http_req_retry(struct http_req *req, int transport)
+{
+	struct http_client *cl = req->cl;
+	const struct http_retry *rp = &cl->c.retry;
+	uint64_t cap, ms;
+	struct timeval tv;
+	double ra = req->r.retry_after;
+	uint32_t n = req->r.attempts;
+
+	if (!req->retry || n >= rp->attempts)
+		return 0;
+	if (transport ? !rp->on_transport :
+	    !http_status_retried(rp, req->r.status))
+		return 0;
+	if (!isnan(ra)) {
+		if (ra * 1000.0 > (double)rp->retry_after_max)
+			return 0;
+		ms = (uint64_t)(ra * 1000.0);
+	} else {
+		/* Full jitter: uniform in [0, min(max, initial * 2^(n-1))]. */
+		cap = rp->backoff_max;
+		if (n - 1 < 40 && (rp->backoff_initial << (n - 1)) < cap)
+			cap = rp->backoff_initial << (n - 1);
+		ms = http_random(cl->h) % (cap + 1);
+	}
+	log_debug("http %s: %s %s: attempt %u failed, retry in %llu ms",
+	    cl->name, req->method, req->url, n, (unsigned long long)ms);
+	http_req_reset(req);
+	req->state = REQ_WAITING;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(req->timer, &tv);
+	return 1;
+}
+
+static int
+http_is_redirect(long status)
+{
+	return status == 301 || status == 302 || status == 303 ||
+	    status == 307 || status == 308;
+}
+
+/* Follow a Location ourselves; 0 when the response stands as final. */
+static int
+http_req_redirect(struct http_req *req)
+{
+	struct http_client *cl = req->cl;
+	const char *loc = http_req_header(req, "Location");
+	char *url, *host, *ohost = NULL;
+	long port, oport = 0, status = req->r.status;
+	char *old;
+
+	if (loc == NULL || cl->c.max_redirects == 0)
+		return 0;
+	if (req->redirects >= cl->c.max_redirects) {
+		http_req_done(req, HTTP_ERR_REDIRECTS, "%s %s: more than %u "
+		    "redirects", req->method, req->url, cl->c.max_redirects);
+		return 1;
+	}
+	if (http_url_resolve(req->url, loc, &url, &host, &port) == -1) {
+		http_req_done(req, HTTP_ERR_URL, "%s %s: bad redirect "
+		    "location", req->method, req->url);
+		return 1;
+	}
+	/* Redirects stay on the allowed hosts or the base URL's host. */
+	if (!http_allowed(cl, host, port) && (cl->base_host == NULL ||
+	    strcmp(host, cl->base_host) != 0)) {
+		http_req_done(req, HTTP_ERR_HOST, "%s %s: redirect to host %s "
+		    "is not allowed", req->method, req->url, host);
+		free(url);
+		free(host);
+		return 1;
+	}
+	if (http_url_resolve(NULL, req->url, &old, &ohost, &oport) == 0)
+		free(old);
+	/* The credentials go no further once the host changes. */
+	if (ohost == NULL || strcmp(ohost, host) != 0 || oport != port)
+		req->send_auth = 0;
+	free(ohost);
+	free(host);
+	if (status == 303 || ((status == 301 || status == 302) &&
+	    strcmp(req->method, "POST") == 0)) {
+		if (strcmp(req->method, "HEAD") != 0) {
+			free(req->method);
+			req->method = xstrdup("GET");
+		}
+		req->with_body = 0;
+	}
+	free(req->url);
+	req->url = url;
+	req->redirects++;
+	http_req_reset(req);
+	http_req_start(req);
+	return 1;
+}
+
+static enum http_error
+http_curl_error(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+		return HTTP_ERR_CONNECT;
+	case CURLE_OPERATION_TIMEDOUT:
+		return HTTP_ERR_TIMEOUT;
+	case CURLE_FILESIZE_EXCEEDED:
+		return HTTP_ERR_TOO_LARGE;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_ENGINE_INITFAILED:
+	case CURLE_SSL_SHUTDOWN_FAILED:
+	case CURLE_USE_SSL_FAILED:
+		return HTTP_ERR_TLS;
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return HTTP_ERR_URL;
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_BAD_CONTENT_ENCODING:
+		return HTTP_ERR_TRANSFER;
+	default:
+		return HTTP_ERR_OTHER;
+	}
+}
+
+/* A transfer ended: redirect, retry or deliver. */
+static void
+http_req_finished(struct http_req *req, CURLcode rc)
+{
+	struct http_client *cl = req->cl;
+	enum http_error err;
+	long status = 0;
+
+	curl_multi_remove_handle(cl->h->multi, req->easy);
+	cl->st.in_flight--;
+	req->r.attempts++;
+	if (req->redirects > 0)
+		req->r.attempts--;	/* a hop, not an attempt */
+	curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
+	req->r.retry_after = NAN;
+
+	if (rc == CURLE_OK) {
+		req->r.status = status;
+		req->r.retry_after = http_retry_after(req);
+		if (http_is_redirect(status) && http_req_redirect(req))
+			goto out;
+		if (!http_req_retry(req, 0))
+			http_req_done(req, HTTP_OK, "%s", "");
+		goto out;
+	}
+	err = req->too_large ? HTTP_ERR_TOO_LARGE : http_curl_error(rc);
+	if ((err == HTTP_ERR_CONNECT || err == HTTP_ERR_TIMEOUT ||
+	    err == HTTP_ERR_TRANSFER) && http_req_retry(req, 1))
+		goto out;
+	if (err == HTTP_ERR_TOO_LARGE)
+		http_req_done(req, err, "%s %s: response body over %llu bytes",
+		    req->method, req->url,
+		    (unsigned long long)cl->c.max_response);
+	else
+		http_req_done(req, err, "%s %s: %s", req->method, req->url,
+		    req->errbuf[0] != '\0' ? req->errbuf :
+		    curl_easy_strerror(rc));
+out:
+	http_client_pump(cl);
+}
+
+static void
+http_check_info(struct http *h)
+{
+	CURLMsg *m;
+	int left;
+	struct http_req *req;
+	CURLcode rc;
+
+	while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		rc = m->data.result;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &req);
+		http_req_finished(req, rc);
+	}
+}
+
+void
+http_shutdown(void)
+{
+	struct http *h = http_global;
+	struct http_client *cl;
+	struct http_req *req;
+
+	if (h == NULL)
+		return;
+	/* Clients stay with their owners, detached; their requests go. */
+	while ((cl = TAILQ_FIRST(&h->clients)) != NULL) {
+		while ((req = TAILQ_FIRST(&cl->reqs)) != NULL)
+			http_req_free(req);
+		TAILQ_REMOVE(&h->clients, cl, entry);
+		cl->h = NULL;
+	}
+	curl_multi_cleanup(h->multi);
+	event_free(h->timer);
+	free(h);
+	http_global = NULL;
+	curl_global_cleanup();
+}
+
+void
+http_client_conf_clear(struct http_client_conf *hc)
+{
+	free(hc->base_url);
+	strv_free(hc->headers);
+	free(hc->user_agent);
+	free(hc->ca_file);
+	free(hc->ca_dir);
+	free(hc->client_cert);
+	free(hc->client_key);
+	free(hc->proxy);
+	free(hc->token_file);
+	strv_free(hc->allowed_hosts);
+	memset(hc, 0, sizeof *hc);
+}
+
+/* A relative file name is taken from dir. */
+static int
+http_conf_path(struct cfg *c, const char *key, const char *dir, char **out)
+{
+	char *p = NULL, *full;
+	int rv;
+
+	if ((rv = cfg_string(c, key, &p)) != 1)
+		return rv;
+	if (p[0] != '/' && dir != NULL) {
+		xasprintf(&full, "%s/%s", dir, p);
+		free(p);
+		p = full;
+	}
+	free(*out);
+	*out = p;
+	return 1;
+}
+
+static int
+http_conf_retry(struct cfg *c, struct http_retry *rp)
+{
+	struct cfg *sub = NULL;
+	json_object *on = NULL, *v;
+	uint64_t n;
+	size_t i, len;
+	int rv = -1, r;
+
+	if ((r = cfg_sub(c, "retry", &sub)) != 1)
+		return r;
+	if (cfg_uint(sub, "attempts", 1, 100, &n) == 1)
+		rp->attempts = (uint32_t)n;
+	cfg_duration(sub, "backoff_initial", &rp->backoff_initial);
+	cfg_duration(sub, "backoff_max", &rp->backoff_max);
+	cfg_duration(sub, "retry_after_max", &rp->retry_after_max);
+	if (cfg_json(sub, "on", &on) == 1) {
+		if (!json_object_is_type(on, json_type_array)) {
+			cfg_error(sub, "on", "expected an array of statuses "
+			    "and \"transport\"");
+			goto out;
+		}
+		rp->on_transport = 0;
+		rp->nstatuses = 0;
+		len = json_object_array_length(on);
+		for (i = 0; i < len; i++) {
+			v = json_object_array_get_idx(on, i);
+			if (json_object_is_type(v, json_type_string) &&
+			    strcmp(json_object_get_string(v), "transport") == 0)
+				rp->on_transport = 1;
+			else if (json_object_is_type(v, json_type_int) &&
+			    json_object_get_int64(v) >= 100 &&
+			    json_object_get_int64(v) <= 599) {
+				if (rp->nstatuses == sizeof rp->statuses /
+				    sizeof rp->statuses[0]) {
+					cfg_error(sub, "on", "at most %zu "
+					    "statuses", rp->nstatuses);
+					goto out;
+				}
+				rp->statuses[rp->nstatuses++] =
+				    (uint16_t)json_object_get_int64(v);
+			} else {
+				cfg_error(sub, "on", "expected statuses "
+				    "(100 to 599) and \"transport\"");
+				goto out;
+			}
+		}
+	}
+	if (!cfg_failed(sub) && rp->backoff_initial > rp->backoff_max) {
+		cfg_error(sub, "backoff_initial", "must not exceed backoff_max");
+		goto out;
+	}
+	if (cfg_finish(sub) == 0 && !cfg_failed(sub))
+		rv = 1;
+out:
+	json_object_put(on);
+	cfg_free(sub);
+	return rv;
+}
+
+int
+http_client_conf_read(struct cfg *c, struct http_client_conf *hc)
+{
+	static const uint16_t statuses[] = { 408, 429, 500, 502, 503, 504 };
+	json_object *ah = NULL, *v;
+	char **env = NULL, *eq, *url, *host;
+	const char *credir;
+	uint64_t n;
+	size_t i, len;
+	long port;
+	int r;
+
+	memset(hc, 0, sizeof *hc);
+	hc->user_agent = xstrdup(HTTP_DEFAULT_UA);
+	hc->connect_timeout = 10000;
+	hc->timeout = 30000;
+	hc->tls_verify = 1;
+	hc->max_response = 8 << 20;
+	hc->max_redirects = 5;
+	hc->max_requests = 64;
+	hc->retry.attempts = 4;
+	hc->retry.backoff_initial = 500;
+	hc->retry.backoff_max = 30000;
+	hc->retry.retry_after_max = 300000;
+	hc->retry.on_transport = 1;
+	memcpy(hc->retry.statuses, statuses, sizeof statuses);
+	hc->retry.nstatuses = sizeof statuses / sizeof statuses[0];
+
+	if ((r = cfg_string(c, "url", &hc->base_url)) == 0)
+		cfg_error(c, "url", "required (an absolute http or https URL)");
+	else if (r == 1) {
+		if (http_url_resolve(NULL, hc->base_url, &url, &host,
+		    &port) == -1)
+			cfg_error(c, "url", "must be an absolute http or https "
+			    "URL");
+		else {
+			free(url);
+			free(host);
+		}
+	}
+	if (cfg_env(c, "headers", &env) == 1) {
+		for (i = 0; env[i] != NULL; i++) {
+			if (strpbrk(env[i], "\r\n:") < strchr(env[i], '=') &&
+			    strpbrk(env[i], "\r\n:") != NULL) {
+				cfg_error(c, "headers", "bad header name");
+				break;
+			}
+			if (strpbrk(env[i], "\r\n") != NULL) {
+				cfg_error(c, "headers", "no line breaks in "
+				    "header values");
+				break;
+			}
+			eq = strchr(env[i], '=');
+			*eq = '\0';
+			xasprintf(&url, "%s: %s", env[i], eq + 1);
+			free(env[i]);
+			env[i] = url;
+		}
+		hc->headers = env;
+	}
+	cfg_string(c, "user_agent", &hc->user_agent);
+	if (cfg_duration(c, "connect_timeout", &hc->connect_timeout) == 1 &&
+	    hc->connect_timeout == 0)
+		cfg_error(c, "connect_timeout", "must be positive");
+	if (cfg_duration(c, "request_timeout", &hc->timeout) == 1 &&
+	    hc->timeout == 0)
+		cfg_error(c, "request_timeout", "must be positive");
+	cfg_bool(c, "tls_verify", &hc->tls_verify);
+	http_conf_path(c, "ca_file", cfg_dir(c), &hc->ca_file);
+	http_conf_path(c, "ca_dir", cfg_dir(c), &hc->ca_dir);
+	http_conf_path(c, "client_cert", cfg_dir(c), &hc->client_cert);
+	http_conf_path(c, "client_key", cfg_dir(c), &hc->client_key);
+	cfg_string(c, "proxy", &hc->proxy);
+	credir = getenv("CREDENTIALS_DIRECTORY");
+	if (credir != NULL && *credir == '\0')
+		credir = NULL;
+	if (http_conf_path(c, "token_file", credir != NULL ? credir :
+	    cfg_dir(c), &hc->token_file) == 1 &&
+	    access(hc->token_file, R_OK) == -1)
+		cfg_error(c, "token_file", "%s: %s", hc->token_file,
+		    strerror(errno));
+	if (cfg_uint(c, "max_response", 1, (uint64_t)1 << 40, &n) == 1)
+		hc->max_response = n;
+	if (cfg_uint(c, "max_redirects", 0, 50, &n) == 1)
+		hc->max_redirects = (uint32_t)n;
+	if (cfg_uint(c, "max_requests", 1, 100000, &n) == 1)
+		hc->max_requests = (uint32_t)n;
+	if (cfg_json(c, "allowed_hosts", &ah) == 1) {
+		if (!json_object_is_type(ah, json_type_array))
+			cfg_error(c, "allowed_hosts", "expected an array of "
+			    "host names");
+		else {
+			len = json_object_array_length(ah);
+			hc->allowed_hosts = xcalloc(len + 1,
+			    sizeof *hc->allowed_hosts);
+			for (i = 0; i < len; i++) {
+				v = json_object_array_get_idx(ah, i);
+				if (!json_object_is_type(v, json_type_string) ||
+				    json_object_get_string_len(v) == 0 ||
+				    strpbrk(json_object_get_string(v),
+				    "/@ ") != NULL) {
+					cfg_error(c, "allowed_hosts",
+					    "expected host or host:port "
+					    "strings");
+					break;
+				}
+				hc->allowed_hosts[i] =
+				    xstrdup(json_object_get_string(v));
+			}
+		}
+		json_object_put(ah);
+	}
+	http_conf_retry(c, &hc->retry);
+	return cfg_failed(c) ? -1 : 0;
+}
