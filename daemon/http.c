@@ -976,7 +976,7 @@ http_req_retry(struct http_req *req, int transport)
 	uint64_t cap, ms;
 	struct timeval tv;
 	double ra = req->r.retry_after;
-	uint32_t n = req->r.attempts;
+	uint32_t i, n = req->r.attempts;
 
 	if (!req->retry || n >= rp->attempts)
 		return 0;
@@ -989,9 +989,11 @@ http_req_retry(struct http_req *req, int transport)
 		ms = (uint64_t)(ra * 1000.0);
 	} else {
 		/* Full jitter: uniform in [0, min(max, initial * 2^(n-1))]. */
-		cap = rp->backoff_max;
-		if (n - 1 < 40 && (rp->backoff_initial << (n - 1)) < cap)
-			cap = rp->backoff_initial << (n - 1);
+		cap = rp->backoff_initial;
+		for (i = 1; i < n && cap < rp->backoff_max; i++)
+			cap *= 2;
+		if (cap > rp->backoff_max)
+			cap = rp->backoff_max;
 		ms = http_random(cl->h) % (cap + 1);
 	}
 	log_debug("http %s: %s %s: attempt %u failed, retry in %llu ms",
@@ -1327,17 +1329,19 @@ http_client_conf_read(struct cfg *c, struct http_client_conf *hc)
 	}
 	if (cfg_env(c, "headers", &env) == 1) {
 		for (i = 0; env[i] != NULL; i++) {
-			if (strpbrk(env[i], "\r\n:") < strchr(env[i], '=') &&
-			    strpbrk(env[i], "\r\n:") != NULL) {
-				cfg_error(c, "headers", "bad header name");
+			eq = strchr(env[i], '=');
+			/* A token: no separators, spaces or controls. */
+			if (strcspn(env[i], "\r\n\t :()<>@,;\\\"/[]?{}") <
+			    (size_t)(eq - env[i])) {
+				cfg_error(c, "headers", "\"%.*s\": bad header "
+				    "name", (int)(eq - env[i]), env[i]);
 				break;
 			}
-			if (strpbrk(env[i], "\r\n") != NULL) {
+			if (strpbrk(eq, "\r\n") != NULL) {
 				cfg_error(c, "headers", "no line breaks in "
 				    "header values");
 				break;
 			}
-			eq = strchr(env[i], '=');
 			*eq = '\0';
 			xasprintf(&url, "%s: %s", env[i], eq + 1);
 			free(env[i]);

@@ -852,6 +852,9 @@ START_TEST(test_conf_errors)
 	conf_err("{\"url\": \"ftp://x/\"}", "url: must be an absolute http");
 	conf_err("{\"url\": \"tasks/\"}", "url: must be an absolute http");
 	conf_err(CONF(", \"headers\": {\"A\": 1}"), "headers");
+	conf_err(CONF(", \"headers\": {\"A B\": \"x\"}"), "headers");
+	conf_err(CONF(", \"headers\": {\"A\": \"x\\r\\nB: y\"}"),
+	    "headers");
 	conf_err(CONF(", \"max_requests\": 0"), "max_requests");
 	conf_err(CONF(", \"max_redirects\": -1"), "max_redirects");
 	conf_err(CONF(", \"request_timeout\": \"soon\""), "request_timeout");
