@@ -357,6 +357,28 @@ START_TEST(test_get_post)
 }
 END_TEST
 
+START_TEST(test_connection_reuse)
+{
+	json_object *log;
+	const char *peer;
+	int i;
+
+	client(CONF(""));
+	for (i = 0; i < 4; i++) {
+		submit("GET", "tasks/search?task_id=1", NULL, 0, &res[i]);
+		run(1, LOOP_LIMIT_MS);
+		ck_assert_int_eq(res[i].status, 200);
+	}
+	/* One connection: every request came from the same peer. */
+	log = log_get();
+	peer = field(log_entry(log, 0), "peer");
+	ck_assert_ptr_nonnull(peer);
+	for (i = 1; i < 4; i++)
+		ck_assert_str_eq(field(log_entry(log, (size_t)i), "peer"), peer);
+	json_object_put(log);
+}
+END_TEST
+
 START_TEST(test_relative_urls)
 {
 	char want[128];
@@ -915,6 +937,7 @@ http_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_get_post);
 	tcase_add_test(tc, test_relative_urls);
+	tcase_add_test(tc, test_connection_reuse);
 	tcase_add_test(tc, test_max_requests);
 	tcase_add_test(tc, test_cancel);
 	suite_add_tcase(s, tc);
