@@ -832,8 +832,14 @@ START_TEST(test_cancel)
 	b = submit("GET", "tasks/search?task_id=1", NULL, 0, &res[1]);
 	submit("GET", "tasks/search?task_id=1", NULL, 0, &res[2]);
 	run(99, 200);		/* a is mid-transfer */
-	http_cancel(a);
-	http_cancel(b);		/* b was queued */
+	http_client_stats(cl, &st);
+	ck_assert_uint_eq(st.in_flight, 1);
+	ck_assert_uint_eq(st.queued, 2);
+	http_cancel(b);		/* queued */
+	http_cancel(a);		/* mid-transfer */
+	http_client_stats(cl, &st);
+	ck_assert_uint_eq(st.in_flight, 1);	/* the third one started */
+	ck_assert_uint_eq(st.queued, 0);
 	run(1, LOOP_LIMIT_MS);
 	ck_assert_int_eq(res[0].calls, 0);
 	ck_assert_int_eq(res[1].calls, 0);
