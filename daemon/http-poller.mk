@@ -1,1 +1,2 @@
-# daemon/http-poller.mk: (filled in by its owner; see Makefile.am)
+# daemon/http-poller.mk: the http-batch and http-each poller kinds.
+daemon_libpollexd_la_SOURCES += daemon/poller_http.c

@@ -42,6 +42,8 @@ struct poller {
 
 static const struct poller_kind *const poller_kinds[] = {
 	&poller_kind_exec,
+	&poller_kind_http_batch,
+	&poller_kind_http_each,
 };
 
 const struct poller_kind *

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "http.h"
 #include "log.h"
 #include "poller.h"
 #include "pollexd.h"
@@ -392,6 +393,8 @@ pxd_free(struct pxd *pxd)
 		if (pxd->ev_signals[i] != NULL)
 			event_free(pxd->ev_signals[i]);
 	conf_free(pxd->conf);
+	/* The HTTP pollers' clients went with their configurations. */
+	http_shutdown();
 	free(pxd->conf_file);
 	free(pxd->socket_path);
 	free(pxd->state_dir);

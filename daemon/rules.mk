@@ -1,1 +1,2 @@
-# daemon/rules.mk: (filled in by its owner; see Makefile.am)
+# daemon/rules.mk: request templates and outcome rules of the HTTP pollers.
+daemon_libpollexd_la_SOURCES += daemon/rules.c daemon/rules.h

@@ -1,1 +1,10 @@
-# tests/http-poller.mk: (filled in by its owner; see Makefile.am)
+# tests/http-poller.mk: the HTTP poller kinds against the HTTP test service.
+check_PROGRAMS += tests/check_http_poller
+TESTS += tests/check_http_poller
+INTEGRATION_TESTS += tests/check_http_poller
+tests_check_http_poller_SOURCES = tests/check_http_poller.c tests/tsvc.c \
+	tests/tsvc.h
+tests_check_http_poller_CFLAGS = $(TEST_CFLAGS) $(CURL_CFLAGS) \
+	-iquote $(top_srcdir)/client
+tests_check_http_poller_LDADD = tests/libharness.la client/libpollex.la \
+	tests/libtestlib.la $(CHECK_LIBS) $(JSONC_LIBS) $(CURL_LIBS) -lm

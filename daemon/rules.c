@@ -1,0 +1,1151 @@
+/* rules.c: request templates and outcome rules of the HTTP pollers (see
+ * rules.h and docs/http-templates.md).
+ *
+ * Templates are compiled when the configuration is read: a string becomes
+ * a list of literal pieces and placeholders, a JSON body keeps its shape
+ * with its strings compiled in walk order.  Rendering makes one pass and
+ * parses each task's JSON at most once. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf.h"
+#include "rules.h"
+#include "util.h"
+#include "xmalloc.h"
+
+/* ------------------------------------------------------------------ */
+/* JSON pointers */
+
+int
+jptr_valid(const char *p)
+{
+	if (p == NULL)
+		return 0;
+	if (*p == '\0')
+		return 1;
+	if (*p != '/')
+		return 0;
+	for (; *p != '\0'; p++)
+		if (*p == '~' && p[1] != '0' && p[1] != '1')
+			return 0;
+	return 1;
+}
+
+/* The next reference token of p (after a '/') into buf; returns the rest. */
+static const char *
+jptr_token(const char *p, char *buf, size_t len, int *toolong)
+{
+	size_t n = 0;
+
+	*toolong = 0;
+	for (; *p != '\0' && *p != '/'; p++) {
+		char ch = *p;
+
+		if (ch == '~') {
+			ch = p[1] == '1' ? '/' : '~';
+			p++;
+		}
+		if (n + 1 >= len) {
+			*toolong = 1;
+			continue;
+		}
+		buf[n++] = ch;
+	}
+	buf[n] = '\0';
+	return p;
+}
+
+json_object *
+jptr_get(json_object *doc, const char *ptr)
+{
+	char tok[256], *end;
+	const char *p = ptr;
+	json_object *v = doc;
+	unsigned long idx;
+	int toolong;
+
+	if (ptr == NULL || !jptr_valid(ptr))
+		return NULL;
+	while (*p == '/' && v != NULL) {
+		p = jptr_token(p + 1, tok, sizeof tok, &toolong);
+		if (toolong)
+			return NULL;
+		if (json_object_is_type(v, json_type_object)) {
+			if (!json_object_object_get_ex(v, tok, &v))
+				return NULL;
+		} else if (json_object_is_type(v, json_type_array)) {
+			/* Digits, no leading zero; "-" (past the end) is never
+			 * there. */
+			if (tok[0] == '\0' || (tok[0] == '0' && tok[1] != '\0') ||
+			    strspn(tok, "0123456789") != strlen(tok))
+				return NULL;
+			errno = 0;
+			idx = strtoul(tok, &end, 10);
+			if (errno != 0 || idx >= json_object_array_length(v))
+				return NULL;
+			v = json_object_array_get_idx(v, idx);
+		} else
+			return NULL;
+	}
+	return v;
+}
+
+/* ------------------------------------------------------------------ */
+/* String templates */
+
+enum ph_kind { PH_ID, PH_REF, PH_ARGS, PH_LABEL, PH_IDS, PH_REFS };
+
+struct piece {
+	char *text;		/* literal, or NULL for a placeholder */
+	enum ph_kind kind;
+	char *arg;		/* pointer (ref, args, refs) or label name */
+};
+
+struct stmpl {
+	struct piece *p;
+	size_t n;
+	int whole;		/* exactly one placeholder, nothing else */
+};
+
+enum tctx { T_URL, T_HEADER, T_BODY };
+
+static void
+stmpl_free(struct stmpl *t)
+{
+	size_t i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < t->n; i++) {
+		free(t->p[i].text);
+		free(t->p[i].arg);
+	}
+	free(t->p);
+	free(t);
+}
+
+static void
+stmpl_add(struct stmpl *t, char *text, enum ph_kind k, char *arg)
+{
+	t->p = xreallocarray(t->p, t->n + 1, sizeof *t->p);
+	t->p[t->n].text = text;
+	t->p[t->n].kind = k;
+	t->p[t->n].arg = arg;
+	t->n++;
+}
+
+/* Parse one placeholder expression; NULL with *why on error. */
+static int
+ph_parse(const char *e, size_t len, int batch, enum ph_kind *k, char **arg,
+    char **why)
+{
+	static const struct {
+		const char *name;
+		enum ph_kind kind;
+		int batch;	/* 1: batch only, 0: per task only */
+	} names[] = {
+		{ "id", PH_ID, 0 }, { "ref", PH_REF, 0 }, { "args", PH_ARGS, 0 },
+		{ "labels", PH_LABEL, 0 }, { "ids", PH_IDS, 1 },
+		{ "refs", PH_REFS, 1 },
+	};
+	char *s = xcalloc(1, len + 1), *rest;
+	size_t i, nl;
+
+	memcpy(s, e, len);
+	*arg = NULL;
+	for (i = 0; i < nitems(names); i++) {
+		nl = strlen(names[i].name);
+		if (strncmp(s, names[i].name, nl) != 0 ||
+		    (s[nl] != '\0' && s[nl] != '/'))
+			continue;
+		rest = s + nl;
+		if (names[i].batch != batch) {
+			xasprintf(why, "{{%s}}: \"%s\" is only for %s templates",
+			    s, names[i].name, batch ? "per-task" : "batch");
+			goto bad;
+		}
+		*k = names[i].kind;
+		if (*k == PH_ID || *k == PH_IDS) {
+			if (*rest != '\0') {
+				xasprintf(why, "{{%s}}: \"%s\" takes no pointer",
+				    s, names[i].name);
+				goto bad;
+			}
+		} else if (*k == PH_LABEL) {
+			if (rest[0] != '/' || rest[1] == '\0' ||
+			    strchr(rest + 1, '/') != NULL) {
+				xasprintf(why, "{{%s}}: expected labels/NAME", s);
+				goto bad;
+			}
+			*arg = xstrdup(rest + 1);
+		} else {
+			if (!jptr_valid(rest)) {
+				xasprintf(why, "{{%s}}: \"%s\" is not a JSON "
+				    "pointer", s, rest);
+				goto bad;
+			}
+			*arg = xstrdup(rest);
+		}
+		free(s);
+		return 0;
+	}
+	xasprintf(why, "{{%s}}: unknown placeholder (known: id, ref, ref/PTR, "
+	    "args, args/PTR, labels/NAME%s)", s, batch ? ", ids, refs, "
+	    "refs/PTR; id, ref, args and labels are per-task" : "");
+bad:
+	free(s);
+	return -1;
+}
+
+static struct stmpl *
+stmpl_compile(const char *s, int batch, char **why)
+{
+	struct stmpl *t = xcalloc(1, sizeof *t);
+	const char *p = s, *open, *close;
+	enum ph_kind k;
+	char *arg;
+	int nph = 0;
+
+	while (*p != '\0') {
+		if ((open = strstr(p, "{{")) == NULL) {
+			stmpl_add(t, xstrdup(p), 0, NULL);
+			break;
+		}
+		if (open > p)
+			stmpl_add(t, strndup(p, (size_t)(open - p)), 0, NULL);
+		if ((close = strstr(open + 2, "}}")) == NULL) {
+			xasprintf(why, "\"{{\" without \"}}\" in \"%s\"", s);
+			goto bad;
+		}
+		if (ph_parse(open + 2, (size_t)(close - open - 2), batch, &k,
+		    &arg, why) == -1)
+			goto bad;
+		stmpl_add(t, NULL, k, arg);
+		nph++;
+		p = close + 2;
+	}
+	t->whole = t->n == 1 && nph == 1;
+	return t;
+bad:
+	stmpl_free(t);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Rendering */
+
+struct rctx {
+	const struct tmpl_task *tasks;
+	size_t n;
+	json_object **refs, **args, **labels;	/* parsed on demand */
+};
+
+static void
+rctx_clear(struct rctx *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		if (r->refs != NULL)
+			json_object_put(r->refs[i]);
+		if (r->args != NULL)
+			json_object_put(r->args[i]);
+		if (r->labels != NULL)
+			json_object_put(r->labels[i]);
+	}
+	free(r->refs);
+	free(r->args);
+	free(r->labels);
+}
+
+static json_object *
+rctx_doc(struct rctx *r, json_object ***cache, size_t i, const char *text)
+{
+	if (*cache == NULL)
+		*cache = xcalloc(r->n, sizeof **cache);
+	if ((*cache)[i] == NULL && text != NULL)
+		(*cache)[i] = json_tokener_parse(text);
+	return (*cache)[i];
+}
+
+/* The value of a placeholder: a new reference, or NULL with *why. */
+static json_object *
+ph_value(struct rctx *r, const struct piece *pc, char **why)
+{
+	const struct tmpl_task *t = &r->tasks[0];
+	json_object *doc, *v, *a;
+	size_t i;
+
+	switch (pc->kind) {
+	case PH_ID:
+		return json_object_new_string(t->id != NULL ? t->id : "");
+	case PH_IDS:
+		a = json_object_new_array_ext((int)r->n);
+		for (i = 0; i < r->n; i++)
+			json_object_array_add(a, json_object_new_string(
+			    r->tasks[i].id != NULL ? r->tasks[i].id : ""));
+		return a;
+	case PH_REF:
+	case PH_ARGS:
+		doc = pc->kind == PH_REF ? rctx_doc(r, &r->refs, 0, t->ref) :
+		    rctx_doc(r, &r->args, 0, t->args);
+		if ((v = jptr_get(doc, pc->arg)) == NULL) {
+			xasprintf(why, "{{%s%s}}: task %s has no %s%s",
+			    pc->kind == PH_REF ? "ref" : "args", pc->arg,
+			    t->id != NULL ? t->id : "?", pc->kind == PH_REF ?
+			    "ref" : "args", *pc->arg ? pc->arg : "");
+			return NULL;
+		}
+		return json_object_get(v);
+	case PH_LABEL:
+		doc = rctx_doc(r, &r->labels, 0, t->labels);
+		if (doc == NULL || !json_object_object_get_ex(doc, pc->arg, &v)) {
+			xasprintf(why, "{{labels/%s}}: task %s has no label %s",
+			    pc->arg, t->id != NULL ? t->id : "?", pc->arg);
+			return NULL;
+		}
+		return json_object_get(v);
+	case PH_REFS:
+		a = json_object_new_array_ext((int)r->n);
+		for (i = 0; i < r->n; i++) {
+			doc = rctx_doc(r, &r->refs, i, r->tasks[i].ref);
+			if ((v = jptr_get(doc, pc->arg)) == NULL) {
+				xasprintf(why, "{{refs%s}}: task %s has no "
+				    "ref%s", pc->arg, r->tasks[i].id != NULL ?
+				    r->tasks[i].id : "?", pc->arg);
+				json_object_put(a);
+				return NULL;
+			}
+			json_object_array_add(a, json_object_get(v));
+		}
+		return a;
+	}
+	return NULL;
+}
+
+struct sbuf {
+	char *p;
+	size_t n, cap;
+};
+
+static void
+sb_add(struct sbuf *b, const char *s, size_t len)
+{
+	if (b->n + len + 1 > b->cap) {
+		b->cap = (b->n + len + 1) * 2;
+		b->p = realloc(b->p, b->cap);
+		if (b->p == NULL)
+			abort();
+	}
+	memcpy(b->p + b->n, s, len);
+	b->n += len;
+	b->p[b->n] = '\0';
+}
+
+static void
+sb_url(struct sbuf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char e[3];
+
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' ||
+		    ch == '~')
+			sb_add(b, s, 1);
+		else {
+			e[0] = '%';
+			e[1] = hex[ch >> 4];
+			e[2] = hex[ch & 15];
+			sb_add(b, e, 3);
+		}
+	}
+}
+
+/* A scalar's text: a string's content, anything else its JSON. */
+static const char *
+val_text(json_object *v)
+{
+	if (json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+static void
+sb_value(struct sbuf *b, json_object *v, enum tctx ctx)
+{
+	size_t i;
+
+	if (ctx == T_URL && json_object_is_type(v, json_type_array)) {
+		for (i = 0; i < json_object_array_length(v); i++) {
+			if (i > 0)
+				sb_add(b, ",", 1);
+			sb_url(b, val_text(json_object_array_get_idx(v, i)));
+		}
+		return;
+	}
+	if (ctx == T_URL)
+		sb_url(b, val_text(v));
+	else {
+		const char *s = val_text(v);
+		sb_add(b, s, strlen(s));
+	}
+}
+
+/* Render a string template as text; NULL with *why. */
+static char *
+stmpl_text(const struct stmpl *t, struct rctx *r, enum tctx ctx, char **why)
+{
+	struct sbuf b = { NULL, 0, 0 };
+	json_object *v;
+	size_t i;
+
+	sb_add(&b, "", 0);
+	for (i = 0; i < t->n; i++) {
+		if (t->p[i].text != NULL) {
+			sb_add(&b, t->p[i].text, strlen(t->p[i].text));
+			continue;
+		}
+		if ((v = ph_value(r, &t->p[i], why)) == NULL) {
+			free(b.p);
+			return NULL;
+		}
+		sb_value(&b, v, ctx);
+		json_object_put(v);
+	}
+	return b.p;
+}
+
+/* ------------------------------------------------------------------ */
+/* Request templates */
+
+struct req_tmpl {
+	char *method;
+	struct stmpl *url;
+	char **hnames;
+	struct stmpl **hvals;
+	size_t nheaders;
+	json_object *body;		/* the body's shape */
+	struct stmpl **bstr;		/* its strings, in walk order */
+	size_t nbstr;
+};
+
+void
+req_tmpl_free(struct req_tmpl *t)
+{
+	size_t i;
+
+	if (t == NULL)
+		return;
+	free(t->method);
+	stmpl_free(t->url);
+	for (i = 0; i < t->nheaders; i++) {
+		free(t->hnames[i]);
+		stmpl_free(t->hvals[i]);
+	}
+	free(t->hnames);
+	free(t->hvals);
+	json_object_put(t->body);
+	for (i = 0; i < t->nbstr; i++)
+		stmpl_free(t->bstr[i]);
+	free(t->bstr);
+	free(t);
+}
+
+/* Compile every string of a body, in walk order. */
+static int
+body_compile(struct req_tmpl *t, json_object *v, int batch, char **why)
+{
+	struct stmpl *s;
+	size_t i;
+
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		if ((s = stmpl_compile(json_object_get_string(v), batch,
+		    why)) == NULL)
+			return -1;
+		t->bstr = xreallocarray(t->bstr, t->nbstr + 1, sizeof *t->bstr);
+		t->bstr[t->nbstr++] = s;
+		return 0;
+	case json_type_array:
+		for (i = 0; i < json_object_array_length(v); i++)
+			if (body_compile(t, json_object_array_get_idx(v, i),
+			    batch, why) == -1)
+				return -1;
+		return 0;
+	case json_type_object: {
+		json_object_object_foreach(v, key, val) {
+			(void)key;
+			if (body_compile(t, val, batch, why) == -1)
+				return -1;
+		}
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
+static int
+method_ok(const char *m)
+{
+	size_t i;
+
+	for (i = 0; m[i] != '\0'; i++)
+		if (!isupper((unsigned char)m[i]))
+			return 0;
+	return i > 0 && i <= 16;
+}
+
+static int
+header_name_ok(const char *n)
+{
+	const char *p;
+
+	if (*n == '\0')
+		return 0;
+	for (p = n; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) &&
+		    strchr("!#$%&'*+-.^_`|~", *p) == NULL)
+			return 0;
+	return 1;
+}
+
+struct req_tmpl *
+req_tmpl_read(struct cfg *c, const char *key, int batch)
+{
+	struct req_tmpl *t;
+	struct cfg *sub = NULL;
+	json_object *headers = NULL;
+	char *url = NULL, *why = NULL;
+	struct stmpl *s;
+
+	if (cfg_sub(c, key, &sub) != 1)
+		return NULL;
+	t = xcalloc(1, sizeof *t);
+	if (cfg_string(sub, "method", &t->method) == 1 &&
+	    !method_ok(t->method))
+		cfg_error(sub, "method", "\"%s\" is not an HTTP method (upper "
+		    "case letters, such as \"GET\" or \"POST\")", t->method);
+	if (cfg_string(sub, "url", &url) == 0)
+		cfg_error(sub, "url", "missing: the request's URL, absolute or "
+		    "relative to the poller's url");
+	else if (url != NULL && (t->url = stmpl_compile(url, batch,
+	    &why)) == NULL)
+		cfg_error(sub, "url", "%s", why);
+	free(why);
+	why = NULL;
+	if (cfg_json(sub, "headers", &headers) == 1) {
+		if (!json_object_is_type(headers, json_type_object))
+			cfg_error(sub, "headers", "expected an object of "
+			    "\"Name\": \"value\"");
+		else {
+			json_object_object_foreach(headers, name, val) {
+				if (cfg_failed(sub))
+					break;
+				if (!header_name_ok(name)) {
+					cfg_error(sub, "headers", "\"%s\" is not a "
+					    "header name", name);
+					break;
+				}
+				if (!json_object_is_type(val, json_type_string)) {
+					cfg_error(sub, "headers", "%s: expected "
+					    "a string", name);
+					break;
+				}
+				if ((s = stmpl_compile(json_object_get_string(
+				    val), batch, &why)) == NULL) {
+					cfg_error(sub, "headers", "%s: %s", name,
+					    why);
+					free(why);
+					why = NULL;
+					break;
+				}
+				t->hnames = xreallocarray(t->hnames,
+				    t->nheaders + 1, sizeof *t->hnames);
+				t->hvals = xreallocarray(t->hvals,
+				    t->nheaders + 1, sizeof *t->hvals);
+				t->hnames[t->nheaders] = xstrdup(name);
+				t->hvals[t->nheaders++] = s;
+			}
+		}
+	}
+	json_object_put(headers);
+	if (cfg_json(sub, "body", &t->body) == 1 &&
+	    body_compile(t, t->body, batch, &why) == -1) {
+		cfg_error(sub, "body", "%s", why);
+		free(why);
+	}
+	if (t->method == NULL)
+		t->method = xstrdup(t->body != NULL ? "POST" : "GET");
+	free(url);
+	cfg_finish(sub);
+	cfg_free(sub);
+	if (cfg_failed(c)) {
+		req_tmpl_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* Rebuild the body with its strings rendered; *i walks t->bstr. */
+static json_object *
+body_render(const struct req_tmpl *t, json_object *v, size_t *i,
+    struct rctx *r, char **why)
+{
+	const struct stmpl *s;
+	json_object *out, *e;
+	char *text;
+	size_t k;
+
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		s = t->bstr[(*i)++];
+		if (s->whole)
+			return ph_value(r, &s->p[0], why);
+		if ((text = stmpl_text(s, r, T_BODY, why)) == NULL)
+			return NULL;
+		out = json_object_new_string(text);
+		free(text);
+		return out;
+	case json_type_array:
+		out = json_object_new_array();
+		for (k = 0; k < json_object_array_length(v); k++) {
+			if ((e = body_render(t, json_object_array_get_idx(v, k),
+			    i, r, why)) == NULL &&
+			    *why != NULL) {
+				json_object_put(out);
+				return NULL;
+			}
+			json_object_array_add(out, e);
+		}
+		return out;
+	case json_type_object:
+		out = json_object_new_object();
+		{
+			json_object_object_foreach(v, key, val) {
+				if ((e = body_render(t, val, i, r, why)) ==
+				    NULL && *why != NULL) {
+					json_object_put(out);
+					return NULL;
+				}
+				json_object_object_add(out, key, e);
+			}
+		}
+		return out;
+	default:
+		return json_object_get(v);
+	}
+}
+
+int
+req_tmpl_render(const struct req_tmpl *t, const struct tmpl_task *tasks,
+    size_t n, struct req *out, char **why)
+{
+	struct rctx r;
+	json_object *b;
+	char *v;
+	size_t i, k = 0;
+
+	memset(out, 0, sizeof *out);
+	memset(&r, 0, sizeof r);
+	*why = NULL;
+	r.tasks = tasks;
+	r.n = n;
+	if (n == 0) {
+		*why = xstrdup("no task to render the request for");
+		return -1;
+	}
+	out->method = xstrdup(t->method);
+	if ((out->url = stmpl_text(t->url, &r, T_URL, why)) == NULL)
+		goto bad;
+	out->headers = xcalloc(t->nheaders + 1, sizeof *out->headers);
+	for (i = 0; i < t->nheaders; i++) {
+		if ((v = stmpl_text(t->hvals[i], &r, T_HEADER, why)) == NULL)
+			goto bad;
+		if (strpbrk(v, "\r\n") != NULL) {
+			xasprintf(why, "header %s: the value would contain a "
+			    "line break", t->hnames[i]);
+			free(v);
+			goto bad;
+		}
+		xasprintf(&out->headers[i], "%s: %s", t->hnames[i], v);
+		free(v);
+	}
+	if (t->body != NULL) {
+		if ((b = body_render(t, t->body, &k, &r, why)) == NULL &&
+		    *why != NULL)
+			goto bad;
+		out->body = xstrdup(b == NULL ? "null" :
+		    json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN |
+		    JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(b);
+	}
+	rctx_clear(&r);
+	return 0;
+bad:
+	rctx_clear(&r);
+	req_clear(out);
+	return -1;
+}
+
+void
+req_clear(struct req *r)
+{
+	size_t i;
+
+	free(r->method);
+	free(r->url);
+	for (i = 0; r->headers != NULL && r->headers[i] != NULL; i++)
+		free(r->headers[i]);
+	free(r->headers);
+	free(r->body);
+	memset(r, 0, sizeof *r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Outcome rules */
+
+enum mkind {
+	M_EQUALS, M_IN, M_ANY, M_ALL, M_EXISTS, M_STATUS, M_HEADER_EXISTS,
+	M_HEADER_EQUALS, M_ERROR,
+};
+
+struct matcher {
+	enum mkind kind;
+	char *path;		/* M_EQUALS .. M_EXISTS */
+	char *header;
+	json_object *value;	/* equals / in (array) / any / all / header */
+	int exists;
+	int ignore_case;
+	int status_class;	/* 2 for "2xx", 0: a list */
+	long statuses[16];
+	size_t nstatuses;
+	enum px_state state;
+};
+
+struct rules {
+	struct matcher *m;
+	size_t n;
+	char *result, *error_message, *error_code, *progress;
+	enum px_state dflt;
+};
+
+void
+rules_free(struct rules *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->n; i++) {
+		free(r->m[i].path);
+		free(r->m[i].header);
+		json_object_put(r->m[i].value);
+	}
+	free(r->m);
+	free(r->result);
+	free(r->error_message);
+	free(r->error_code);
+	free(r->progress);
+	free(r);
+}
+
+static int
+state_parse(const char *s, enum px_state *st)
+{
+	if (strcmp(s, "succeeded") == 0)
+		*st = PX_STATE_SUCCEEDED;
+	else if (strcmp(s, "failed") == 0)
+		*st = PX_STATE_FAILED;
+	else if (strcmp(s, "pending") == 0 || strcmp(s, "retry") == 0)
+		*st = PX_STATE_PENDING;
+	else
+		return -1;
+	return 0;
+}
+
+/* Read one rule object; -1 after cfg_error naming "rules[i].key". */
+static int
+rule_read(struct cfg *c, json_object *o, size_t i, struct matcher *m)
+{
+	static const char *const keys[] = { "path", "equals", "in", "any",
+		"all", "exists", "status", "header", "error", "ignore_case",
+		"state" };
+	json_object *v;
+	char key[64];
+	size_t k, nk;
+	int ok;
+
+#define RERR(k_, ...) do {						\
+	snprintf(key, sizeof key, "rules[%zu]%s%s", i, *(k_) ? "." : "",\
+	    (k_));							\
+	return cfg_error(c, key, __VA_ARGS__);				\
+} while (0)
+
+	memset(m, 0, sizeof *m);
+	if (!json_object_is_type(o, json_type_object))
+		RERR("", "expected an object such as {\"path\": \"/state\", "
+		    "\"equals\": \"done\", \"state\": \"succeeded\"}");
+	json_object_object_foreach(o, name, val) {
+		(void)val;
+		for (ok = 0, k = 0; k < nitems(keys) && !ok; k++)
+			ok = strcmp(name, keys[k]) == 0;
+		if (!ok)
+			RERR(name, "unknown key");
+	}
+	if (!json_object_object_get_ex(o, "state", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    state_parse(json_object_get_string(v), &m->state) == -1)
+		RERR("state", "expected \"succeeded\", \"failed\" or "
+		    "\"pending\"");
+	if (json_object_object_get_ex(o, "ignore_case", &v)) {
+		if (!json_object_is_type(v, json_type_boolean))
+			RERR("ignore_case", "expected true or false");
+		m->ignore_case = json_object_get_boolean(v);
+	}
+	/* Exactly one subject: path, status, header or error. */
+	nk = json_object_object_get_ex(o, "path", NULL) +
+	    json_object_object_get_ex(o, "status", NULL) +
+	    json_object_object_get_ex(o, "header", NULL) +
+	    json_object_object_get_ex(o, "error", NULL);
+	if (nk != 1)
+		RERR("", "needs exactly one of \"path\", \"status\", \"header\" "
+		    "or \"error\"");
+	if (json_object_object_get_ex(o, "error", &v)) {
+		if (!json_object_is_type(v, json_type_boolean) ||
+		    !json_object_get_boolean(v))
+			RERR("error", "expected true");
+		if (json_object_object_length(o) != 2 + (m->ignore_case ||
+		    json_object_object_get_ex(o, "ignore_case", NULL)))
+			RERR("error", "takes nothing but \"state\"");
+		m->kind = M_ERROR;
+		return 0;
+	}
+	if (json_object_object_get_ex(o, "status", &v)) {
+		m->kind = M_STATUS;
+		if (json_object_is_type(v, json_type_string)) {
+			const char *s = json_object_get_string(v);
+
+			if (strlen(s) != 3 || s[0] < '1' || s[0] > '5' ||
+			    strcasecmp(s + 1, "xx") != 0)
+				RERR("status", "expected a status, a list of "
+				    "them or a class such as \"2xx\"");
+			m->status_class = s[0] - '0';
+		} else if (json_object_is_type(v, json_type_int)) {
+			m->statuses[m->nstatuses++] = json_object_get_int64(v);
+		} else if (json_object_is_type(v, json_type_array) &&
+		    json_object_array_length(v) > 0 &&
+		    json_object_array_length(v) <= nitems(m->statuses)) {
+			for (k = 0; k < json_object_array_length(v); k++) {
+				json_object *e = json_object_array_get_idx(v, k);
+
+				if (!json_object_is_type(e, json_type_int))
+					RERR("status", "item %zu is not a status",
+					    k);
+				m->statuses[m->nstatuses++] =
+				    json_object_get_int64(e);
+			}
+		} else
+			RERR("status", "expected a status, a list of up to 16 "
+			    "or a class such as \"2xx\"");
+		for (k = 0; k < m->nstatuses; k++)
+			if (m->statuses[k] < 100 || m->statuses[k] > 599)
+				RERR("status", "%ld is not an HTTP status",
+				    m->statuses[k]);
+		if (json_object_object_length(o) > 2 + (json_object_object_get_ex(
+		    o, "ignore_case", NULL)))
+			RERR("status", "takes nothing but \"state\"");
+		return 0;
+	}
+	if (json_object_object_get_ex(o, "header", &v)) {
+		if (!json_object_is_type(v, json_type_string) ||
+		    json_object_get_string_len(v) == 0)
+			RERR("header", "expected a header name");
+		m->header = xstrdup(json_object_get_string(v));
+		if (json_object_object_get_ex(o, "exists", &v)) {
+			if (!json_object_is_type(v, json_type_boolean))
+				RERR("exists", "expected true or false");
+			m->kind = M_HEADER_EXISTS;
+			m->exists = json_object_get_boolean(v);
+		} else if (json_object_object_get_ex(o, "equals", &v)) {
+			if (!json_object_is_type(v, json_type_string))
+				RERR("equals", "a header is compared with a "
+				    "string");
+			m->kind = M_HEADER_EQUALS;
+			m->value = json_object_get(v);
+		} else
+			RERR("header", "needs \"exists\" or \"equals\"");
+		return 0;
+	}
+	/* A path matcher. */
+	json_object_object_get_ex(o, "path", &v);
+	if (!json_object_is_type(v, json_type_string) ||
+	    !jptr_valid(json_object_get_string(v)))
+		RERR("path", "expected a JSON pointer (\"\" or \"/name/0/...\")");
+	m->path = xstrdup(json_object_get_string(v));
+	nk = json_object_object_get_ex(o, "equals", NULL) +
+	    json_object_object_get_ex(o, "in", NULL) +
+	    json_object_object_get_ex(o, "any", NULL) +
+	    json_object_object_get_ex(o, "all", NULL) +
+	    json_object_object_get_ex(o, "exists", NULL);
+	if (nk != 1)
+		RERR("path", "needs exactly one of \"equals\", \"in\", \"any\", "
+		    "\"all\" or \"exists\"");
+	if (json_object_object_get_ex(o, "equals", &v))
+		m->kind = M_EQUALS;
+	else if (json_object_object_get_ex(o, "in", &v)) {
+		m->kind = M_IN;
+		if (!json_object_is_type(v, json_type_array) ||
+		    json_object_array_length(v) == 0)
+			RERR("in", "expected a non-empty array of values");
+	} else if (json_object_object_get_ex(o, "any", &v))
+		m->kind = M_ANY;
+	else if (json_object_object_get_ex(o, "all", &v))
+		m->kind = M_ALL;
+	else {
+		json_object_object_get_ex(o, "exists", &v);
+		if (!json_object_is_type(v, json_type_boolean))
+			RERR("exists", "expected true or false");
+		m->kind = M_EXISTS;
+		m->exists = json_object_get_boolean(v);
+		return 0;
+	}
+	m->value = json_object_get(v);
+	return 0;
+#undef RERR
+}
+
+static void
+rules_pointer(struct cfg *c, const char *key, char **out)
+{
+	json_object *v = NULL;
+
+	if (cfg_json(c, key, &v) != 1)
+		return;
+	if (!json_object_is_type(v, json_type_string) ||
+	    !jptr_valid(json_object_get_string(v)))
+		cfg_error(c, key, "expected a JSON pointer (\"\" or "
+		    "\"/name/0/...\")");
+	else
+		*out = xstrdup(json_object_get_string(v));
+	json_object_put(v);
+}
+
+struct rules *
+rules_read(struct cfg *c, const char *key)
+{
+	struct rules *r;
+	struct cfg *sub = NULL;
+	json_object *list = NULL;
+	char *d = NULL;
+	size_t i, n;
+
+	if (cfg_sub(c, key, &sub) != 1)
+		return NULL;
+	r = xcalloc(1, sizeof *r);
+	r->dflt = PX_STATE_PENDING;
+	if (cfg_json(sub, "rules", &list) != 1)
+		cfg_error(sub, "rules", "missing: an array of rules, such as "
+		    "[{\"path\": \"/state\", \"equals\": \"done\", "
+		    "\"state\": \"succeeded\"}]");
+	else if (!json_object_is_type(list, json_type_array))
+		cfg_error(sub, "rules", "expected an array");
+	else {
+		n = json_object_array_length(list);
+		r->m = xcalloc(n > 0 ? n : 1, sizeof *r->m);
+		for (i = 0; i < n && !cfg_failed(sub); i++) {
+			if (rule_read(sub, json_object_array_get_idx(list, i),
+			    i, &r->m[i]) == -1) {
+				/* Keep what was allocated for the free. */
+				r->n = i + 1;
+				break;
+			}
+			r->n = i + 1;
+		}
+	}
+	json_object_put(list);
+	rules_pointer(sub, "result", &r->result);
+	rules_pointer(sub, "error_message", &r->error_message);
+	rules_pointer(sub, "error_code", &r->error_code);
+	rules_pointer(sub, "progress", &r->progress);
+	if (cfg_string(sub, "default", &d) == 1 &&
+	    state_parse(d, &r->dflt) == -1)
+		cfg_error(sub, "default", "expected \"succeeded\", \"failed\" "
+		    "or \"pending\"");
+	free(d);
+	cfg_finish(sub);
+	cfg_free(sub);
+	if (cfg_failed(c)) {
+		rules_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* Equal JSON values: numbers by value, strings optionally ignoring case,
+ * anything else by canonical text. */
+static int
+val_equal(json_object *a, json_object *b, int icase)
+{
+	enum json_type ta = json_object_get_type(a), tb = json_object_get_type(b);
+	char *ca, *cb;
+	int eq;
+
+	if ((ta == json_type_int || ta == json_type_double) &&
+	    (tb == json_type_int || tb == json_type_double))
+		return json_object_get_double(a) == json_object_get_double(b) &&
+		    (ta != json_type_int || tb != json_type_int ||
+		    json_object_get_int64(a) == json_object_get_int64(b));
+	if (ta != tb)
+		return 0;
+	if (ta == json_type_null)
+		return 1;
+	if (ta == json_type_string)
+		return icase ? strcasecmp(json_object_get_string(a),
+		    json_object_get_string(b)) == 0 :
+		    strcmp(json_object_get_string(a),
+		    json_object_get_string(b)) == 0;
+	if (ta == json_type_boolean)
+		return json_object_get_boolean(a) == json_object_get_boolean(b);
+	ca = json_canonical(a);
+	cb = json_canonical(b);
+	eq = ca != NULL && cb != NULL && strcmp(ca, cb) == 0;
+	free(ca);
+	free(cb);
+	return eq;
+}
+
+static int
+matches(const struct matcher *m, const struct rule_input *in)
+{
+	json_object *v;
+	const char *h;
+	size_t i, n;
+
+	switch (m->kind) {
+	case M_ERROR:
+		return in->transport_error;
+	case M_STATUS:
+		if (in->transport_error || in->status == 0)
+			return 0;
+		if (m->status_class != 0)
+			return in->status / 100 == m->status_class;
+		for (i = 0; i < m->nstatuses; i++)
+			if (in->status == m->statuses[i])
+				return 1;
+		return 0;
+	case M_HEADER_EXISTS:
+	case M_HEADER_EQUALS:
+		h = in->header != NULL && !in->transport_error ?
+		    in->header(in->header_arg, m->header) : NULL;
+		if (m->kind == M_HEADER_EXISTS)
+			return (h != NULL) == m->exists;
+		return h != NULL && (m->ignore_case ?
+		    strcasecmp(h, json_object_get_string(m->value)) == 0 :
+		    strcmp(h, json_object_get_string(m->value)) == 0);
+	default:
+		break;
+	}
+	v = in->doc != NULL ? jptr_get(in->doc, m->path) : NULL;
+	switch (m->kind) {
+	case M_EXISTS:
+		return (v != NULL) == m->exists;
+	case M_EQUALS:
+		return v != NULL && val_equal(v, m->value, m->ignore_case);
+	case M_IN:
+		if (v == NULL)
+			return 0;
+		for (i = 0; i < json_object_array_length(m->value); i++)
+			if (val_equal(v, json_object_array_get_idx(m->value, i),
+			    m->ignore_case))
+				return 1;
+		return 0;
+	case M_ANY:
+	case M_ALL:
+		if (v == NULL || !json_object_is_type(v, json_type_array))
+			return 0;
+		n = json_object_array_length(v);
+		if (n == 0)
+			return 0;
+		for (i = 0; i < n; i++) {
+			int eq = val_equal(json_object_array_get_idx(v, i),
+			    m->value, m->ignore_case);
+
+			if (m->kind == M_ANY && eq)
+				return 1;
+			if (m->kind == M_ALL && !eq)
+				return 0;
+		}
+		return m->kind == M_ALL;
+	default:
+		return 0;
+	}
+}
+
+void
+rules_eval(const struct rules *r, const struct rule_input *in,
+    struct outcome *out, struct rules_scratch *sc)
+{
+	json_object *v;
+	size_t i;
+
+	memset(out, 0, sizeof *out);
+	out->progress = NAN;
+	out->delay = NAN;
+	out->state = r->dflt;
+	for (i = 0; i < r->n; i++)
+		if (matches(&r->m[i], in)) {
+			out->state = r->m[i].state;
+			break;
+		}
+	if (r->progress != NULL && in->doc != NULL &&
+	    (v = jptr_get(in->doc, r->progress)) != NULL &&
+	    (json_object_is_type(v, json_type_int) ||
+	    json_object_is_type(v, json_type_double)))
+		out->progress = json_object_get_double(v);
+	if (out->state == PX_STATE_SUCCEEDED) {
+		v = in->doc != NULL ? jptr_get(in->doc, r->result != NULL ?
+		    r->result : "") : NULL;
+		sc->result = v != NULL ? json_canonical(v) : xstrdup("null");
+		out->result = sc->result;
+	} else if (out->state == PX_STATE_FAILED) {
+		v = in->doc != NULL && r->error_code != NULL ?
+		    jptr_get(in->doc, r->error_code) : NULL;
+		sc->code = xstrdup(v != NULL ? val_text(v) :
+		    in->transport_error ? "transport_error" : "failed");
+		v = in->doc != NULL && r->error_message != NULL ?
+		    jptr_get(in->doc, r->error_message) : NULL;
+		if (v != NULL)
+			sc->message = xstrdup(val_text(v));
+		else if (in->transport_error && in->error_text != NULL)
+			sc->message = xstrdup(in->error_text);
+		else if (i < r->n)
+			xasprintf(&sc->message, "the response (HTTP %ld) matched "
+			    "outcome rule %zu, which says failed", in->status, i);
+		else
+			xasprintf(&sc->message, "the response (HTTP %ld) matched "
+			    "no outcome rule, and the default is failed",
+			    in->status);
+		out->code = sc->code;
+		out->message = sc->message;
+	}
+}
+
+void
+rules_scratch_clear(struct rules_scratch *sc)
+{
+	free(sc->result);
+	free(sc->code);
+	free(sc->message);
+	sc->result = sc->code = sc->message = NULL;
+}
