@@ -1,0 +1,381 @@
+/* check_rules.c: JSON pointers, request templates and outcome rules. */
+#include "config.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "rules.h"
+#include "testlib.h"
+
+static json_object *
+J(const char *text)
+{
+	json_object *o = json_tokener_parse(text);
+
+	ck_assert_msg(o != NULL, "bad test JSON: %s", text);
+	return o;
+}
+
+START_TEST(test_pointers)
+{
+	json_object *d = J("{\"a\": {\"b/c\": [10, 20, {\"~x\": 3}]}, "
+	    "\"\": 7, \"n\": null}");
+
+	ck_assert(jptr_valid(""));
+	ck_assert(jptr_valid("/a/b~1c/0"));
+	ck_assert(!jptr_valid("a"));
+	ck_assert(!jptr_valid("/a~2"));
+	ck_assert_ptr_eq(jptr_get(d, ""), d);
+	ck_assert_int_eq(json_object_get_int(jptr_get(d, "/a/b~1c/1")), 20);
+	ck_assert_int_eq(json_object_get_int(jptr_get(d, "/a/b~1c/2/~0x")), 3);
+	ck_assert_int_eq(json_object_get_int(jptr_get(d, "/")), 7);
+	ck_assert_ptr_null(jptr_get(d, "/a/b~1c/3"));
+	ck_assert_ptr_null(jptr_get(d, "/a/b~1c/01"));
+	ck_assert_ptr_null(jptr_get(d, "/a/b~1c/-"));
+	ck_assert_ptr_null(jptr_get(d, "/a/x"));
+	ck_assert_ptr_null(jptr_get(d, "/a/b~1c/0/deeper"));
+	json_object_put(d);
+}
+END_TEST
+
+/* Read a request template from JSON text; NULL and *err on error. */
+static struct req_tmpl *
+tread(const char *text, int batch, char *err, size_t len)
+{
+	json_object *o = J(text);
+	struct cfg *c = cfg_open(o, "test.conf", "/tmp");
+	struct req_tmpl *t = req_tmpl_read(c, "req", batch);
+
+	snprintf(err, len, "%s", cfg_errmsg(c) != NULL ? cfg_errmsg(c) : "");
+	cfg_free(c);
+	json_object_put(o);
+	return t;
+}
+
+START_TEST(test_render_per_task)
+{
+	struct tmpl_task tt = { "0123abcd", "{\"task_id\": 42, \"name\": "
+	    "\"a b/c\"}", "{\"n\": [1, 2], \"s\": \"x\\ny\"}",
+	    "{\"team\": \"web\"}" };
+	struct req_tmpl *t;
+	struct req r;
+	char err[512], *why = NULL;
+
+	t = tread("{\"req\": {\"method\": \"PUT\", "
+	    "\"url\": \"/things/{{ref/name}}/{{ref/task_id}}?n={{args/n}}\", "
+	    "\"headers\": {\"Idempotency-Key\": \"k-{{id}}\", "
+	    "\"X-Team\": \"{{labels/team}}\"}, "
+	    "\"body\": {\"whole\": \"{{args/n}}\", \"text\": \"id={{ref/task_id}}\", "
+	    "\"keep\": [true, null, 1.5], \"all\": \"{{args}}\"}}}", 0, err,
+	    sizeof err);
+	ck_assert_msg(t != NULL, "%s", err);
+	ck_assert_int_eq(req_tmpl_render(t, &tt, 1, &r, &why), 0);
+	ck_assert_str_eq(r.method, "PUT");
+	ck_assert_str_eq(r.url, "/things/a%20b%2Fc/42?n=1,2");
+	ck_assert_str_eq(r.headers[0], "Idempotency-Key: k-0123abcd");
+	ck_assert_str_eq(r.headers[1], "X-Team: web");
+	ck_assert_ptr_null(r.headers[2]);
+	ck_assert_str_eq(r.body, "{\"whole\":[1,2],\"text\":\"id=42\","
+	    "\"keep\":[true,null,1.5],\"all\":{\"n\":[1,2],\"s\":\"x\\ny\"}}");
+	req_clear(&r);
+
+	/* A value with a line break cannot go into a header. */
+	req_tmpl_free(t);
+	t = tread("{\"req\": {\"url\": \"/x\", \"headers\": "
+	    "{\"X-S\": \"{{args/s}}\"}}}", 0, err, sizeof err);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(req_tmpl_render(t, &tt, 1, &r, &why), -1);
+	ck_assert_msg(strstr(why, "line break") != NULL, "%s", why);
+	free(why);
+	why = NULL;
+	req_tmpl_free(t);
+
+	/* Something the task lacks is an error naming it. */
+	t = tread("{\"req\": {\"url\": \"/x/{{ref/missing}}\"}}", 0, err,
+	    sizeof err);
+	ck_assert_int_eq(req_tmpl_render(t, &tt, 1, &r, &why), -1);
+	ck_assert_msg(strstr(why, "0123abcd") && strstr(why, "/missing"),
+	    "%s", why);
+	free(why);
+	req_tmpl_free(t);
+	/* Method defaults: GET, or POST with a body. */
+	t = tread("{\"req\": {\"url\": \"/x\", \"body\": {}}}", 0, err,
+	    sizeof err);
+	ck_assert_int_eq(req_tmpl_render(t, &tt, 1, &r, &why), 0);
+	ck_assert_str_eq(r.method, "POST");
+	req_clear(&r);
+	req_tmpl_free(t);
+}
+END_TEST
+
+START_TEST(test_render_batch)
+{
+	struct tmpl_task *tt = calloc(1000, sizeof *tt);
+	char (*ref)[32] = calloc(1000, 32), id[32], err[512], *why = NULL;
+	struct req_tmpl *t;
+	struct req r;
+	json_object *b, *a;
+	size_t i;
+
+	for (i = 0; i < 1000; i++) {
+		snprintf(ref[i], 32, "{\"task_id\": %zu}", i + 1);
+		tt[i].id = "x";
+		tt[i].ref = ref[i];
+	}
+	t = tread("{\"req\": {\"method\": \"POST\", \"url\": "
+	    "\"/search?first={{ids}}\", \"body\": {\"task_id\": "
+	    "\"{{refs/task_id}}\"}}}", 1, err, sizeof err);
+	ck_assert_msg(t != NULL, "%s", err);
+	ck_assert_int_eq(req_tmpl_render(t, tt, 1000, &r, &why), 0);
+	b = J(r.body);
+	ck_assert(json_object_object_get_ex(b, "task_id", &a));
+	ck_assert_uint_eq(json_object_array_length(a), 1000);
+	for (i = 0; i < 1000; i++)
+		ck_assert_int_eq(json_object_get_int(
+		    json_object_array_get_idx(a, i)), (int)i + 1);
+	json_object_put(b);
+	ck_assert_int_eq(strncmp(r.url, "/search?first=x,x,", 18), 0);
+	req_clear(&r);
+	req_tmpl_free(t);
+	(void)id;
+	free(tt);
+	free(ref);
+}
+END_TEST
+
+START_TEST(test_template_errors)
+{
+	static const struct {
+		const char *text;
+		int batch;
+		const char *want;
+	} cases[] = {
+		{ "{\"req\": {\"url\": \"/x/{{nope}}\"}}", 0,
+		  "test.conf: req.url: {{nope}}: unknown placeholder" },
+		{ "{\"req\": {\"url\": \"/x/{{refs/id}}\"}}", 0,
+		  "test.conf: req.url: {{refs/id}}: \"refs\" is only for batch" },
+		{ "{\"req\": {\"url\": \"/x/{{ref/id}}\"}}", 1,
+		  "test.conf: req.url: {{ref/id}}: \"ref\" is only for per-task" },
+		{ "{\"req\": {\"url\": \"/x/{{ref\"}}", 0,
+		  "test.conf: req.url: \"{{\" without \"}}\"" },
+		{ "{\"req\": {\"url\": \"/x/{{refnope}}\"}}", 0,
+		  "unknown placeholder" },
+		{ "{\"req\": {\"url\": \"/x/{{ref~}}\"}}", 0, "unknown placeholder" },
+		{ "{\"req\": {\"url\": \"/x\", \"method\": \"get\"}}", 0,
+		  "test.conf: req.method: \"get\" is not an HTTP method" },
+		{ "{\"req\": {\"method\": \"GET\"}}", 0,
+		  "test.conf: req.url: missing" },
+		{ "{\"req\": {\"url\": \"/x\", \"headers\": {\"Bad Name\": "
+		  "\"v\"}}}", 0, "test.conf: req.headers: \"Bad Name\" is not" },
+		{ "{\"req\": {\"url\": \"/x\", \"body\": {\"a\": [\"{{id}\"]}}}", 0,
+		  "test.conf: req.body: \"{{\" without" },
+		{ "{\"req\": {\"url\": \"/x\", \"bogus\": 1}}", 0,
+		  "test.conf: req.bogus: unknown key" },
+		{ "{\"req\": \"/x\"}", 0, "test.conf: req: must be an object" },
+	};
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		ck_assert_msg(tread(cases[i].text, cases[i].batch, err,
+		    sizeof err) == NULL, "case %zu accepted", i);
+		ck_assert_msg(strstr(err, cases[i].want) != NULL,
+		    "case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].want);
+	}
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+
+static struct rules *
+rread(const char *text, char *err, size_t len)
+{
+	json_object *o = J(text);
+	struct cfg *c = cfg_open(o, "test.conf", "/tmp");
+	struct rules *r = rules_read(c, "outcome");
+
+	snprintf(err, len, "%s", cfg_errmsg(c) != NULL ? cfg_errmsg(c) : "");
+	cfg_free(c);
+	json_object_put(o);
+	return r;
+}
+
+static const char *
+hdr(void *arg, const char *name)
+{
+	(void)arg;
+	return strcasecmp(name, "X-State") == 0 ? "Done" : NULL;
+}
+
+/* Evaluate rules on doc with status; returns the state, result/message in
+ * buf. */
+static enum px_state
+eval(struct rules *r, const char *doc, long status, int terr, char *buf,
+    size_t len, double *progress)
+{
+	struct rules_scratch sc = { NULL, NULL, NULL };
+	struct rule_input in;
+	struct outcome o;
+	json_object *d = doc != NULL ? J(doc) : NULL;
+
+	memset(&in, 0, sizeof in);
+	in.status = status;
+	in.transport_error = terr;
+	in.error_text = terr ? "connection refused" : NULL;
+	in.doc = d;
+	in.header = hdr;
+	rules_eval(r, &in, &o, &sc);
+	snprintf(buf, len, "%s%s%s", o.result ? o.result : "",
+	    o.code ? o.code : "", o.message ? o.message : "");
+	if (o.code != NULL && o.message != NULL)
+		snprintf(buf, len, "%s: %s", o.code, o.message);
+	if (progress != NULL)
+		*progress = o.progress;
+	rules_scratch_clear(&sc);
+	json_object_put(d);
+	return o.state;
+}
+
+START_TEST(test_rules_eval)
+{
+	struct rules *r;
+	char err[512], buf[512];
+	double p;
+
+	r = rread("{\"outcome\": {\"rules\": ["
+	    "{\"error\": true, \"state\": \"failed\"},"
+	    "{\"status\": 404, \"state\": \"failed\"},"
+	    "{\"status\": \"5xx\", \"state\": \"pending\"},"
+	    "{\"path\": \"/status\", \"in\": [\"succeeded\", \"done\"], "
+	    " \"ignore_case\": true, \"state\": \"succeeded\"},"
+	    "{\"path\": \"/status\", \"equals\": \"Failed\", \"state\": \"failed\"},"
+	    "{\"path\": \"/steps\", \"all\": \"ok\", \"state\": \"succeeded\"},"
+	    "{\"path\": \"/steps\", \"any\": \"broken\", \"state\": \"failed\"},"
+	    "{\"path\": \"/n\", \"equals\": 1, \"state\": \"succeeded\"},"
+	    "{\"header\": \"X-State\", \"equals\": \"done\", \"ignore_case\": true,"
+	    " \"state\": \"succeeded\"}],"
+	    "\"result\": \"/out\", \"error_message\": \"/error/message\","
+	    "\"error_code\": \"/error/code\", \"progress\": \"/pct\"}}",
+	    err, sizeof err);
+	ck_assert_msg(r != NULL, "%s", err);
+	ck_assert_int_eq(eval(r, NULL, 0, 1, buf, sizeof buf, NULL),
+	    PX_STATE_FAILED);
+	ck_assert_str_eq(buf, "transport_error: connection refused");
+	ck_assert_int_eq(eval(r, "{}", 404, 0, buf, sizeof buf, NULL),
+	    PX_STATE_FAILED);
+	ck_assert_msg(strstr(buf, "HTTP 404") && strstr(buf, "rule 1"), "%s",
+	    buf);
+	ck_assert_int_eq(eval(r, "{\"status\": \"succeeded\"}", 503, 0, buf,
+	    sizeof buf, NULL), PX_STATE_PENDING);
+	ck_assert_int_eq(eval(r, "{\"status\": \"SUCCEEDED\", \"out\": "
+	    "{\"b\": 2, \"a\": 1}, \"pct\": 0.5}", 200, 0, buf, sizeof buf, &p),
+	    PX_STATE_SUCCEEDED);
+	ck_assert_str_eq(buf, "{\"a\":1,\"b\":2}");
+	ck_assert(p == 0.5);
+	/* equals is case-sensitive without ignore_case: "FAILED" falls
+	 * through to the last rule (the header, "Done" here) */
+	ck_assert_int_eq(eval(r, "{\"status\": \"FAILED\"}", 200, 0, buf,
+	    sizeof buf, NULL), PX_STATE_SUCCEEDED);
+	ck_assert_int_eq(eval(r, "{\"status\": \"Failed\", \"error\": {\"code\": "
+	    "\"Quota\", \"message\": \"no quota\"}}", 200, 0, buf, sizeof buf,
+	    NULL), PX_STATE_FAILED);
+	ck_assert_str_eq(buf, "Quota: no quota");
+	ck_assert_int_eq(eval(r, "{\"steps\": [\"ok\", \"ok\"]}", 200, 0, buf,
+	    sizeof buf, NULL), PX_STATE_SUCCEEDED);
+	ck_assert_str_eq(buf, "null");	/* no /out */
+	ck_assert_int_eq(eval(r, "{\"steps\": [\"ok\", \"broken\"]}", 200, 0,
+	    buf, sizeof buf, NULL), PX_STATE_FAILED);
+	ck_assert_int_eq(eval(r, "{\"steps\": []}", 200, 0, buf, sizeof buf,
+	    NULL), PX_STATE_SUCCEEDED);	/* the header rule */
+	ck_assert_int_eq(eval(r, "{\"n\": 1.0}", 200, 0, buf, sizeof buf, NULL),
+	    PX_STATE_SUCCEEDED);
+	rules_free(r);
+
+	/* default state; a body that is not JSON sees no path matcher */
+	r = rread("{\"outcome\": {\"rules\": [{\"path\": \"/x\", \"exists\": "
+	    "false, \"state\": \"pending\"}], \"default\": \"failed\"}}", err,
+	    sizeof err);
+	ck_assert_msg(r != NULL, "%s", err);
+	ck_assert_int_eq(eval(r, NULL, 200, 0, buf, sizeof buf, NULL),
+	    PX_STATE_PENDING);
+	ck_assert_int_eq(eval(r, "{\"x\": 1}", 200, 0, buf, sizeof buf, NULL),
+	    PX_STATE_FAILED);
+	ck_assert_msg(strstr(buf, "default is failed"), "%s", buf);
+	rules_free(r);
+}
+END_TEST
+
+START_TEST(test_rules_errors)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{ "{\"outcome\": {}}", "test.conf: outcome.rules: missing" },
+		{ "{\"outcome\": {\"rules\": {}}}", "outcome.rules: expected an array" },
+		{ "{\"outcome\": {\"rules\": [{\"path\": \"/a\", \"equals\": 1}]}}",
+		  "outcome.rules[0].state: expected" },
+		{ "{\"outcome\": {\"rules\": [{\"path\": \"/a\", \"equals\": 1, "
+		  "\"state\": \"ok\"}]}}", "outcome.rules[0].state: expected" },
+		{ "{\"outcome\": {\"rules\": [{\"path\": \"/a\", \"equals\": 1, "
+		  "\"state\": \"failed\"}, {\"path\": \"a\", \"equals\": 1, "
+		  "\"state\": \"failed\"}]}}",
+		  "outcome.rules[1].path: expected a JSON pointer" },
+		{ "{\"outcome\": {\"rules\": [{\"path\": \"/a\", \"state\": "
+		  "\"failed\"}]}}", "outcome.rules[0].path: needs exactly one of" },
+		{ "{\"outcome\": {\"rules\": [{\"path\": \"/a\", \"status\": 200, "
+		  "\"state\": \"failed\"}]}}", "outcome.rules[0]: needs exactly one" },
+		{ "{\"outcome\": {\"rules\": [{\"status\": 700, \"state\": "
+		  "\"failed\"}]}}", "outcome.rules[0].status: 700 is not" },
+		{ "{\"outcome\": {\"rules\": [{\"status\": \"2yy\", \"state\": "
+		  "\"failed\"}]}}", "outcome.rules[0].status: expected" },
+		{ "{\"outcome\": {\"rules\": [{\"path\": \"/a\", \"in\": [], "
+		  "\"state\": \"failed\"}]}}", "outcome.rules[0].in: expected" },
+		{ "{\"outcome\": {\"rules\": [{\"path\": \"/a\", \"equals\": 1, "
+		  "\"state\": \"failed\", \"colour\": 1}]}}",
+		  "outcome.rules[0].colour: unknown key" },
+		{ "{\"outcome\": {\"rules\": [{\"header\": \"X\", \"state\": "
+		  "\"failed\"}]}}", "outcome.rules[0].header: needs" },
+		{ "{\"outcome\": {\"rules\": [], \"result\": \"x\"}}",
+		  "outcome.result: expected a JSON pointer" },
+		{ "{\"outcome\": {\"rules\": [], \"default\": \"maybe\"}}",
+		  "outcome.default: expected" },
+		{ "{\"outcome\": {\"rules\": [], \"extra\": 1}}",
+		  "outcome.extra: unknown key" },
+	};
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		ck_assert_msg(rread(cases[i].text, err, sizeof err) == NULL,
+		    "case %zu accepted", i);
+		ck_assert_msg(strstr(err, cases[i].want) != NULL,
+		    "case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].want);
+	}
+}
+END_TEST
+
+static Suite *
+rules_suite(void)
+{
+	Suite *s = suite_create("rules");
+	TCase *tc = tcase_create("all");
+
+	tcase_add_test(tc, test_pointers);
+	tcase_add_test(tc, test_render_per_task);
+	tcase_add_test(tc, test_render_batch);
+	tcase_add_test(tc, test_template_errors);
+	tcase_add_test(tc, test_rules_eval);
+	tcase_add_test(tc, test_rules_errors);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return check_run(rules_suite());
+}
