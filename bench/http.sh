@@ -43,7 +43,7 @@ start_service() {
 write_conf() {
 	cat >"$dir/pollexd.conf" <<CONF
 {
-  "store": "sqlite",
+  "store": "${POLLEX_BENCH_STORE:-sqlite}",
   "pollers": {
     "batch": {
       "kind": "http-batch", "url": "$base",
@@ -79,7 +79,7 @@ CONF
 
 start_pollexd() {
 	rm -rf "$dir/state" "$dir/p.sock"
-	"$top/daemon/pollexd" -c "$dir/pollexd.conf" -S "$dir/p.sock" \
+	${POLLEX_BENCH_WRAPPER:-} "$top/daemon/pollexd" -c "$dir/pollexd.conf" -S "$dir/p.sock" \
 	    --state-dir "$dir/state" 2>"$dir/pollexd.log" </dev/null &
 	pid=$!
 	i=0
@@ -121,7 +121,7 @@ write_conf
 : >"$dir/results"
 for r in $(seq "$runs"); do
 	scenario batch "$nbatch" | tee -a "$dir/results"
-	scenario each "$neach" | tee -a "$dir/results"
+	[ "$neach" -gt 0 ] && scenario each "$neach" | tee -a "$dir/results"
 done
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 for p in batch each; do
