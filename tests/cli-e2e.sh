@@ -17,12 +17,26 @@ fi
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/pollex-cli.XXXXXX")
 sock="$dir/pollex.sock"
-pid=
+pid= svc=
 cleanup() {
 	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+	[ -n "$svc" ] && kill "$svc" 2>/dev/null
 	rm -rf "$dir"
 }
 trap cleanup EXIT
+
+# The example HTTP pollers' remote service (examples/demo runs it on port
+# 8750): here on a free port, with a copy of the examples pointed at it.
+: "${TESTSERVICE:?}"
+mkfifo "$dir/port.fifo"
+"$TESTSERVICE" -a 127.0.0.1 >"$dir/port.fifo" &
+svc=$!
+read -r port <"$dir/port.fifo" || true
+[ -n "$port" ] || { echo "FAIL: the test service did not start"; exit 1; }
+mkdir "$dir/ex"
+cp "$srcdir"/examples/timer-* "$dir/ex/"
+sed "s/127.0.0.1:8750/127.0.0.1:$port/g" "$conf" >"$dir/ex/pollexd.conf"
+conf="$dir/ex/pollexd.conf"
 
 fail() {
 	echo "FAIL: $*"
@@ -154,6 +168,19 @@ expect 0 stats
 echo "$out" | grep -q "^store: *$dir/state" || fail "stats has no store: $out"
 echo "$out" | grep -q "^commits: *[1-9]" || fail "stats has no commits: $out"
 echo "$out" | grep -q "^tasks: .* 1 pending" || fail "stats tasks: $out"
+
+# The HTTP pollers of the example, as in the README.
+expect 0 submit publish --args '{"object": "img-1", "duration_ms": 500}' \
+    --wait --wait-timeout 20s
+echo "$out" | grep -q ' succeeded {"id":[0-9]*,"object":"img-1"}$' ||
+	fail "publish: $out"
+expect 0 submit vm --args '{"name": "vm1", "size": "small"}' --wait \
+    --wait-timeout 30s
+echo "$out" | grep -q '"properties":{"size":"small"},"provisioningState":"Succeeded"' ||
+	fail "vm: $out"
+expect 1 submit publish --args '{"object": "x", "outcome": "error", "message": "boom", "duration_ms": 0}' \
+    --wait --wait-timeout 20s
+echo "$out" | grep -q " failed" || fail "publish failure: $out"
 
 # The refused-cancel timer outlives a restart, with its id.
 stop_daemon
