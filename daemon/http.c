@@ -45,6 +45,8 @@ TAILQ_HEAD(http_reqs, http_req);
 
 TAILQ_HEAD(http_clients, http_client);
 
+#define HTTP_POOL 128	/* idle easy handles kept for reuse */
+
 struct http {
 	struct event_base *base;
 	struct http_clients clients;
@@ -52,6 +54,8 @@ struct http {
 	struct event *timer;
 	uint64_t rng;
 	int running;
+	CURL *pool[HTTP_POOL];	/* reset easy handles: no setup per request */
+	size_t npool;
 };
 
 struct http_client {
@@ -580,6 +584,26 @@ http_is_header(const char *h, const char *name)
 	return strncasecmp(h, name, len) == 0 && h[len] == ':';
 }
 
+/* An easy handle: a reset one from the pool, else a new one. */
+static CURL *
+http_easy_get(struct http *h)
+{
+	if (h != NULL && h->npool > 0)
+		return h->pool[--h->npool];
+	return curl_easy_init();
+}
+
+/* Done with an easy handle (already out of the multi). */
+static void
+http_easy_put(struct http *h, CURL *e)
+{
+	if (h != NULL && h->npool < HTTP_POOL) {
+		curl_easy_reset(e);
+		h->pool[h->npool++] = e;
+	} else
+		curl_easy_cleanup(e);
+}
+
 /* Drop an attempt's easy handle and its response. */
 static void
 http_req_reset(struct http_req *req)
@@ -587,7 +611,7 @@ http_req_reset(struct http_req *req)
 	if (req->easy != NULL) {
 		if (req->cl->h != NULL)
 			curl_multi_remove_handle(req->cl->h->multi, req->easy);
-		curl_easy_cleanup(req->easy);
+		http_easy_put(req->cl->h, req->easy);
 		req->easy = NULL;
 	}
 	curl_slist_free_all(req->slist);
@@ -674,7 +698,7 @@ http_req_start(struct http_req *req)
 	CURL *e;
 
 	req->state = REQ_RUNNING;
-	if ((e = curl_easy_init()) == NULL) {
+	if ((e = http_easy_get(cl->h)) == NULL) {
 		http_req_done(req, HTTP_ERR_OTHER, "curl_easy_init failed");
 		return;
 	}
@@ -892,7 +916,7 @@ http_req_timer(evutil_socket_t fd, short what, void *rp)
 	TAILQ_REMOVE(&cl->reqs, req, entry);
 	if (req->easy != NULL) {
 		curl_multi_remove_handle(cl->h->multi, req->easy);
-		curl_easy_cleanup(req->easy);
+		http_easy_put(cl->h, req->easy);
 		req->easy = NULL;
 	}
 	req->cb(req->arg, &req->r);
@@ -1185,6 +1209,8 @@ http_shutdown(void)
 		TAILQ_REMOVE(&h->clients, cl, entry);
 		cl->h = NULL;
 	}
+	while (h->npool > 0)
+		curl_easy_cleanup(h->pool[--h->npool]);
 	curl_multi_cleanup(h->multi);
 	event_free(h->timer);
 	free(h);
