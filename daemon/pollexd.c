@@ -593,9 +593,11 @@ pxd_after_iteration(struct pxd *pxd)
 	}
 	if (pxd->server != NULL)
 		server_flush(pxd->server);
-	/* The watchdog hears from us only while the loop turns and the
-	 * store takes our commits. */
-	if (pxd->watchdog_due && !pxd->store_failing) {
+	/* The watchdog hears from us only while the loop turns, after the
+	 * commit: a loop or an fsync that hangs stops the keep-alives.  A
+	 * full store does not: it is a state pollexd works in (Submit is
+	 * refused, STATUS= says so), and a restart would not empty it. */
+	if (pxd->watchdog_due) {
 		pxd->watchdog_due = 0;
 		sd_notify_send("WATCHDOG=1");
 	}

@@ -46,7 +46,7 @@ struct pxd {
 	struct event *ev_notify;	/* STATUS= and WATCHDOG=1 timer */
 	uint64_t watchdog_usec;		/* 0: no watchdog */
 	int watchdog_due;		/* send WATCHDOG=1 after this iteration */
-	int store_failing;		/* the last commit did not go through */
+	int store_failing;		/* the last commit found the store full */
 	char status[160];		/* the last STATUS= sent */
 	struct pxd_stats stats;
 	double started;

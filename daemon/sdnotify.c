@@ -38,7 +38,8 @@ sd_notify_send(const char *state)
 	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
 	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
-	n = sendto(fd, state, strlen(state), MSG_NOSIGNAL,
+	/* Never block the loop on a receiver that does not read. */
+	n = sendto(fd, state, strlen(state), MSG_NOSIGNAL | MSG_DONTWAIT,
 	    (struct sockaddr *)&sun, len);
 	close(fd);
 	return n == (ssize_t)strlen(state) ? 0 : -1;
