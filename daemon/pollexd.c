@@ -30,6 +30,7 @@
 #include "xmalloc.h"
 
 #define PURGE_BATCH 1000	/* tasks purged per loop iteration */
+#define STATUS_PERIOD_US 5000000	/* STATUS= at most this often */
 #define DEFAULT_CONF SYSCONFDIR "/pollex/pollexd.conf"
 
 static int pxd_deadline_dirty;
@@ -210,6 +211,7 @@ pxd_commit(struct pxd *pxd)
 	if (pxd->store == NULL)
 		return;
 	r = store_commit(pxd->store, &cause);
+	pxd->store_failing = r != STORE_OK;
 	if (r == STORE_FATAL) {
 		log_emit(LOG_LVL_ERR, "%s; stopping so that nothing "
 		    "acknowledged can be lost", cause);
@@ -389,6 +391,8 @@ pxd_free(struct pxd *pxd)
 	waits_free(pxd->waits);
 	event_free(pxd->ev_deadline);
 	event_free(pxd->ev_purge);
+	if (pxd->ev_notify != NULL)
+		event_free(pxd->ev_notify);
 	for (i = 0; i < nitems(pxd->ev_signals); i++)
 		if (pxd->ev_signals[i] != NULL)
 			event_free(pxd->ev_signals[i]);
@@ -439,6 +443,74 @@ pxd_apply_conf(struct pxd *pxd, struct conf *conf)
 		conf_free(old);
 }
 
+/* STATUS= for systemctl status: outstanding tasks and pollers, sent when
+ * it changed. */
+static void
+pxd_notify_status(struct pxd *pxd, int force)
+{
+	char msg[sizeof pxd->status];
+	uint64_t out;
+	size_t np = 0;
+	struct poller *p;
+
+	for (p = poller_first(pxd); p != NULL; p = poller_next(p))
+		if (poller_conf(p) != NULL)
+			np++;
+	out = tasktab_count(pxd->tt, PX_STATE_STARTING) +
+	    tasktab_count(pxd->tt, PX_STATE_PENDING);
+	snprintf(msg, sizeof msg, "STATUS=%llu task%s outstanding, %zu "
+	    "poller%s%s", (unsigned long long)out, out == 1 ? "" : "s", np,
+	    np == 1 ? "" : "s", pxd->store_failing ? "; the store is full" :
+	    "");
+	if (!force && strcmp(msg, pxd->status) == 0)
+		return;
+	memcpy(pxd->status, msg, sizeof msg);
+	sd_notify_send(msg);
+}
+
+/* The notify timer: STATUS= when it changed, and a watchdog keep-alive
+ * that goes out after this loop iteration, if it went well. */
+static void
+pxd_notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pxd *pxd = arg;
+
+	(void)fd;
+	(void)what;
+	pxd_notify_status(pxd, 0);
+	if (pxd->watchdog_usec > 0)
+		pxd->watchdog_due = 1;
+}
+
+/* Start the notify timer: half the watchdog interval, or the status
+ * period without a watchdog.  Nothing without $NOTIFY_SOCKET. */
+static void
+pxd_notify_start(struct pxd *pxd)
+{
+	struct timeval tv;
+	uint64_t us = STATUS_PERIOD_US;
+	const char *ns = getenv("NOTIFY_SOCKET");
+
+	if (ns == NULL || *ns == '\0')
+		return;
+	pxd->watchdog_usec = sd_watchdog_usec();
+	if (pxd->watchdog_usec > 0) {
+		us = pxd->watchdog_usec / 2;
+		if (us == 0)
+			us = 1;
+		if (us > STATUS_PERIOD_US)
+			us = STATUS_PERIOD_US;
+		log_info("watchdog: every %llu ms (WATCHDOG_USEC=%llu)",
+		    (unsigned long long)(us / 1000),
+		    (unsigned long long)pxd->watchdog_usec);
+	}
+	tv.tv_sec = (time_t)(us / 1000000);
+	tv.tv_usec = (suseconds_t)(us % 1000000);
+	pxd->ev_notify = event_new(pxd->base, -1, EV_PERSIST, pxd_notify_cb,
+	    pxd);
+	event_add(pxd->ev_notify, &tv);
+}
+
 /* SIGHUP: a new configuration, or the old one and a log line saying why. */
 static void
 pxd_reload(struct pxd *pxd)
@@ -474,6 +546,7 @@ pxd_reload(struct pxd *pxd)
 	log_info("configuration reloaded from %s (%zu pollers)",
 	    pxd->conf_file, conf->npollers);
 	sd_notify_send("READY=1");
+	pxd_notify_status(pxd, 1);
 }
 
 static void
@@ -523,19 +596,37 @@ pxd_after_iteration(struct pxd *pxd)
 	}
 	if (pxd->server != NULL)
 		server_flush(pxd->server);
+	/* The watchdog hears from us only while the loop turns, after the
+	 * commit: a loop or an fsync that hangs stops the keep-alives.  A
+	 * full store does not: it is a state pollexd works in (Submit is
+	 * refused, STATUS= says so), and a restart would not empty it. */
+	if (pxd->watchdog_due) {
+		pxd->watchdog_due = 0;
+		sd_notify_send("WATCHDOG=1");
+	}
 }
 
-int
-pxd_run(struct pxd *pxd)
+/* Catch SIGTERM, SIGINT and SIGHUP in the loop; before READY=1, so that
+ * a stop or reload that follows it at once is not fatal. */
+static void
+pxd_signals(struct pxd *pxd)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	size_t i;
 
 	for (i = 0; i < nitems(sigs); i++) {
+		if (pxd->ev_signals[i] != NULL)
+			continue;
 		pxd->ev_signals[i] = evsignal_new(pxd->base, sigs[i],
 		    pxd_signal_cb, pxd);
 		evsignal_add(pxd->ev_signals[i], NULL);
 	}
+}
+
+int
+pxd_run(struct pxd *pxd)
+{
+	pxd_signals(pxd);
 	while (!pxd->stopping) {
 		if (event_base_loop(pxd->base, EVLOOP_ONCE) == -1) {
 			log_warnx("event loop failed");
@@ -543,7 +634,9 @@ pxd_run(struct pxd *pxd)
 		}
 		pxd_after_iteration(pxd);
 	}
-	sd_notify_send("STOPPING=1");
+	sd_notify_send("STOPPING=1\nSTATUS=stopping");
+	if (pxd->ev_notify != NULL)
+		event_del(pxd->ev_notify);
 	/* Waiters hear that the daemon stops; outstanding tasks stay. */
 	if (pxd->server != NULL)
 		server_stop(pxd->server);
@@ -644,7 +737,7 @@ pollexd_main(int argc, char **argv)
 	struct pxd *pxd;
 	struct group *gr;
 	char *cause, buf[512];
-	int ch, check = 0, verbose = 0, r;
+	int ch, check = 0, verbose = 0, r, nfds;
 	struct stat st;
 
 	while ((ch = getopt_long(argc, argv, "c:S:nvVh", longopts,
@@ -681,6 +774,8 @@ pollexd_main(int argc, char **argv)
 		return 2;
 	}
 	log_init("pollexd", verbose);
+	/* Before anything opens a descriptor or starts a child. */
+	nfds = check ? 0 : sd_listen_fds();
 	pxd_sane_stdio();
 	signal(SIGPIPE, SIG_IGN);
 	hash_init();
@@ -748,20 +843,40 @@ pollexd_main(int argc, char **argv)
 		return 1;
 	}
 	pxd->server = server_new(pxd);
-	gr = conf->socket_group != NULL ? getgrnam(conf->socket_group) : NULL;
-	if (server_listen(pxd->server, pxd->socket_path, conf->socket_mode,
-	    gr != NULL ? gr->gr_gid : (gid_t)-1, &cause) == -1) {
+	if (nfds > 1)
+		log_warnx("socket activation passed %d sockets; pollexd uses "
+		    "the first only", nfds);
+	if (nfds > 0) {
+		r = server_adopt(pxd->server, SD_LISTEN_FDS_START, &cause);
+		if (r == 0) {
+			free(pxd->socket_path);
+			pxd->socket_path = xstrdup(server_path(pxd->server));
+		}
+	} else {
+		gr = conf->socket_group != NULL ?
+		    getgrnam(conf->socket_group) : NULL;
+		r = server_listen(pxd->server, pxd->socket_path,
+		    conf->socket_mode, gr != NULL ? gr->gr_gid : (gid_t)-1,
+		    &cause);
+	}
+	if (r == -1) {
 		log_emit(LOG_LVL_ERR, "%s", cause);
 		free(cause);
 		pxd_free(pxd);
 		event_base_free(base);
 		return 1;
 	}
-	log_info("pollexd %s listening on %s (state in %s; %zu poller%s from "
-	    "%s)", PACKAGE_VERSION, pxd->socket_path, pxd->state_dir,
+	log_info("pollexd %s listening on %s%s (state in %s; %zu poller%s "
+	    "from %s)", PACKAGE_VERSION, pxd->socket_path, nfds > 0 ?
+	    " (socket activation)" : "", pxd->state_dir,
 	    conf->npollers, conf->npollers == 1 ? "" : "s",
 	    conf_file != NULL ? conf_file : "built-in defaults");
+	/* Calls are answered from here on: the socket listens, the store is
+	 * loaded and the loop is about to run. */
+	pxd_signals(pxd);
 	sd_notify_send("READY=1");
+	pxd_notify_status(pxd, 1);
+	pxd_notify_start(pxd);
 	r = pxd_run(pxd);
 	pxd_free(pxd);
 	event_base_free(base);

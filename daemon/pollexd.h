@@ -43,6 +43,11 @@ struct pxd {
 	struct event *ev_deadline;
 	struct event *ev_purge;
 	struct event *ev_signals[4];
+	struct event *ev_notify;	/* STATUS= and WATCHDOG=1 timer */
+	uint64_t watchdog_usec;		/* 0: no watchdog */
+	int watchdog_due;		/* send WATCHDOG=1 after this iteration */
+	int store_failing;		/* the last commit found the store full */
+	char status[160];		/* the last STATUS= sent */
 	struct pxd_stats stats;
 	double started;
 	uint64_t rng;

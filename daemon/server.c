@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -88,6 +89,7 @@ struct server {
 	LIST_HEAD(, uidconn) uids;
 	unsigned int nclients;
 	int stopping;
+	int activated;		/* the socket is systemd's: never unlink it */
 };
 
 static void client_read_cb(evutil_socket_t, short, void *);
@@ -263,6 +265,58 @@ fail:
 	unlink(path);
 	close(fd);
 	return -1;
+}
+
+int
+server_adopt(struct server *srv, int fd, char **cause)
+{
+	struct sockaddr_un sun;
+	socklen_t len;
+	int type, acc, flags;
+
+	len = sizeof type;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1) {
+		xasprintf(cause, "socket activation: descriptor %d is not a "
+		    "socket: %s", fd, strerror(errno));
+		return -1;
+	}
+	len = sizeof acc;
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) == -1)
+		acc = 0;
+	memset(&sun, 0, sizeof sun);
+	len = sizeof sun;
+	if (getsockname(fd, (struct sockaddr *)&sun, &len) == -1)
+		sun.sun_family = AF_UNSPEC;
+	if (type != SOCK_STREAM || !acc || sun.sun_family != AF_UNIX) {
+		xasprintf(cause, "socket activation: descriptor %d is not a "
+		    "listening Unix stream socket (check ListenStream= in "
+		    "pollexd.socket)", fd);
+		return -1;
+	}
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1) {
+		xasprintf(cause, "socket activation: descriptor %d: %s", fd,
+		    strerror(errno));
+		return -1;
+	}
+	srv->fd = fd;
+	srv->activated = 1;
+	if (len > offsetof(struct sockaddr_un, sun_path) &&
+	    sun.sun_path[0] != '\0')
+		srv->path = xstrndup(sun.sun_path, len -
+		    offsetof(struct sockaddr_un, sun_path));
+	else
+		srv->path = xstrdup("(abstract or unnamed socket)");
+	srv->ev_accept = event_new(srv->pxd->base, fd, EV_READ | EV_PERSIST,
+	    server_accept_cb, srv);
+	event_add(srv->ev_accept, NULL);
+	return 0;
+}
+
+const char *
+server_path(const struct server *srv)
+{
+	return srv->path;
 }
 
 static void
@@ -798,7 +852,12 @@ server_stop(struct server *srv)
 		event_free(srv->ev_accept_pause);
 		srv->ev_accept_pause = NULL;
 	}
-	if (srv->fd != -1) {
+	if (srv->fd != -1 && srv->activated) {
+		/* systemd's socket: it stays bound and listening, so that
+		 * clients queue while we are away; just let go of it. */
+		close(srv->fd);
+		srv->fd = -1;
+	} else if (srv->fd != -1) {
 		struct stat st;
 		/* Only remove the socket if it is still the one we made. */
 		if (stat(srv->path, &st) == 0 && st.st_ino == srv->ino &&

@@ -20,6 +20,17 @@ void server_free(struct server *srv);
 int server_listen(struct server *srv, const char *path, mode_t mode,
     gid_t group, char **cause);
 
+/*
+ * Serve on fd, a socket passed by systemd (socket activation): it must be
+ * a listening AF_UNIX SOCK_STREAM socket.  It is never unlinked nor shut
+ * down, only closed at the end.  Returns -1 with *cause when fd is not
+ * such a socket.
+ */
+int server_adopt(struct server *srv, int fd, char **cause);
+
+/* The socket's path (for messages). */
+const char *server_path(const struct server *srv);
+
 /* Write the replies queued during this loop iteration. */
 void server_flush(struct server *srv);
 
