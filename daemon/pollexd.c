@@ -393,9 +393,15 @@ pxd_free(struct pxd *pxd)
 	event_free(pxd->ev_purge);
 	if (pxd->ev_notify != NULL)
 		event_free(pxd->ev_notify);
+	/* The stop is under way: a second SIGTERM (an impatient operator,
+	 * a supervisor repeating itself) must not turn a clean exit into
+	 * death by signal once libevent restores the default handlers. */
 	for (i = 0; i < nitems(pxd->ev_signals); i++)
-		if (pxd->ev_signals[i] != NULL)
+		if (pxd->ev_signals[i] != NULL) {
+			int sig = event_get_signal(pxd->ev_signals[i]);
 			event_free(pxd->ev_signals[i]);
+			signal(sig, SIG_IGN);
+		}
 	conf_free(pxd->conf);
 	/* The HTTP pollers' clients went with their configurations. */
 	http_shutdown();
