@@ -80,6 +80,7 @@ struct hk_op {
 	struct tmpl_task *tt;		/* the batch, for the search */
 	size_t ntt;
 	char **tids;			/* the batch's ids, for outcomes */
+	char **keys;			/* http-batch: each task's match key */
 	json_object *ref;		/* http-each: the task's ref */
 	json_object *status_doc;	/* LRO: the status monitor's body */
 	int stage;			/* LRO: 0 status, 1 final GET */
@@ -437,9 +438,13 @@ hk_op_free(struct hk_op *h)
 		event_free(h->ev);
 	req_clear(&h->rq);
 	free(h->tt);
-	for (i = 0; i < h->ntt; i++)
+	for (i = 0; i < h->ntt; i++) {
 		free(h->tids[i]);
+		if (h->keys != NULL)
+			free(h->keys[i]);
+	}
 	free(h->tids);
+	free(h->keys);
 	json_object_put(h->ref);
 	json_object_put(h->status_doc);
 	free(h->url);
@@ -548,7 +553,7 @@ hk_batch_done(void *arg, const struct http_response *r)
 	struct rules_scratch sc = { NULL, NULL, NULL };
 	struct rule_input in;
 	struct outcome o;
-	json_object *doc, *items, *index, *item, *ref;
+	json_object *doc, *items, *index, *item;
 	char buf[128], *why;
 	const char *key;
 	size_t i, n;
@@ -588,14 +593,9 @@ hk_batch_done(void *arg, const struct http_response *r)
 	in.header = hk_header_cb;
 	in.header_arg = (void *)r;
 	for (i = 0; i < h->ntt; i++) {
-		ref = h->tt[i].ref != NULL ?
-		    json_tokener_parse(h->tt[i].ref) : NULL;
-		key = hk_id_text(ref != NULL ? jptr_get(ref, hk->ref_id) : NULL,
-		    buf, sizeof buf);
 		item = NULL;
-		if (key != NULL)
-			json_object_object_get_ex(index, key, &item);
-		json_object_put(ref);
+		if (h->keys[i] != NULL)
+			json_object_object_get_ex(index, h->keys[i], &item);
 		if (item == NULL) {
 			if (!hk->absent_failed)
 				continue;	/* stays pending */
@@ -622,6 +622,9 @@ hk_batch_poll(struct op *op, char **cause)
 	struct hk_op *h = hk_op_new(op);
 	struct sched_batch *b = op->batch;
 	struct task *t;
+	json_object *ref;
+	const char *key;
+	char buf[128];
 	size_t i;
 
 	h->tt = xcalloc(b->n, sizeof *h->tt);
@@ -632,21 +635,29 @@ hk_batch_poll(struct op *op, char **cause)
 		hk_task_view(t, &h->tt[h->ntt]);
 		h->tids[h->ntt++] = xstrdup(t->id);
 	}
-	if (req_tmpl_render(h->hk->poll, h->tt, h->ntt, &h->rq, cause) == -1 ||
-	    hk_send(h, NULL, 0, 1, hk_batch_done, cause) == -1) {
-		op->kstate = NULL;
-		hk_op_free(h);
-		return -1;
-	}
+	if (req_tmpl_render(h->hk->poll, h->tt, h->ntt, &h->rq, cause) == -1)
+		goto fail;
 	/* The views point into the tasks, which may go while the request
-	 * runs: keep only what the response is matched by. */
+	 * runs: keep only what the response is matched by, each task's
+	 * key (the text of its ref's id). */
+	h->keys = xcalloc(h->ntt, sizeof *h->keys);
 	for (i = 0; i < h->ntt; i++) {
-		h->tt[i].ref = h->tt[i].ref != NULL ? xstrdup(h->tt[i].ref) :
-		    NULL;
-		h->tt[i].id = h->tids[i];
-		h->tt[i].args = h->tt[i].labels = NULL;
+		ref = h->tt[i].ref != NULL ?
+		    json_tokener_parse(h->tt[i].ref) : NULL;
+		key = hk_id_text(ref != NULL ? jptr_get(ref, h->hk->ref_id) :
+		    NULL, buf, sizeof buf);
+		h->keys[i] = key != NULL ? xstrdup(key) : NULL;
+		json_object_put(ref);
 	}
+	free(h->tt);
+	h->tt = NULL;
+	if (hk_send(h, NULL, 0, 1, hk_batch_done, cause) == -1)
+		goto fail;
 	return 0;
+fail:
+	op->kstate = NULL;
+	hk_op_free(h);
+	return -1;
 }
 
 /* ------------------------------------------------------------------ */
