@@ -12,7 +12,11 @@
 #
 # Per run: wall time from the first submit to the last completion, CPU
 # seconds of pollexd and of the client (pollexctl submit --file --wait),
-# HTTP requests by route (the service's count), pollexd's peak RSS.
+# HTTP requests by route (the service's count), pollexd's peak RSS, and
+# from the service's table: how long the creations took (creation_s), the
+# span from the first creation to the last task's due time (own_s: the
+# floor for the wall time) and how long after that due time the last
+# completion reached the client (lag_s).
 set -eu
 runs=${1:-3}
 nbatch=${2:-10000}
@@ -108,12 +112,20 @@ scenario() {
 	t1=$(now_ms)
 	c1=$(ticks "$pid")
 	hwm=$(hwm_kb "$pid")
+	# The tasks' own span on the service's clock, mapped to ours: the
+	# last due time, and how long after it the last completion came.
+	tq=$(now_ms)
+	span=$(curl -s "$base/_control/tasks" | jq -c --argjson t1 "$t1" \
+	    --argjson tq "$tq" '{creation_s: ((.last_created_ms -
+	    .first_created_ms) / 1000), own_s: ((.last_due_ms -
+	    .first_created_ms) / 1000), lag_s: (($t1 - ($tq - (.now_ms -
+	    .last_due_ms))) / 1000)}')
 	ok=$(grep -c " succeeded" "$dir/out" || true)
 	kill "$pid"; wait "$pid" || true; pid=
 	reqs=$(curl -s "$base/_control/requests")
 	ccpu=$(sed -n 2p "$dir/times" | awk '{ gsub("m", " "); gsub("s", "");
 	    print $1 * 60 + $2 + $3 * 60 + $4 }')
-	echo "{\"poller\":\"$poller\",\"tasks\":$n,\"succeeded\":$ok,\"wall_s\":$(echo "$t0 $t1" | awk '{ printf "%.3f", ($2 - $1) / 1000 }'),\"pollexd_cpu_s\":$(echo "$c0 $c1" | awk '{ printf "%.2f", ($2 - $1) / 100 }'),\"client_cpu_s\":$ccpu,\"peak_rss_kb\":$hwm,\"requests\":$(echo "$reqs" | jq -c '{total, by_route}')}"
+	echo "{\"poller\":\"$poller\",\"tasks\":$n,\"succeeded\":$ok,\"wall_s\":$(echo "$t0 $t1" | awk '{ printf "%.3f", ($2 - $1) / 1000 }'),\"pollexd_cpu_s\":$(echo "$c0 $c1" | awk '{ printf "%.2f", ($2 - $1) / 100 }'),\"client_cpu_s\":$ccpu,\"peak_rss_kb\":$hwm,\"span\":$span,\"requests\":$(echo "$reqs" | jq -c '{total, by_route}')}"
 }
 
 start_service
@@ -130,5 +142,8 @@ for p in batch each; do
 	    "pollexd CPU $(sel .pollexd_cpu_s | median)s," \
 	    "client CPU $(sel .client_cpu_s | median)s," \
 	    "peak RSS $(sel .peak_rss_kb | median) kB," \
+	    "creation span $(sel .span.creation_s | median)s," \
+	    "own span $(sel .span.own_s | median)s," \
+	    "lag after the last due $(sel .span.lag_s | median)s," \
 	    "requests $(sel .requests.total | median)"
 done

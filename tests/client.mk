@@ -1,7 +1,6 @@
 # tests/client.mk: unit tests of libpollex and pollexctl (no daemon needed;
 # a scripted peer in the test plays pollexd).
-check_PROGRAMS += tests/check_client
-TESTS += tests/check_client
+UNIT_TESTS += tests/check_client
 tests_check_client_SOURCES = tests/check_client.c
 tests_check_client_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DPOLLEXCTL_PATH='"$(abs_top_builddir)/client/pollexctl$(EXEEXT)"' \

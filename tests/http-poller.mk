@@ -1,6 +1,4 @@
 # tests/http-poller.mk: the HTTP poller kinds against the HTTP test service.
-check_PROGRAMS += tests/check_http_poller
-TESTS += tests/check_http_poller
 INTEGRATION_TESTS += tests/check_http_poller
 tests_check_http_poller_SOURCES = tests/check_http_poller.c tests/tsvc.c \
 	tests/tsvc.h

@@ -1,6 +1,5 @@
 # tests/http.mk: the HTTP transport against tests/testservice.
-check_PROGRAMS += tests/check_http
-TESTS += tests/check_http
+UNIT_TESTS += tests/check_http
 tests_check_http_SOURCES = tests/check_http.c
 tests_check_http_CFLAGS = $(TEST_CFLAGS) $(CURL_CFLAGS)
 tests_check_http_LDADD = $(TEST_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \

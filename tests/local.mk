@@ -91,7 +91,7 @@ VALGRIND_CMD = valgrind -q --error-exitcode=99 --leak-check=full \
 	--errors-for-leak-kinds=definite,indirect \
 	--show-leak-kinds=definite,indirect
 check-valgrind: $(check_PROGRAMS) daemon/pollexd
-	@set -e; for t in $(UNIT_TESTS); do \
+	@set -e; $(AM_TESTS_ENVIRONMENT) for t in $(UNIT_TESTS); do \
 	  echo "valgrind: $$t"; \
 	  CK_FORK=no CK_DEFAULT_TIMEOUT=600 $(VALGRIND_CMD) ./$$t; \
 	done

@@ -1,6 +1,4 @@
 # tests/rules.mk: unit tests of the templates and outcome rules.
-check_PROGRAMS += tests/check_rules
-TESTS += tests/check_rules
 UNIT_TESTS += tests/check_rules
 tests_check_rules_SOURCES = tests/check_rules.c
 tests_check_rules_CFLAGS = $(TEST_CFLAGS)

@@ -278,6 +278,11 @@ req POST /object/other/publish -H 'Repeatability-Request-ID: key-2'
 check "key reused for another request" 422 "$code"
 req GET /_control/tasks
 check "replays create nothing" $((n0 + 2)) "$(jqb .count)"
+# the table's span: creations in order; the last due time is ahead (the
+# publish just above has the default duration)
+check "span: created in order" true \
+    "$(jqb '.first_created_ms <= .last_created_ms and .last_created_ms <= .now_ms')"
+check "span: last due ahead" true "$(jqb '.last_due_ms > .now_ms')"
 
 # forced outcome
 req POST /_control/tasks/"$id1" \

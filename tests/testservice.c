@@ -3179,13 +3179,21 @@ h_ctl_tasks_get(struct reqctx *rc)
 {
 	json_object *o = json_object_new_object(), *st, *kd;
 	uint64_t nstate[TS_COUNT] = { 0 }, nkind[KIND_COUNT] = { 0 };
-	int64_t now = now_ms();
+	int64_t now = now_ms(), c0 = 0, c1 = 0, d1 = 0;
 	size_t i;
 
 	for (i = 0; i < svc.ntasks; i++) {
 		task_resolve(&svc.tasks[i], now);
 		nstate[svc.tasks[i].state]++;
 		nkind[svc.tasks[i].kind]++;
+		/* The span of the table, for benchmarks: first and last
+		 * creation, last due time. */
+		if (i == 0 || svc.tasks[i].created < c0)
+			c0 = svc.tasks[i].created;
+		if (i == 0 || svc.tasks[i].created > c1)
+			c1 = svc.tasks[i].created;
+		if (i == 0 || svc.tasks[i].due > d1)
+			d1 = svc.tasks[i].due;
 	}
 	st = json_object_new_object();
 	for (i = 0; i < TS_COUNT; i++)
@@ -3205,6 +3213,15 @@ h_ctl_tasks_get(struct reqctx *rc)
 	    (int64_t)svc.resources.n));
 	json_object_object_add(o, "idempotency_keys", json_object_new_int64(
 	    (int64_t)svc.idem.n));
+	if (svc.ntasks > 0) {
+		json_object_object_add(o, "first_created_ms",
+		    json_object_new_int64(c0));
+		json_object_object_add(o, "last_created_ms",
+		    json_object_new_int64(c1));
+		json_object_object_add(o, "last_due_ms",
+		    json_object_new_int64(d1));
+	}
+	json_object_object_add(o, "now_ms", json_object_new_int64(now));
 	reply_json(rc, 200, o);
 }
 
