@@ -362,7 +362,9 @@ void
 pxd_free(struct pxd *pxd)
 {
 	struct poller *p;
+	sigset_t stop_sigs, old_sigs;
 	size_t i;
+	int sig;
 
 	if (pxd == NULL)
 		return;
@@ -395,13 +397,21 @@ pxd_free(struct pxd *pxd)
 		event_free(pxd->ev_notify);
 	/* The stop is under way: a second SIGTERM (an impatient operator,
 	 * a supervisor repeating itself) must not turn a clean exit into
-	 * death by signal once libevent restores the default handlers. */
+	 * death by signal when libevent restores the default handlers.
+	 * Blocked while the events go, then ignored: one that arrived in
+	 * between is discarded, not delivered. */
+	sigemptyset(&stop_sigs);
+	for (i = 0; i < nitems(pxd->ev_signals); i++)
+		if (pxd->ev_signals[i] != NULL)
+			sigaddset(&stop_sigs, event_get_signal(pxd->ev_signals[i]));
+	sigprocmask(SIG_BLOCK, &stop_sigs, &old_sigs);
 	for (i = 0; i < nitems(pxd->ev_signals); i++)
 		if (pxd->ev_signals[i] != NULL) {
-			int sig = event_get_signal(pxd->ev_signals[i]);
+			sig = event_get_signal(pxd->ev_signals[i]);
 			event_free(pxd->ev_signals[i]);
 			signal(sig, SIG_IGN);
 		}
+	sigprocmask(SIG_SETMASK, &old_sigs, NULL);
 	conf_free(pxd->conf);
 	/* The HTTP pollers' clients went with their configurations. */
 	http_shutdown();

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -113,6 +114,31 @@ assert_alive(void)
 	json_object_put(r);
 	close(fd);
 }
+
+/* A stop repeated while pollexd is stopping (a supervisor sending SIGTERM
+ * again, Ctrl-C pressed twice) is still a clean stop: exit 0, not death
+ * by the signal once the loop's handlers are gone. */
+START_TEST(test_repeated_sigterm_still_clean)
+{
+	time_t end;
+	int n = 0;
+
+	start_with("");
+	assert_alive();
+	end = time(NULL) + 30;
+	while (!td_exited(td) && time(NULL) < end) {
+		kill(td->pid, n % 2 ? SIGINT : SIGTERM);
+		n++;
+	}
+	ck_assert_msg(td_exited(td), "pollexd did not stop in 30 s");
+	ck_assert_msg(WIFEXITED(td->status) && WEXITSTATUS(td->status) == 0,
+	    "after %d signals pollexd %s %d", n,
+	    WIFEXITED(td->status) ? "exited" : "was killed by signal",
+	    WIFEXITED(td->status) ? WEXITSTATUS(td->status) :
+	    WTERMSIG(td->status));
+	ck_assert_int_gt(n, 1);
+}
+END_TEST
 
 START_TEST(test_start_stop)
 {
@@ -666,6 +692,7 @@ daemon_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_start_stop);
+	tcase_add_test(tc, test_repeated_sigterm_still_clean);
 	tcase_add_test(tc, test_sigint_stops_too);
 	tcase_add_test(tc, test_refuses_second_daemon);
 	tcase_add_test(tc, test_replaces_stale_socket);

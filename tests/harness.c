@@ -130,8 +130,8 @@ td_new(void)
 	return td;
 }
 
-/* Has the daemon exited?  Reaps it when so. */
-static int
+/* Has the daemon exited?  Reaps it when so (td->status says how). */
+int
 td_exited(struct tdaemon *td)
 {
 	pid_t r;

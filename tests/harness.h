@@ -30,6 +30,8 @@ int td_start_args(struct tdaemon *td, const char *conf_text,
 /* Signal and wait (bounded); the exit status, 128+N for signal N, or -1
  * when it did not stop in time (it is then killed). */
 int td_stop(struct tdaemon *td, int sig);
+/* Has it exited?  Reaps it when so; td->status then says how. */
+int td_exited(struct tdaemon *td);
 void td_free(struct tdaemon *td);
 /* SIGHUP and wait for READY=1 again. */
 int td_reload(struct tdaemon *td);
