@@ -729,6 +729,64 @@ START_TEST(test_store_full_refuses_submit)
 }
 END_TEST
 
+/* An I/O error from SQLite (here EFBIG past RLIMIT_FSIZE, as from a
+ * failing disk) stops pollexd with status 1 and a message naming the
+ * file; the Submit of that commit is never acknowledged, and everything
+ * acknowledged before is there after a restart. */
+START_TEST(test_io_error_stops_loudly)
+{
+	char *ids[400], *msg, *reply, buf[64], pad[4001], *log;
+	int fd, n = 0, i, lost = 0;
+
+	memset(pad, 'x', 4000);
+	pad[4000] = '\0';
+	td->fsize_limit = 512 * 1024;
+	d_start(NULL, NULL);
+	td->fsize_limit = 0;
+	fd = raw_connect(td->sock);
+	while (n < (int)(sizeof ids / sizeof ids[0]) && !lost) {
+		if (asprintf(&msg, "{\"method\": \"io.pollex.Submit\", "
+		    "\"parameters\": {\"tasks\": [{\"poller\": \"p\", "
+		    "\"ref\": {\"name\": \"n%d\", \"pad\": \"%s\"}}]}}",
+		    n, pad) == -1)
+			abort();
+		if (raw_send(fd, msg, strlen(msg) + 1) != 0 ||
+		    (reply = raw_recv(fd, T, NULL)) == NULL)
+			lost = 1;	/* the daemon went away */
+		else {
+			json_object *r = json_tokener_parse(reply);
+			ck_assert_msg(*error_of(r) == '\0', "%s", reply);
+			ids[n++] = strdup(json_object_get_string(
+			    json_object_array_get_idx(param_of(r, "ids"), 0)));
+			json_object_put(r);
+			free(reply);
+		}
+		free(msg);
+	}
+	close(fd);
+	ck_assert_msg(lost, "%d submits of 4 kB went through a 512 kB limit",
+	    n);
+	ck_assert_int_gt(n, 10);
+	/* Status 1, and the log says which file and what. */
+	ck_assert_int_eq(td_stop(td, SIGTERM), 1);
+	log = td_log(td);
+	ck_assert_msg(strstr(log, STORE_FILE) != NULL &&
+	    strstr(log, "disk I/O error") != NULL &&
+	    strstr(log, "stopping so that nothing acknowledged can be lost") !=
+	    NULL, "log: %s", tail(log));
+	free(log);
+	/* Nothing acknowledged was lost. */
+	d_start(NULL, NULL);
+	fd = raw_connect(td->sock);
+	for (i = 0; i < n; i++) {
+		ck_assert_str_eq(state_of(fd, ids[i], buf, sizeof buf),
+		    "pending");
+		free(ids[i]);
+	}
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_damaged_store_refused_at_start)
 {
 	char *path, *log;
@@ -940,6 +998,7 @@ store_suite(void)
 	tcase_add_test(tc, test_interrupted_start);
 	tcase_add_test(tc, test_idempotent_start_retried);
 	tcase_add_test(tc, test_store_full_refuses_submit);
+	tcase_add_test(tc, test_io_error_stops_loudly);
 	tcase_add_test(tc, test_damaged_store_refused_at_start);
 	tcase_add_test(tc, test_unwritable_state_dir);
 	suite_add_tcase(s, tc);

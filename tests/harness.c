@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -216,6 +217,15 @@ td_start_args(struct tdaemon *td, const char *conf_text,
 		fd = open(td->logfile, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		dup2(fd, 2);
 		close(fd);
+		if (td->fsize_limit > 0) {
+			/* An I/O error on demand: writes past the limit
+			 * fail with EFBIG (the ignored SIGXFSZ is kept
+			 * across exec). */
+			struct rlimit rl;
+			rl.rlim_cur = rl.rlim_max = (rlim_t)td->fsize_limit;
+			setrlimit(RLIMIT_FSIZE, &rl);
+			signal(SIGXFSZ, SIG_IGN);
+		}
 		execvp(argv[0], argv);
 		perror(argv[0]);
 		_exit(127);

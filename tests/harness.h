@@ -18,6 +18,8 @@ struct tdaemon {
 	char *cancel_argv;
 	int ready_fd;		/* our NOTIFY_SOCKET */
 	int note_fd;		/* testpoller notifications */
+	long long fsize_limit;	/* > 0: RLIMIT_FSIZE of the next start, with
+				 * SIGXFSZ ignored (writes fail with EFBIG) */
 };
 
 struct tdaemon *td_new(void);
