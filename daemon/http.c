@@ -1253,6 +1253,19 @@ http_conf_path(struct cfg *c, const char *key, const char *dir, char **out)
 	return 1;
 }
 
+/*
+ * A TLS file next to the configuration.  A missing or unreadable one is a
+ * configuration error naming the key: at request time it would only be the
+ * error "tls" on every request, far from the typo that caused it.
+ */
+static void
+http_conf_file(struct cfg *c, const char *key, int mode, char **out)
+{
+	if (http_conf_path(c, key, cfg_dir(c), out) == 1 &&
+	    access(*out, mode) == -1)
+		cfg_error(c, key, "%s: %s", *out, strerror(errno));
+}
+
 static int
 http_conf_retry(struct cfg *c, struct http_retry *rp)
 {
@@ -1383,10 +1396,10 @@ http_client_conf_read(struct cfg *c, struct http_client_conf *hc)
 	    hc->timeout == 0)
 		cfg_error(c, "request_timeout", "must be positive");
 	cfg_bool(c, "tls_verify", &hc->tls_verify);
-	http_conf_path(c, "ca_file", cfg_dir(c), &hc->ca_file);
-	http_conf_path(c, "ca_dir", cfg_dir(c), &hc->ca_dir);
-	http_conf_path(c, "client_cert", cfg_dir(c), &hc->client_cert);
-	http_conf_path(c, "client_key", cfg_dir(c), &hc->client_key);
+	http_conf_file(c, "ca_file", R_OK, &hc->ca_file);
+	http_conf_file(c, "ca_dir", R_OK|X_OK, &hc->ca_dir);
+	http_conf_file(c, "client_cert", R_OK, &hc->client_cert);
+	http_conf_file(c, "client_key", R_OK, &hc->client_key);
 	cfg_string(c, "proxy", &hc->proxy);
 	credir = getenv("CREDENTIALS_DIRECTORY");
 	if (credir != NULL && *credir == '\0')

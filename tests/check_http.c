@@ -31,6 +31,10 @@
 static pid_t svc_pid = -1;
 static int svc_port;
 static char svc_base[64];
+/* A second instance, serving HTTPS, for the "tls" case. */
+static pid_t tls_pid = -1;
+static int tls_port;
+static char tls_base[64];
 static struct event_base *base;
 static struct http *h;
 static struct http_client *cl;
@@ -52,25 +56,36 @@ static struct result res[16];
 static int ndone, nwant;
 static uint32_t max_in_flight;
 
-static void
-svc_start(void)
+/* Start a test service with extra options; returns its port. */
+static int
+svc_spawn(const char *const extra[], pid_t *pidp)
 {
 	const char *path = getenv("TESTSERVICE");
-	int fds[2];
+	const char *argv[16];
+	int fds[2], argc = 0;
 	struct pollfd pfd;
 	char buf[32];
 	ssize_t n;
 	size_t len = 0;
+	pid_t pid;
 
 	ck_assert_msg(path != NULL, "TESTSERVICE not set");
+	argv[argc++] = path;
+	argv[argc++] = "-a";
+	argv[argc++] = "127.0.0.1";
+	argv[argc++] = "-p";
+	argv[argc++] = "0";
+	while (extra != NULL && *extra != NULL && argc < 15)
+		argv[argc++] = *extra++;
+	argv[argc] = NULL;
 	ck_assert_int_eq(pipe(fds), 0);
-	svc_pid = fork();
-	ck_assert_int_ne(svc_pid, -1);
-	if (svc_pid == 0) {
+	*pidp = pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
 		dup2(fds[1], 1);
 		close(fds[0]);
 		close(fds[1]);
-		execl(path, path, "-a", "127.0.0.1", "-p", "0", (char *)NULL);
+		execv(path, (char *const *)argv);
 		_exit(127);
 	}
 	close(fds[1]);
@@ -86,21 +101,33 @@ svc_start(void)
 	}
 	buf[len] = '\0';
 	close(fds[0]);
-	svc_port = atoi(buf);
-	ck_assert_int_gt(svc_port, 0);
+	ck_assert_int_gt(atoi(buf), 0);
+	return atoi(buf);
+}
+
+static void
+svc_start(void)
+{
+	svc_port = svc_spawn(NULL, &svc_pid);
 	snprintf(svc_base, sizeof svc_base, "http://127.0.0.1:%d", svc_port);
+}
+
+static void
+svc_kill(pid_t *pidp)
+{
+	int status;
+
+	if (*pidp > 0) {
+		kill(*pidp, SIGTERM);
+		waitpid(*pidp, &status, 0);
+		*pidp = -1;
+	}
 }
 
 static void
 svc_stop(void)
 {
-	int status;
-
-	if (svc_pid > 0) {
-		kill(svc_pid, SIGTERM);
-		waitpid(svc_pid, &status, 0);
-		svc_pid = -1;
-	}
+	svc_kill(&svc_pid);
 }
 
 static size_t
@@ -111,9 +138,13 @@ ctl_write(char *p, size_t size, size_t n, void *arg)
 	return fwrite(p, size, n, f);
 }
 
-/* A blocking call to the control API (the test's side only). */
+/*
+ * A blocking call to the control API (the test's side only) of the service
+ * at base; ca_file verifies an HTTPS one.
+ */
 static json_object *
-ctl(const char *method, const char *path, const char *body)
+ctl_at(const char *at, const char *ca_file, const char *method,
+    const char *path, const char *body)
 {
 	CURL *e;
 	char url[256], *out = NULL;
@@ -122,10 +153,12 @@ ctl(const char *method, const char *path, const char *body)
 	json_object *j;
 	CURLcode rc;
 
-	snprintf(url, sizeof url, "%s%s", svc_base, path);
+	snprintf(url, sizeof url, "%s%s", at, path);
 	f = open_memstream(&out, &outlen);
 	e = curl_easy_init();
 	curl_easy_setopt(e, CURLOPT_URL, url);
+	if (ca_file != NULL)
+		curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, ctl_write);
@@ -139,6 +172,12 @@ ctl(const char *method, const char *path, const char *body)
 	j = json_tokener_parse(out);
 	free(out);
 	return j;
+}
+
+static json_object *
+ctl(const char *method, const char *path, const char *body)
+{
+	return ctl_at(svc_base, NULL, method, path, body);
 }
 
 static void
@@ -904,6 +943,7 @@ START_TEST(test_conf_errors)
 	ck_assert_uint_eq(hc.max_requests, 64);
 	ck_assert_ptr_null(hc.allowed_hosts);
 	http_client_conf_clear(&hc);
+	free(write_file(tmpdir, "ca.pem", "", 0));
 	conf_from(CONF(", \"headers\": {\"X-A\": \"b\"}, \"ca_file\": "
 	    "\"ca.pem\", \"retry\": {\"on\": [\"transport\", 418], "
 	    "\"attempts\": 2, \"backoff_max\": \"2s\"}, \"connect_timeout\": "
@@ -932,6 +972,312 @@ START_TEST(test_parse_retry_after)
 }
 END_TEST
 
+START_TEST(test_proxy)
+{
+	json_object *log, *routes, *n;
+	int before = 0;
+
+	/* The proxy must be used for this name whatever the environment. */
+	unsetenv("no_proxy");
+	unsetenv("NO_PROXY");
+	log = log_get();
+	ck_assert(json_object_object_get_ex(log, "by_route", &routes));
+	if (json_object_object_get_ex(routes, "GET /tasks/search", &n))
+		before = json_object_get_int(n);
+	json_object_put(log);
+
+	/* The name does not resolve: only the proxy can answer. */
+	client("{\"url\": \"http://pollex-proxy-test.invalid:1/\", "
+	    "\"proxy\": \"http://127.0.0.1:%d\"}");
+	submit("GET", "tasks/search?task_id=1", NULL, 0, &res[0]);
+	run(1, LOOP_LIMIT_MS);
+	ck_assert_int_eq(res[0].error, HTTP_OK);
+	ck_assert_int_eq(res[0].status, 200);
+	ck_assert_uint_eq(res[0].attempts, 1);
+	ck_assert_str_eq(res[0].url,
+	    "http://pollex-proxy-test.invalid:1/tasks/search?task_id=1");
+
+	log = log_get();
+	ck_assert(json_object_object_get_ex(log, "by_route", &routes));
+	ck_assert(json_object_object_get_ex(routes, "GET /tasks/search", &n));
+	ck_assert_int_eq(json_object_get_int(n), before + 1);
+	/* The proxy saw the absolute form a client sends to a proxy. */
+	ck_assert_str_eq(field(log_entry(log, 0), "uri"),
+	    "http://pollex-proxy-test.invalid:1/tasks/search?task_id=1");
+	json_object_put(log);
+}
+END_TEST
+
+/*
+ * TLS.  The certificates are made for each test with the openssl command in
+ * the test's directory, so none is committed or expires: ca.pem signs
+ * server.pem (IP:127.0.0.1, DNS:localhost), other.pem (DNS:other.example
+ * only) and client.pem (client authentication); cadir/ holds the CA under
+ * its hash name, as ca_dir wants it.
+ */
+static const char tls_cnf[] =
+    "[req]\n"
+    "distinguished_name = dn\n"
+    "prompt = no\n"
+    "[dn]\n"
+    "CN = unused\n"
+    "[ca]\n"
+    "basicConstraints = critical,CA:TRUE\n"
+    "keyUsage = critical,keyCertSign,cRLSign\n"
+    "subjectKeyIdentifier = hash\n"
+    "[server]\n"
+    "basicConstraints = CA:FALSE\n"
+    "extendedKeyUsage = serverAuth\n"
+    "subjectAltName = IP:127.0.0.1,DNS:localhost\n"
+    "[other]\n"
+    "basicConstraints = CA:FALSE\n"
+    "extendedKeyUsage = serverAuth\n"
+    "subjectAltName = DNS:other.example\n"
+    "[client]\n"
+    "basicConstraints = CA:FALSE\n"
+    "extendedKeyUsage = clientAuth\n";
+
+static const char tls_sh[] =
+    "command -v openssl >/dev/null || {\n"
+    "	echo 'openssl: command not found'; exit 127; }\n"
+    "set -e\n"
+    "k='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'\n"
+    "openssl req -x509 -config certs.cnf -extensions ca $k -days 2 \\\n"
+    "    -subj '/CN=pollex test CA' -keyout ca.key -out ca.pem\n"
+    "serial=1\n"
+    "for n in server other client; do\n"
+    "	serial=$((serial + 1))\n"
+    "	openssl req -new -config certs.cnf $k -subj \"/CN=pollex $n\" \\\n"
+    "	    -keyout $n.key -out $n.csr\n"
+    "	openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key \\\n"
+    "	    -set_serial $serial -days 2 -extfile certs.cnf \\\n"
+    "	    -extensions $n -out $n.pem\n"
+    "done\n"
+    "mkdir cadir\n"
+    "cp ca.pem \"cadir/$(openssl x509 -hash -noout -in ca.pem).0\"\n";
+
+static void
+tls_certs(void)
+{
+	char cmd[1024], out[2048], p[512];
+	size_t n = 0;
+	FILE *f;
+	int status;
+
+	free(write_file(tmpdir, "certs.cnf", tls_cnf, 0));
+	free(write_file(tmpdir, "certs.sh", tls_sh, 0));
+	snprintf(cmd, sizeof cmd,
+	    "cd '%s' && /bin/sh ./certs.sh >certs.log 2>&1", tmpdir);
+	status = system(cmd);
+	if (status == 0)
+		return;
+	snprintf(p, sizeof p, "%s/certs.log", tmpdir);
+	if ((f = fopen(p, "r")) != NULL) {
+		n = fread(out, 1, sizeof out - 1, f);
+		fclose(f);
+	}
+	out[n] = '\0';
+	/* Loud: CI installs openssl, so a missing one is a broken setup. */
+	ck_abort_msg("cannot make the test certificates (the TLS tests need "
+	    "the openssl command; scripts/install-deps installs it): %s", out);
+}
+
+static void
+tls_setup(void)
+{
+	setup();
+	tls_certs();
+}
+
+static void
+tls_teardown(void)
+{
+	svc_kill(&tls_pid);
+	teardown();
+}
+
+/* The HTTPS service with certificate NAME.pem; client_ca: require one. */
+static void
+tls_start(const char *name, int client_ca)
+{
+	char pair[1024], ca[512];
+	const char *extra[] = { "-T", pair, NULL, NULL, NULL };
+
+	snprintf(pair, sizeof pair, "%s/%s.pem:%s/%s.key", tmpdir, name,
+	    tmpdir, name);
+	if (client_ca) {
+		snprintf(ca, sizeof ca, "%s/ca.pem", tmpdir);
+		extra[2] = "-C";
+		extra[3] = ca;
+	}
+	tls_port = svc_spawn(extra, &tls_pid);
+	snprintf(tls_base, sizeof tls_base, "https://127.0.0.1:%d", tls_port);
+}
+
+/* A client of the HTTPS service at host, with more keys. */
+static void
+tls_client(const char *host, const char *extra)
+{
+	char text[1024];
+
+	http_client_free(cl);
+	snprintf(text, sizeof text, "{\"url\": \"https://%s:%d/\"%s}", host,
+	    tls_port, extra);
+	client(text);
+}
+
+/* Requests the HTTPS service answered (verified with the test CA). */
+static size_t
+tls_log_total(void)
+{
+	char ca[512];
+	json_object *log, *t;
+	size_t n;
+
+	snprintf(ca, sizeof ca, "%s/ca.pem", tmpdir);
+	log = ctl_at(tls_base, ca, "GET", "/_control/requests", NULL);
+	ck_assert_ptr_nonnull(log);
+	ck_assert(json_object_object_get_ex(log, "total", &t));
+	n = (size_t)json_object_get_int(t);
+	json_object_put(log);
+	return n;
+}
+
+/* One GET with retries on; it must succeed with the search's answer. */
+static void
+tls_get_ok(struct result *x)
+{
+	submit("GET", "tasks/search?task_id=1", NULL, 1, x);
+	run(1, LOOP_LIMIT_MS);
+	ck_assert_int_eq(x->calls, 1);
+	ck_assert_msg(x->error == HTTP_OK, "error %d: %s", x->error,
+	    x->error_text);
+	ck_assert_int_eq(x->status, 200);
+	ck_assert_ptr_nonnull(x->body);
+	ck_assert_str_eq(x->body, "[]\n");	/* no task 1 yet */
+	ck_assert_uint_eq(x->attempts, 1);
+}
+
+/* One GET with retries on; it must fail with a TLS error, once. */
+static void
+tls_get_fails(struct result *x)
+{
+	struct http_client_stats st;
+
+	submit("GET", "tasks/search?task_id=1", NULL, 1, x);
+	run(1, LOOP_LIMIT_MS);
+	ck_assert_int_eq(x->calls, 1);
+	ck_assert_msg(x->error == HTTP_ERR_TLS, "error %d (%s), want tls",
+	    x->error, x->error_text);
+	ck_assert_int_eq(x->status, 0);
+	ck_assert_uint_eq(x->attempts, 1);	/* not retried */
+	ck_assert_ptr_nonnull(x->error_text);
+	http_client_stats(cl, &st);
+	ck_assert_uint_eq(st.retries, 0);
+}
+
+#define TLS_RETRY ", \"retry\": {\"backoff_initial\": \"1ms\"}"
+
+START_TEST(test_tls_unknown_ca)
+{
+	tls_start("server", 0);
+	tls_client("127.0.0.1", TLS_RETRY);
+	tls_get_fails(&res[0]);
+	ck_assert_uint_eq(tls_log_total(), 0);
+}
+END_TEST
+
+START_TEST(test_tls_ca_file)
+{
+	tls_start("server", 0);
+	tls_client("127.0.0.1", TLS_RETRY ", \"ca_file\": \"ca.pem\"");
+	tls_get_ok(&res[0]);
+	ck_assert_uint_eq(tls_log_total(), 1);
+}
+END_TEST
+
+START_TEST(test_tls_ca_dir)
+{
+	/* By name this time: the certificate's DNS entry. */
+	tls_start("server", 0);
+	tls_client("localhost", TLS_RETRY ", \"ca_dir\": \"cadir\"");
+	tls_get_ok(&res[0]);
+}
+END_TEST
+
+START_TEST(test_tls_host_name)
+{
+	/* A certificate the CA signed, but for another name. */
+	tls_start("other", 0);
+	tls_client("127.0.0.1", TLS_RETRY ", \"ca_file\": \"ca.pem\"");
+	tls_get_fails(&res[0]);
+}
+END_TEST
+
+START_TEST(test_tls_verify_off)
+{
+	tls_start("other", 0);
+	tls_client("127.0.0.1", TLS_RETRY ", \"tls_verify\": false");
+	tls_get_ok(&res[0]);
+}
+END_TEST
+
+START_TEST(test_tls_client_cert)
+{
+	tls_start("server", 1);
+	tls_client("127.0.0.1", ", \"ca_file\": \"ca.pem\"");
+	submit("GET", "tasks/search?task_id=1", NULL, 0, &res[0]);
+	run(1, LOOP_LIMIT_MS);
+	ck_assert_int_eq(res[0].calls, 1);
+	ck_assert_int_eq(res[0].status, 0);
+	ck_assert_uint_eq(res[0].attempts, 1);
+	/*
+	 * With TLS 1.3 the client's side of the handshake is over before the
+	 * server checks the (missing) certificate, so the refusal arrives as
+	 * an alert on the first read, or a reset on the first write: libcurl
+	 * says "receive" or "send" error, which is the error transfer.
+	 */
+	ck_assert_msg(res[0].error == HTTP_ERR_TRANSFER ||
+	    res[0].error == HTTP_ERR_TLS, "error %d (%s)", res[0].error,
+	    res[0].error_text);
+	tls_client("127.0.0.1", TLS_RETRY ", \"ca_file\": \"ca.pem\", "
+	    "\"client_cert\": \"client.pem\", \"client_key\": \"client.key\"");
+	tls_get_ok(&res[1]);
+}
+END_TEST
+
+static void
+tls_conf_err(const char *extra, const char *want)
+{
+	char text[1024];
+
+	snprintf(text, sizeof text, "{\"url\": \"https://127.0.0.1:1/\"%s}",
+	    extra);
+	conf_err(text, want);
+}
+
+START_TEST(test_tls_bad_files)
+{
+	/* Missing files: the configuration names the key. */
+	tls_conf_err(", \"ca_file\": \"missing.pem\"", "ca_file: ");
+	tls_conf_err(", \"ca_dir\": \"missing\"", "ca_dir: ");
+	tls_conf_err(", \"client_cert\": \"missing.pem\", "
+	    "\"client_key\": \"client.key\"", "client_cert: ");
+	tls_conf_err(", \"client_cert\": \"client.pem\", "
+	    "\"client_key\": \"missing.key\"", "client_key: ");
+
+	/* Files that are there but are no certificates: the error tls. */
+	free(write_file(tmpdir, "junk.pem", "not a certificate\n", 0));
+	tls_start("server", 0);
+	tls_client("127.0.0.1", TLS_RETRY ", \"ca_file\": \"junk.pem\"");
+	tls_get_fails(&res[0]);
+	tls_client("127.0.0.1", TLS_RETRY ", \"ca_file\": \"ca.pem\", "
+	    "\"client_cert\": \"client.pem\", \"client_key\": \"junk.pem\"");
+	tls_get_fails(&res[1]);
+	ck_assert_uint_eq(tls_log_total(), 0);
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -946,6 +1292,20 @@ http_suite(void)
 	tcase_add_test(tc, test_connection_reuse);
 	tcase_add_test(tc, test_max_requests);
 	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_proxy);
+	suite_add_tcase(s, tc);
+
+	/* Each test makes its certificates and starts a second service. */
+	tc = tcase_create("tls");
+	tcase_add_checked_fixture(tc, tls_setup, tls_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_tls_unknown_ca);
+	tcase_add_test(tc, test_tls_ca_file);
+	tcase_add_test(tc, test_tls_ca_dir);
+	tcase_add_test(tc, test_tls_host_name);
+	tcase_add_test(tc, test_tls_verify_off);
+	tcase_add_test(tc, test_tls_client_cert);
+	tcase_add_test(tc, test_tls_bad_files);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("retries");

@@ -44,8 +44,10 @@ tests_testpoller_LDADD = $(JSONC_LIBS)
 # Built by "make" too: examples/demo runs it as the example HTTP pollers' remote.
 noinst_PROGRAMS += tests/testservice
 tests_testservice_SOURCES = tests/testservice.c
-tests_testservice_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JSONC_CFLAGS)
-tests_testservice_LDADD = $(LIBEVENT_LIBS) $(JSONC_LIBS) -lm
+tests_testservice_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_OPENSSL_CFLAGS) \
+	$(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS) $(JSONC_CFLAGS)
+tests_testservice_LDADD = $(LIBEVENT_OPENSSL_LIBS) $(LIBEVENT_LIBS) \
+	$(OPENSSL_LIBS) $(JSONC_LIBS) -lm
 TESTS += tests/testservice-smoke.sh
 EXTRA_DIST += tests/testservice-smoke.sh tests/testservice.md
 

@@ -11,6 +11,8 @@
  *     Azure-AsyncOperation or Location URLs (/operations/N, /results/N).
  *   - Fault injection, request recording, a virtual clock, forced outcomes
  *     and bearer authentication, all steered through /_control/.
+ *   - Optionally HTTPS (-T), with a required client certificate (-C), so
+ *     that the transport's TLS options can be tested.
  *
  * Tasks and operations share one table and one id space.  A task's state is
  * computed when it is looked at (its end time against the service clock), so
@@ -40,6 +42,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/http_struct.h>
@@ -47,6 +50,9 @@
 #include <event2/util.h>
 
 #include <json-c/json.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #define MAX_BODY	(16 * 1024 * 1024)	/* request body cap */
 #define MAX_HEADERS	(64 * 1024)		/* request headers cap */
@@ -296,7 +302,7 @@ struct reqctx {
 	const struct route *route;
 	int		 path_known;	/* a route has this path */
 	int		 control;
-	char		*base;		/* http://host:port */
+	char		*base;		/* http(s)://host:port */
 	json_object	*body;
 	int		 body_done;
 	int		 body_bad;
@@ -331,6 +337,7 @@ struct svc {
 	struct event	*sigint;
 	const char	*addr;
 	int		 port;
+	SSL_CTX		*tls;		/* NULL: plain HTTP */
 	int64_t		 default_duration;
 	uint64_t	 max_tasks;
 	int		 verbose;
@@ -500,6 +507,8 @@ static void	 h_ctl_auth_post(struct reqctx *);
 
 static void	 write_portfile(const char *, int);
 static void	 cleanup(void);
+static void	 tls_setup(const char *, const char *);
+static struct bufferevent *tls_bev(struct event_base *, void *);
 static void	 usage(void) __attribute__((noreturn));
 
 #define M_GET		EVHTTP_REQ_GET
@@ -1820,7 +1829,7 @@ static struct reqctx *
 reqctx_new(struct evhttp_request *req)
 {
 	struct reqctx *rc = xcalloc(1, sizeof *rc);
-	const char *raw, *path, *q, *host;
+	const char *raw, *path, *q, *host, *scheme;
 	char *copy, *p, *s, *dec;
 	size_t len;
 
@@ -1831,13 +1840,14 @@ reqctx_new(struct evhttp_request *req)
 
 	host = evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "Host");
+	scheme = svc.tls != NULL ? "https" : "http";
 	if (host != NULL && *host != '\0' && strlen(host) < 256 &&
 	    strpbrk(host, " \t/\\\"<>") == NULL)
-		rc->base = xasprintf("http://%s", host);
+		rc->base = xasprintf("%s://%s", scheme, host);
 	else if (strchr(svc.addr, ':') != NULL)
-		rc->base = xasprintf("http://[%s]:%d", svc.addr, svc.port);
+		rc->base = xasprintf("%s://[%s]:%d", scheme, svc.addr, svc.port);
 	else
-		rc->base = xasprintf("http://%s:%d", svc.addr, svc.port);
+		rc->base = xasprintf("%s://%s:%d", scheme, svc.addr, svc.port);
 
 	raw = evhttp_request_get_uri(req);
 	if (raw == NULL || (rc->uri = evhttp_uri_parse(raw)) == NULL ||
@@ -3453,6 +3463,7 @@ cleanup(void)
 	}
 	if (svc.http != NULL)
 		evhttp_free(svc.http);
+	SSL_CTX_free(svc.tls);
 	fault_clear_all();
 	log_reset();
 	task_clear_all();
@@ -3466,11 +3477,83 @@ cleanup(void)
 	libevent_global_shutdown();
 }
 
+/* Errors from OpenSSL's queue, for a fatal message. */
+static const char *
+tls_error(void)
+{
+	static char buf[256];
+	unsigned long e = ERR_get_error();
+
+	if (e == 0)
+		return "unknown error";
+	ERR_error_string_n(e, buf, sizeof buf);
+	ERR_clear_error();
+	return buf;
+}
+
+/*
+ * HTTPS with CERT:KEY (PEM).  With a client CA every connection must present
+ * a certificate it signed: the handshake fails otherwise, before evhttp sees
+ * a request, just as a real service behind mutual TLS would behave.
+ */
+static void
+tls_setup(const char *arg, const char *client_ca)
+{
+	char *cert, *key;
+	STACK_OF(X509_NAME) *names;
+
+	cert = xstrdup(arg);
+	if ((key = strchr(cert, ':')) == NULL)
+		fatalx("-T wants CERT.pem:KEY.pem");
+	*key++ = '\0';
+	if ((svc.tls = SSL_CTX_new(TLS_server_method())) == NULL)
+		fatalx("SSL_CTX_new: %s", tls_error());
+	if (SSL_CTX_use_certificate_chain_file(svc.tls, cert) != 1)
+		fatalx("%s: %s", cert, tls_error());
+	if (SSL_CTX_use_PrivateKey_file(svc.tls, key, SSL_FILETYPE_PEM) != 1)
+		fatalx("%s: %s", key, tls_error());
+	if (SSL_CTX_check_private_key(svc.tls) != 1)
+		fatalx("%s: %s", key, tls_error());
+	if (client_ca != NULL) {
+		if (SSL_CTX_load_verify_locations(svc.tls, client_ca,
+		    NULL) != 1 ||
+		    (names = SSL_load_client_CA_file(client_ca)) == NULL)
+			fatalx("%s: %s", client_ca, tls_error());
+		SSL_CTX_set_client_CA_list(svc.tls, names);
+		SSL_CTX_set_verify(svc.tls, SSL_VERIFY_PEER |
+		    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	}
+	free(cert);
+}
+
+/* evhttp's bufferevent for a new connection: TLS on the accepted socket. */
+static struct bufferevent *
+tls_bev(struct event_base *base, void *arg)
+{
+	struct bufferevent *bev;
+	SSL *ssl;
+
+	(void)arg;
+	if ((ssl = SSL_new(svc.tls)) == NULL)
+		return NULL;
+	/* evhttp sets the socket later; CLOSE_ON_FREE frees ssl too. */
+	bev = bufferevent_openssl_socket_new(base, -1, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	/* Clients often close without close_notify; that is no error. */
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: testservice [-v] [-a addr] [-d duration_ms] "
-	    "[-m max_tasks] [-P portfile] [-p port]\n");
+	fprintf(stderr, "usage: testservice [-v] [-a addr] [-C client_ca.pem] "
+	    "[-d duration_ms] [-m max_tasks] [-P portfile] [-p port] "
+	    "[-T cert.pem:key.pem]\n");
 	exit(2);
 }
 
@@ -3480,17 +3563,20 @@ main(int argc, char *argv[])
 	struct evhttp_bound_socket *bound;
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof ss;
-	const char *portfile = NULL;
+	const char *portfile = NULL, *tls = NULL, *client_ca = NULL;
 	uint64_t u;
 	int ch, port = 0;
 
 	svc.addr = "127.0.0.1";
 	svc.default_duration = 2000;
 	svc.max_tasks = DEF_MAX_TASKS;
-	while ((ch = getopt(argc, argv, "a:d:hm:P:p:v")) != -1) {
+	while ((ch = getopt(argc, argv, "a:C:d:hm:P:p:T:v")) != -1) {
 		switch (ch) {
 		case 'a':
 			svc.addr = optarg;
+			break;
+		case 'C':
+			client_ca = optarg;
 			break;
 		case 'd':
 			if (parse_u64(optarg, &u) == -1 || u > MAX_DURATION)
@@ -3510,6 +3596,9 @@ main(int argc, char *argv[])
 				fatalx("bad port: %s", optarg);
 			port = (int)u;
 			break;
+		case 'T':
+			tls = optarg;
+			break;
 		case 'v':
 			svc.verbose = 1;
 			break;
@@ -3517,7 +3606,7 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	if (optind != argc)
+	if (optind != argc || (client_ca != NULL && tls == NULL))
 		usage();
 
 	signal(SIGPIPE, SIG_IGN);
@@ -3539,6 +3628,10 @@ main(int argc, char *argv[])
 	    EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD);
 	evhttp_set_default_content_type(svc.http, NULL);
 	evhttp_set_gencb(svc.http, on_request, NULL);
+	if (tls != NULL) {
+		tls_setup(tls, client_ca);
+		evhttp_set_bevcb(svc.http, tls_bev, NULL);
+	}
 	if ((bound = evhttp_bind_socket_with_handle(svc.http, svc.addr,
 	    (ev_uint16_t)port)) == NULL)
 		fatalx("cannot listen on %s port %d", svc.addr, port);
