@@ -106,7 +106,7 @@ scenario() {
 	c0=$(ticks "$pid")
 	t0=$(now_ms)
 	# The client's CPU: times(1) of the shell that ran it.
-	sh -c "\"$top/client/pollexctl\" -S \"$dir/p.sock\" -t 60s submit \
+	sh -c "${POLLEX_BENCH_CLIENT_WRAPPER:-} \"$top/client/pollexctl\" -S \"$dir/p.sock\" -t 60s submit \
 	    --file \"$dir/tasks.jsonl\" --wait --wait-timeout 120s >\"$dir/out\"; \
 	    times" >"$dir/times"
 	t1=$(now_ms)

@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -489,6 +490,7 @@ hk_task_view(const struct task *t, struct tmpl_task *tt)
 	tt->ref = t->ref;
 	tt->args = t->args;
 	tt->labels = t->labels;
+	tt->ref_doc = NULL;
 }
 
 static void
@@ -535,10 +537,19 @@ hk_poll_ok(struct hk_op *h, double delay)
 static const char *
 hk_id_text(json_object *v, char *buf, size_t len)
 {
+	int64_t n;
+
 	if (v == NULL)
 		return NULL;
 	if (json_object_is_type(v, json_type_string))
 		return json_object_get_string(v);
+	/* Integers, the common id, without json-c's string buffer; the
+	 * same text json-c would write (INT64_MAX may be a larger uint64). */
+	if (json_object_is_type(v, json_type_int) &&
+	    (n = json_object_get_int64(v)) != INT64_MAX) {
+		snprintf(buf, len, "%" PRId64, n);
+		return buf;
+	}
 	snprintf(buf, len, "%s", json_object_to_json_string_ext(v,
 	    JSON_C_TO_STRING_PLAIN));
 	return buf;
@@ -553,10 +564,11 @@ hk_batch_done(void *arg, const struct http_response *r)
 	struct rules_scratch sc = { NULL, NULL, NULL };
 	struct rule_input in;
 	struct outcome o;
-	json_object *doc, *items, *index, *item;
-	char buf[128], *why;
+	json_object *doc, *items, *item;
+	char buf[128], *why, *seen;
 	const char *key;
-	size_t i, n;
+	size_t i, j, k, n, t, cap, *slot, *next;
+	const size_t NONE = SIZE_MAX;
 
 	h->req = NULL;
 	doc = hk_parse(r);
@@ -578,40 +590,69 @@ hk_batch_done(void *arg, const struct http_response *r)
 		free(why);
 		return;
 	}
-	/* Index the items by id; the first item for an id wins. */
-	index = json_object_new_object();
-	n = json_object_array_length(items);
-	for (i = 0; i < n; i++) {
-		item = json_object_array_get_idx(items, i);
-		key = hk_id_text(jptr_get(item, hk->item_id), buf, sizeof buf);
-		if (key != NULL && !json_object_object_get_ex(index, key, NULL))
-			json_object_object_add(index, key,
-			    json_object_get(item));
+	/* The tasks by key (open addressing; tasks sharing a key are
+	 * chained), then each item to its tasks: the first item for a key
+	 * wins, tasks no item names are absent. */
+	cap = 16;
+	while (cap < 2 * h->ntt)
+		cap <<= 1;
+	slot = xmalloc(cap * sizeof *slot);
+	for (j = 0; j < cap; j++)
+		slot[j] = NONE;
+	next = xmalloc((h->ntt + 1) * sizeof *next);
+	seen = xcalloc(h->ntt + 1, 1);
+	for (i = 0; i < h->ntt; i++) {
+		next[i] = NONE;
+		if (h->keys[i] == NULL)
+			continue;
+		for (j = hash_str(h->keys[i]) & (cap - 1); slot[j] != NONE;
+		    j = (j + 1) & (cap - 1))
+			if (strcmp(h->keys[slot[j]], h->keys[i]) == 0)
+				break;
+		if (slot[j] == NONE)
+			slot[j] = i;
+		else {			/* after the others of its key */
+			for (t = slot[j]; next[t] != NONE; t = next[t])
+				;
+			next[t] = i;
+		}
 	}
 	memset(&in, 0, sizeof in);
 	in.status = r->status;
 	in.header = hk_header_cb;
 	in.header_arg = (void *)r;
-	for (i = 0; i < h->ntt; i++) {
-		item = NULL;
-		if (h->keys[i] != NULL)
-			json_object_object_get_ex(index, h->keys[i], &item);
-		if (item == NULL) {
-			if (!hk->absent_failed)
-				continue;	/* stays pending */
-			hk_outcome_init(&o, PX_STATE_FAILED);
-			o.code = "absent";
-			o.message = "the remote service does not know the task "
-			    "(absent from the search response)";
-			op_outcome(op, h->tids[i], &o);
+	n = json_object_array_length(items);
+	for (k = 0; k < n; k++) {
+		item = json_object_array_get_idx(items, k);
+		if ((key = hk_id_text(jptr_get(item, hk->item_id), buf,
+		    sizeof buf)) == NULL)
 			continue;
-		}
+		for (j = hash_str(key) & (cap - 1); slot[j] != NONE;
+		    j = (j + 1) & (cap - 1))
+			if (strcmp(h->keys[slot[j]], key) == 0)
+				break;
+		if (slot[j] == NONE || seen[slot[j]])
+			continue;
 		in.doc = item;
 		rules_eval(hk->outcome, &in, &o, &sc);
-		op_outcome(op, h->tids[i], &o);
+		for (t = slot[j]; t != NONE; t = next[t]) {
+			seen[t] = 1;
+			op_outcome(op, h->tids[t], &o);
+		}
 		rules_scratch_clear(&sc);
 	}
-	json_object_put(index);
+	for (i = 0; i < h->ntt && hk->absent_failed; i++) {
+		if (seen[i])
+			continue;
+		hk_outcome_init(&o, PX_STATE_FAILED);
+		o.code = "absent";
+		o.message = "the remote service does not know the task "
+		    "(absent from the search response)";
+		op_outcome(op, h->tids[i], &o);
+	}
+	free(slot);
+	free(next);
+	free(seen);
 	json_object_put(doc);
 	hk_poll_ok(h, r->retry_after);
 }
@@ -622,42 +663,41 @@ hk_batch_poll(struct op *op, char **cause)
 	struct hk_op *h = hk_op_new(op);
 	struct sched_batch *b = op->batch;
 	struct task *t;
-	json_object *ref;
 	const char *key;
 	char buf[128];
 	size_t i;
+	int r;
 
 	h->tt = xcalloc(b->n, sizeof *h->tt);
 	h->tids = xcalloc(b->n, sizeof *h->tids);
+	h->keys = xcalloc(b->n, sizeof *h->keys);
 	for (i = 0; i < b->n; i++) {
 		if ((t = b->tasks[i]) == NULL)
 			continue;
 		hk_task_view(t, &h->tt[h->ntt]);
 		h->tids[h->ntt++] = xstrdup(t->id);
 	}
-	if (req_tmpl_render(h->hk->poll, h->tt, h->ntt, &h->rq, cause) == -1)
-		goto fail;
-	/* The views point into the tasks, which may go while the request
-	 * runs: keep only what the response is matched by, each task's
-	 * key (the text of its ref's id). */
-	h->keys = xcalloc(h->ntt, sizeof *h->keys);
+	/* Each ref is parsed once, for the request and for the key its
+	 * task is matched by (the text of its ref's id).  The views point
+	 * into the tasks, which may go while the request runs: only the
+	 * ids and keys are kept. */
 	for (i = 0; i < h->ntt; i++) {
-		ref = h->tt[i].ref != NULL ?
-		    json_tokener_parse(h->tt[i].ref) : NULL;
-		key = hk_id_text(ref != NULL ? jptr_get(ref, h->hk->ref_id) :
-		    NULL, buf, sizeof buf);
+		h->tt[i].ref_doc = jparse(h->tt[i].ref);
+		key = hk_id_text(jptr_get(h->tt[i].ref_doc, h->hk->ref_id),
+		    buf, sizeof buf);
 		h->keys[i] = key != NULL ? xstrdup(key) : NULL;
-		json_object_put(ref);
 	}
+	r = req_tmpl_render(h->hk->poll, h->tt, h->ntt, &h->rq, cause);
+	for (i = 0; i < h->ntt; i++)
+		json_object_put(h->tt[i].ref_doc);
 	free(h->tt);
 	h->tt = NULL;
-	if (hk_send(h, NULL, 0, 1, hk_batch_done, cause) == -1)
-		goto fail;
+	if (r == -1 || hk_send(h, NULL, 0, 1, hk_batch_done, cause) == -1) {
+		op->kstate = NULL;
+		hk_op_free(h);
+		return -1;
+	}
 	return 0;
-fail:
-	op->kstate = NULL;
-	hk_op_free(h);
-	return -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -922,7 +962,7 @@ hk_each_poll(struct op *op, char **cause)
 			goto bad;
 		return 0;
 	}
-	h->ref = t->ref != NULL ? json_tokener_parse(t->ref) : NULL;
+	h->ref = jparse(t->ref);
 	kind = hk_ref_string(h->ref, "lro");
 	url = hk_ref_string(h->ref, "url");
 	if (kind != NULL && strcmp(kind, "done") == 0) {
@@ -1145,6 +1185,7 @@ hk_cancel(struct op *op, char **cause)
 	struct hk_op *h = hk_op_new(op);
 	struct tmpl_task tt;
 
+	memset(&tt, 0, sizeof tt);
 	tt.id = op->id;
 	tt.ref = op->ref;
 	tt.args = op->args;

@@ -63,6 +63,34 @@ jptr_token(const char *p, char *buf, size_t len, int *toolong)
 }
 
 json_object *
+jparse(const char *text)
+{
+	static json_tokener *tok;
+	json_object *o;
+	const char *end;
+
+	if (text == NULL)
+		return NULL;
+	if (tok == NULL && (tok = json_tokener_new()) == NULL)
+		return NULL;
+	json_tokener_reset(tok);
+	o = json_tokener_parse_ex(tok, text, -1);
+	if (json_tokener_get_error(tok) != json_tokener_success) {
+		json_object_put(o);
+		return NULL;
+	}
+	/* One value and nothing after it. */
+	end = text + json_tokener_get_parse_end(tok);
+	while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')
+		end++;
+	if (*end != '\0') {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_object *
 jptr_get(json_object *doc, const char *ptr)
 {
 	char tok[256], *end;
@@ -266,12 +294,15 @@ rctx_clear(struct rctx *r)
 }
 
 static json_object *
-rctx_doc(struct rctx *r, json_object ***cache, size_t i, const char *text)
+rctx_doc(struct rctx *r, json_object ***cache, size_t i, const char *text,
+    json_object *parsed)
 {
 	if (*cache == NULL)
 		*cache = xcalloc(r->n, sizeof **cache);
-	if ((*cache)[i] == NULL && text != NULL)
-		(*cache)[i] = json_tokener_parse(text);
+	if ((*cache)[i] == NULL && parsed != NULL)
+		(*cache)[i] = json_object_get(parsed);
+	else if ((*cache)[i] == NULL && text != NULL)
+		(*cache)[i] = jparse(text);
 	return (*cache)[i];
 }
 
@@ -294,8 +325,8 @@ ph_value(struct rctx *r, const struct piece *pc, char **why)
 		return a;
 	case PH_REF:
 	case PH_ARGS:
-		doc = pc->kind == PH_REF ? rctx_doc(r, &r->refs, 0, t->ref) :
-		    rctx_doc(r, &r->args, 0, t->args);
+		doc = pc->kind == PH_REF ? rctx_doc(r, &r->refs, 0, t->ref,
+		    t->ref_doc) : rctx_doc(r, &r->args, 0, t->args, NULL);
 		if ((v = jptr_get(doc, pc->arg)) == NULL) {
 			xasprintf(why, "{{%s%s}}: task %s has no %s%s",
 			    pc->kind == PH_REF ? "ref" : "args", pc->arg,
@@ -305,7 +336,7 @@ ph_value(struct rctx *r, const struct piece *pc, char **why)
 		}
 		return json_object_get(v);
 	case PH_LABEL:
-		doc = rctx_doc(r, &r->labels, 0, t->labels);
+		doc = rctx_doc(r, &r->labels, 0, t->labels, NULL);
 		if (doc == NULL || !json_object_object_get_ex(doc, pc->arg, &v)) {
 			xasprintf(why, "{{labels/%s}}: task %s has no label %s",
 			    pc->arg, t->id != NULL ? t->id : "?", pc->arg);
@@ -315,7 +346,8 @@ ph_value(struct rctx *r, const struct piece *pc, char **why)
 	case PH_REFS:
 		a = json_object_new_array_ext((int)r->n);
 		for (i = 0; i < r->n; i++) {
-			doc = rctx_doc(r, &r->refs, i, r->tasks[i].ref);
+			doc = rctx_doc(r, &r->refs, i, r->tasks[i].ref,
+			    r->tasks[i].ref_doc);
 			if ((v = jptr_get(doc, pc->arg)) == NULL) {
 				xasprintf(why, "{{refs%s}}: task %s has no "
 				    "ref%s", pc->arg, r->tasks[i].id != NULL ?

@@ -21,6 +21,10 @@ struct cfg;
 /* JSON pointers: "" is the whole document, "/a/0/b~1c" per RFC 6901. */
 int jptr_valid(const char *ptr);
 json_object *jptr_get(json_object *doc, const char *ptr);	/* borrowed */
+/* Parse a NUL-terminated JSON text (NULL when it is not JSON); a new
+ * reference.  One tokener kept for the daemon's thread: the refs and
+ * arguments of every poll are parsed without a tokener each. */
+json_object *jparse(const char *text);
 
 /* What a template is rendered from: JSON texts (NULL when absent). */
 struct tmpl_task {
@@ -28,6 +32,7 @@ struct tmpl_task {
 	const char *ref;	/* JSON */
 	const char *args;	/* JSON */
 	const char *labels;	/* JSON object of strings */
+	json_object *ref_doc;	/* ref already parsed (borrowed), or NULL */
 };
 
 /*

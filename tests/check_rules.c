@@ -60,7 +60,7 @@ START_TEST(test_render_per_task)
 {
 	struct tmpl_task tt = { "0123abcd", "{\"task_id\": 42, \"name\": "
 	    "\"a b/c\"}", "{\"n\": [1, 2], \"s\": \"x\\ny\"}",
-	    "{\"team\": \"web\"}" };
+	    "{\"team\": \"web\"}", NULL };
 	struct req_tmpl *t;
 	struct req r;
 	char err[512], *why = NULL;
@@ -121,10 +121,13 @@ START_TEST(test_render_batch)
 	json_object *b, *a;
 	size_t i;
 
+	/* Even tasks give their ref as text; odd ones already parsed
+	 * (with text that is not JSON, so only the parsed one can work). */
 	for (i = 0; i < 1000; i++) {
 		snprintf(ref[i], 32, "{\"task_id\": %zu}", i + 1);
 		tt[i].id = "x";
-		tt[i].ref = ref[i];
+		tt[i].ref = i % 2 ? "not JSON" : ref[i];
+		tt[i].ref_doc = i % 2 ? jparse(ref[i]) : NULL;
 	}
 	t = tread("{\"req\": {\"method\": \"POST\", \"url\": "
 	    "\"/search?first={{ids}}\", \"body\": {\"task_id\": "
@@ -142,8 +145,29 @@ START_TEST(test_render_batch)
 	req_clear(&r);
 	req_tmpl_free(t);
 	(void)id;
+	for (i = 0; i < 1000; i++)
+		json_object_put(tt[i].ref_doc);
 	free(tt);
 	free(ref);
+}
+END_TEST
+
+/* jparse: one tokener for every parse, reset between them. */
+START_TEST(test_jparse)
+{
+	json_object *o;
+
+	ck_assert_ptr_null(jparse(NULL));
+	ck_assert_ptr_null(jparse("{\"a\": "));	/* incomplete */
+	o = jparse("{\"a\": [1, 2]}");		/* after an incomplete one */
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(json_object_get_int(jptr_get(o, "/a/1")), 2);
+	json_object_put(o);
+	ck_assert_ptr_null(jparse("nope"));
+	ck_assert_ptr_null(jparse("{\"a\": 1}}"));	/* trailing garbage */
+	o = jparse("42");
+	ck_assert_int_eq(json_object_get_int(o), 42);
+	json_object_put(o);
 }
 END_TEST
 
@@ -367,6 +391,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_pointers);
 	tcase_add_test(tc, test_render_per_task);
 	tcase_add_test(tc, test_render_batch);
+	tcase_add_test(tc, test_jparse);
 	tcase_add_test(tc, test_template_errors);
 	tcase_add_test(tc, test_rules_eval);
 	tcase_add_test(tc, test_rules_errors);
