@@ -641,6 +641,7 @@ http_req_done(struct http_req *req, enum http_error err, const char *fmt, ...)
 	if (err != HTTP_OK) {
 		req->cl->st.failures++;
 		req->r.status = 0;
+		req->r.http_version = 0;
 		va_start(ap, fmt);
 		if (vasprintf(&req->error_text, fmt, ap) == -1)
 			req->error_text = NULL;
@@ -1135,13 +1136,35 @@ http_curl_error(CURLcode rc)
 	}
 }
 
+/* The version of the response as its digits (11 for HTTP/1.1), or 0. */
+static int
+http_version_of(CURL *e)
+{
+	long v = CURL_HTTP_VERSION_NONE;
+
+	if (curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &v) != CURLE_OK)
+		return 0;
+	switch (v) {
+	case CURL_HTTP_VERSION_1_0:
+		return 10;
+	case CURL_HTTP_VERSION_1_1:
+		return 11;
+	case CURL_HTTP_VERSION_2_0:
+		return 20;
+	case CURL_HTTP_VERSION_3:
+		return 30;
+	default:
+		return 0;
+	}
+}
+
 /* A transfer ended: redirect, retry or deliver. */
 static void
 http_req_finished(struct http_req *req, CURLcode rc)
 {
 	struct http_client *cl = req->cl;
 	enum http_error err;
-	long status = 0;
+	long status = 0, nconn = 0;
 
 	curl_multi_remove_handle(cl->h->multi, req->easy);
 	cl->st.in_flight--;
@@ -1149,10 +1172,15 @@ http_req_finished(struct http_req *req, CURLcode rc)
 	if (req->redirects > 0)
 		req->r.attempts--;	/* a hop, not an attempt */
 	curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (curl_easy_getinfo(req->easy, CURLINFO_NUM_CONNECTS, &nconn) ==
+	    CURLE_OK && nconn > 0)
+		cl->st.connects += (uint64_t)nconn;
 	req->r.retry_after = NAN;
+	req->r.http_version = 0;	/* a failed retry has no version */
 
 	if (rc == CURLE_OK) {
 		req->r.status = status;
+		req->r.http_version = http_version_of(req->easy);
 		req->r.retry_after = http_retry_after(req);
 		if (http_is_redirect(status) && http_req_redirect(req))
 			goto out;

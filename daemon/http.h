@@ -82,6 +82,9 @@ struct http_client_stats {
 	uint64_t requests;	/* attempts sent (each retry counts) */
 	uint64_t retries;
 	uint64_t failures;	/* requests that ended in a transport error */
+	uint64_t connects;	/* connections opened (CURLINFO_NUM_CONNECTS
+				 * summed over attempts): fewer than requests
+				 * when connections are reused or multiplexed */
 	uint32_t in_flight;
 	uint32_t queued;	/* waiting for a max_requests slot */
 };
@@ -120,6 +123,8 @@ struct http_response {
 	const char *error_text;	/* HTTP_ERR_*: a message for logs and tasks
 				 * (no token, no Authorization value) */
 	long status;		/* 0 unless error == HTTP_OK */
+	int http_version;	/* of the response: 10, 11, 20 or 30; 0 unless
+				 * error == HTTP_OK */
 	const char *body;	/* NUL-terminated, body_len bytes */
 	size_t body_len;
 	const char *url;	/* the final URL (after redirects) */

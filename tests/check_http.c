@@ -1,6 +1,7 @@
 /* check_http.c: the HTTP transport against the real test service. */
 #include "config.h"
 
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -35,6 +36,9 @@ static char svc_base[64];
 static pid_t tls_pid = -1;
 static int tls_port;
 static char tls_base[64];
+/* nghttpd, an HTTP/2 server, for the "http2" case. */
+static pid_t h2_pid = -1;
+static int h2_port;
 static struct event_base *base;
 static struct http *h;
 static struct http_client *cl;
@@ -45,6 +49,7 @@ struct result {
 	int calls;
 	enum http_error error;
 	long status;
+	int http_version;
 	char *body;
 	char *error_text;
 	char *url;
@@ -312,6 +317,7 @@ on_done(void *arg, const struct http_response *r)
 	x->calls++;
 	x->error = r->error;
 	x->status = r->status;
+	x->http_version = r->http_version;
 	x->body = r->body != NULL ? strndup(r->body, r->body_len) : NULL;
 	x->error_text = r->error_text != NULL ? strdup(r->error_text) : NULL;
 	x->url = r->url != NULL ? strdup(r->url) : NULL;
@@ -380,6 +386,7 @@ START_TEST(test_get_post)
 	submit("GET", "/tasks/1", NULL, 1, &res[1]);
 	run(1, LOOP_LIMIT_MS);
 	ck_assert_int_eq(res[1].status, 200);
+	ck_assert_int_eq(res[1].http_version, 11);	/* no h2 in clear */
 	ck_assert_ptr_nonnull(strstr(res[1].body, "\"object\":\"o1\""));
 	snprintf(want, sizeof want, "%s/tasks/1", svc_base);
 	ck_assert_str_eq(res[1].url, want);
@@ -398,6 +405,7 @@ END_TEST
 
 START_TEST(test_connection_reuse)
 {
+	struct http_client_stats st;
 	json_object *log;
 	const char *peer;
 	int i;
@@ -415,6 +423,8 @@ START_TEST(test_connection_reuse)
 	for (i = 1; i < 4; i++)
 		ck_assert_str_eq(field(log_entry(log, (size_t)i), "peer"), peer);
 	json_object_put(log);
+	http_client_stats(cl, &st);
+	ck_assert_uint_eq(st.connects, 1);
 }
 END_TEST
 
@@ -1278,6 +1288,190 @@ START_TEST(test_tls_bad_files)
 }
 END_TEST
 
+/*
+ * HTTP/2.  The test service is evhttp, which speaks HTTP/1.1 only, so these
+ * tests serve a file with nghttpd (Debian's nghttp2-server) over TLS with
+ * the test CA's server certificate: ALPN offers h2 and libcurl takes it.
+ */
+static const char h2_body[] = "hello over HTTP/2\n";
+
+static void
+h2_kill(void)
+{
+	int status;
+
+	/* SIGKILL: nothing to flush, and the wait is never unbounded. */
+	if (h2_pid > 0) {
+		kill(h2_pid, SIGKILL);
+		waitpid(h2_pid, &status, 0);
+		h2_pid = -1;
+	}
+}
+
+static void
+h2_teardown(void)
+{
+	h2_kill();
+	tls_teardown();
+}
+
+static uint64_t
+h2_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Wait until nghttpd accepts on h2_port: 1, or 0 when it exited first (the
+ * port taken between closed_port() and its bind).  nghttpd says nothing
+ * when it is listening, so connect() is tried until it succeeds; the
+ * pause between tries only paces them, the connect decides.
+ */
+static int
+h2_wait(void)
+{
+	struct sockaddr_in sin;
+	uint64_t deadline = h2_now_ms() + LOOP_LIMIT_MS;
+	int s, rv, status;
+
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)h2_port);
+	for (;;) {
+		if (waitpid(h2_pid, &status, WNOHANG) == h2_pid) {
+			h2_pid = -1;
+			return 0;
+		}
+		ck_assert_int_ge(s = socket(AF_INET, SOCK_STREAM, 0), 0);
+		rv = connect(s, (struct sockaddr *)&sin, sizeof sin);
+		close(s);
+		if (rv == 0)
+			return 1;
+		ck_assert_msg(h2_now_ms() < deadline, "nghttpd is not accepting "
+		    "on port %d after %d ms", h2_port, LOOP_LIMIT_MS);
+		poll(NULL, 0, 10);
+	}
+}
+
+/*
+ * nghttpd's path.  Debian installs it in /usr/sbin, which is not in a user's
+ * PATH, so the sbin directories are searched after PATH.
+ */
+static void
+h2_find(char *out, size_t len)
+{
+	const char *env = getenv("PATH");
+	char dirs[4096], *dir, *last;
+
+	snprintf(dirs, sizeof dirs, "%s:/usr/local/sbin:/usr/sbin:/sbin",
+	    env != NULL ? env : "");
+	for (dir = strtok_r(dirs, ":", &last); dir != NULL;
+	    dir = strtok_r(NULL, ":", &last)) {
+		snprintf(out, len, "%s/nghttpd", dir);
+		if (access(out, X_OK) == 0)
+			return;
+	}
+	/* Loud: CI installs it, so a missing one is a broken setup. */
+	ck_abort_msg("nghttpd not found in PATH or the sbin directories: the "
+	    "HTTP/2 test needs it (Debian's nghttp2-server; "
+	    "scripts/install-deps installs it)");
+}
+
+/* Start nghttpd serving htdocs/hello.txt; h2_port is its port. */
+static void
+h2_start(void)
+{
+	char docs[512], key[512], cert[512], port[16], logp[512], out[2048];
+	char path[4096];
+	size_t n = 0;
+	pid_t parent = getpid();
+	FILE *f;
+	int tries, fd;
+
+	h2_find(path, sizeof path);
+	snprintf(docs, sizeof docs, "%s/htdocs", tmpdir);
+	ck_assert_int_eq(mkdir(docs, 0755), 0);
+	free(write_file(docs, "hello.txt", h2_body, 0));
+	snprintf(key, sizeof key, "%s/server.key", tmpdir);
+	snprintf(cert, sizeof cert, "%s/server.pem", tmpdir);
+	snprintf(logp, sizeof logp, "%s/nghttpd.log", tmpdir);
+	for (tries = 1; tries <= 3; tries++) {
+		h2_port = closed_port();
+		snprintf(port, sizeof port, "%d", h2_port);
+		h2_pid = fork();
+		ck_assert_int_ne(h2_pid, -1);
+		if (h2_pid == 0) {
+			/* Die with the test: a timeout skips the teardown. */
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+			    getppid() != parent)
+				_exit(126);
+			fd = open(logp, O_WRONLY|O_CREAT|O_APPEND, 0644);
+			if (fd != -1) {
+				dup2(fd, 1);
+				dup2(fd, 2);
+				close(fd);
+			}
+			execl(path, "nghttpd", "-a", "127.0.0.1", "-d",
+			    docs, port, key, cert, (char *)NULL);
+			_exit(127);
+		}
+		if (h2_wait())
+			return;
+	}
+	if ((f = fopen(logp, "r")) != NULL) {
+		n = fread(out, 1, sizeof out - 1, f);
+		fclose(f);
+	}
+	out[n] = '\0';
+	ck_abort_msg("nghttpd exited before it listened: %s", out);
+}
+
+START_TEST(test_http2_alpn)
+{
+	struct http_client_stats st;
+	char text[1024];
+	int i;
+
+	h2_start();
+	snprintf(text, sizeof text, "{\"url\": \"https://127.0.0.1:%d/\", "
+	    "\"ca_file\": \"ca.pem\"}", h2_port);
+	client(text);
+
+	/*
+	 * Both at once, so both are in flight before any connection exists:
+	 * with CURLOPT_PIPEWAIT the second waits for the first's connection,
+	 * learns from ALPN that it multiplexes, and goes on it as a stream.
+	 */
+	submit("GET", "hello.txt", NULL, 0, &res[0]);
+	submit("GET", "hello.txt", NULL, 0, &res[1]);
+	http_client_stats(cl, &st);
+	ck_assert_uint_eq(st.in_flight, 2);
+	run(2, LOOP_LIMIT_MS);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(res[i].calls, 1);
+		ck_assert_msg(res[i].error == HTTP_OK, "error %d: %s",
+		    res[i].error, res[i].error_text);
+		ck_assert_int_eq(res[i].status, 200);
+		ck_assert_str_eq(res[i].body, h2_body);
+		ck_assert_int_eq(res[i].http_version, 20);
+	}
+	http_client_stats(cl, &st);
+	ck_assert_uint_eq(st.requests, 2);
+	ck_assert_uint_eq(st.connects, 1);
+
+	/* The HTTPS test service offers no h2: the same client settings
+	 * fall back to HTTP/1.1. */
+	tls_start("server", 0);
+	tls_client("127.0.0.1", ", \"ca_file\": \"ca.pem\"");
+	tls_get_ok(&res[2]);
+	ck_assert_int_eq(res[2].http_version, 11);
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -1306,6 +1500,13 @@ http_suite(void)
 	tcase_add_test(tc, test_tls_verify_off);
 	tcase_add_test(tc, test_tls_client_cert);
 	tcase_add_test(tc, test_tls_bad_files);
+	suite_add_tcase(s, tc);
+
+	/* nghttpd as well as the HTTPS service: a generous timeout. */
+	tc = tcase_create("http2");
+	tcase_add_checked_fixture(tc, tls_setup, h2_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_http2_alpn);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("retries");
