@@ -87,6 +87,8 @@ svc_spawn(const char *const extra[], pid_t *pidp)
 	*pidp = pid = fork();
 	ck_assert_int_ne(pid, -1);
 	if (pid == 0) {
+		/* Die with the test, even when Check kills it on a timeout. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(fds[1], 1);
 		close(fds[0]);
 		close(fds[1]);
