@@ -121,11 +121,14 @@ scenario() {
 	    .first_created_ms) / 1000), lag_s: (($t1 - ($tq - (.now_ms -
 	    .last_due_ms))) / 1000)}')
 	ok=$(grep -c " succeeded" "$dir/out" || true)
+	# The store's group commits over the run.
+	commits=$("$top/client/pollexctl" -S "$dir/p.sock" --json stats |
+	    jq -c '.store // {} | {commits, batch_mean, commit_ms_mean}')
 	kill "$pid"; wait "$pid" || true; pid=
 	reqs=$(curl -s "$base/_control/requests")
 	ccpu=$(sed -n 2p "$dir/times" | awk '{ gsub("m", " "); gsub("s", "");
 	    print $1 * 60 + $2 + $3 * 60 + $4 }')
-	echo "{\"poller\":\"$poller\",\"tasks\":$n,\"succeeded\":$ok,\"wall_s\":$(echo "$t0 $t1" | awk '{ printf "%.3f", ($2 - $1) / 1000 }'),\"pollexd_cpu_s\":$(echo "$c0 $c1" | awk '{ printf "%.2f", ($2 - $1) / 100 }'),\"client_cpu_s\":$ccpu,\"peak_rss_kb\":$hwm,\"span\":$span,\"requests\":$(echo "$reqs" | jq -c '{total, by_route}')}"
+	echo "{\"poller\":\"$poller\",\"tasks\":$n,\"succeeded\":$ok,\"wall_s\":$(echo "$t0 $t1" | awk '{ printf "%.3f", ($2 - $1) / 1000 }'),\"pollexd_cpu_s\":$(echo "$c0 $c1" | awk '{ printf "%.2f", ($2 - $1) / 100 }'),\"client_cpu_s\":$ccpu,\"peak_rss_kb\":$hwm,\"span\":$span,\"store\":$commits,\"requests\":$(echo "$reqs" | jq -c '{total, by_route}')}"
 }
 
 start_service
