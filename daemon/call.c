@@ -117,6 +117,24 @@ call_reply_more(struct call *c, json_object *params)
 }
 
 void
+call_reply_more_text(struct call *c, const char *params, size_t plen)
+{
+	static const char head[] = "{\"parameters\":";
+	static const char tail[] = ",\"continues\":true}";
+	size_t len = sizeof head - 1 + plen + sizeof tail - 1;
+	char *msg;
+
+	if (c->oneway || c->sink == NULL)
+		return;
+	msg = xmalloc(len + 1);
+	memcpy(msg, head, sizeof head - 1);
+	memcpy(msg + sizeof head - 1, params, plen);
+	memcpy(msg + sizeof head - 1 + plen, tail, sizeof tail);
+	c->sink(c->sink_arg, msg, len, 0);
+	free(msg);
+}
+
+void
 call_error(struct call *c, enum px_error e, json_object *params)
 {
 	json_object *msg = json_object_new_object();

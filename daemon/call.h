@@ -43,6 +43,8 @@ void call_reply(struct call *c, json_object *params);
 void call_reply_more(struct call *c, json_object *params);
 /* A final reply whose parameters are already JSON text (an object). */
 void call_reply_text(struct call *c, const char *params);
+/* call_reply_more() with the parameters as JSON text of len bytes. */
+void call_reply_more_text(struct call *c, const char *params, size_t len);
 void call_error(struct call *c, enum px_error e, json_object *params);
 /* org.varlink.service.InvalidParameter with the parameter and a reason. */
 void call_invalid(struct call *c, const char *param, const char *fmt, ...)

@@ -326,13 +326,30 @@ col_text(sqlite3_stmt *s, int i)
 	return (const char *)sqlite3_column_text(s, i);
 }
 
+/* The name of a JSON column of r that is not one JSON value, or NULL. */
+static const char *
+store_bad_json(const struct store_row *r)
+{
+	if (r->ref != NULL && !task_json_valid(r->ref))
+		return "ref";
+	if (r->args != NULL && !task_json_valid(r->args))
+		return "args";
+	if (r->labels != NULL && !task_json_valid(r->labels))
+		return "labels";
+	if (r->result != NULL && !task_json_valid(r->result))
+		return "result";
+	if (r->error_details != NULL && !task_json_valid(r->error_details))
+		return "error details";
+	return NULL;
+}
+
 int
 store_load(struct store *st, void (*cb)(void *, const struct store_row *),
     void *arg, char **cause)
 {
 	struct store_row r;
 	sqlite3_stmt *s;
-	const char *state;
+	const char *state, *bad;
 	int rc;
 
 	if (sqlite3_prepare_v2(st->db, "SELECT id, poller, owner, state, ref, "
@@ -373,6 +390,12 @@ store_load(struct store *st, void (*cb)(void *, const struct store_row *),
 		r.polls = (uint32_t)sqlite3_column_int64(s, 17);
 		r.poll_failures = (uint32_t)sqlite3_column_int64(s, 18);
 		r.kstate = col_text(s, 19);
+		/* Replies copy these as they are: only JSON may come in. */
+		if ((bad = store_bad_json(&r)) != NULL) {
+			log_warnx("%s: skipping task %s: its %s is not JSON",
+			    st->path, r.id, bad);
+			continue;
+		}
 		cb(arg, &r);
 	}
 	if (rc != SQLITE_DONE) {

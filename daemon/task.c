@@ -673,6 +673,168 @@ task_to_json(const struct task *t)
 	return o;
 }
 
+/* A growing text buffer for task_to_text(). */
+struct tbuf {
+	char *p;
+	size_t n, cap;
+};
+
+static char *
+tb_room(struct tbuf *b, size_t more)
+{
+	if (b->n + more + 1 > b->cap) {
+		while (b->n + more + 1 > b->cap)
+			b->cap = b->cap ? b->cap * 2 : 512;
+		b->p = xreallocarray(b->p, b->cap, 1);
+	}
+	return b->p + b->n;
+}
+
+static void
+tb_raw(struct tbuf *b, const char *s, size_t len)
+{
+	memcpy(tb_room(b, len), s, len);
+	b->n += len;
+}
+
+/* ,"key": (the first key of the object is written with its brace). */
+static void
+tb_key(struct tbuf *b, const char *key)
+{
+	size_t len = strlen(key);
+	char *p = tb_room(b, len + 4);
+
+	*p++ = ',';
+	*p++ = '"';
+	memcpy(p, key, len);
+	p[len] = '"';
+	p[len + 1] = ':';
+	b->n += len + 4;
+}
+
+static void
+tb_str(struct tbuf *b, const char *s)
+{
+	size_t len = strlen(s);
+
+	b->n += json_string_escape(tb_room(b, 6 * len + 3), s, len);
+}
+
+static void
+tb_int(struct tbuf *b, int64_t v)
+{
+	b->n += (size_t)snprintf(tb_room(b, 24), 24, "%" PRId64, v);
+}
+
+/* As json-c prints a double: 17 significant digits, always a fraction
+ * or an exponent, so that it reads back as a double. */
+static void
+tb_double(struct tbuf *b, double v)
+{
+	char *p = tb_room(b, 32);
+	int n = snprintf(p, 32, "%.17g", isfinite(v) ? v : 0);
+
+	if (strpbrk(p, ".eE") == NULL) {
+		memcpy(p + n, ".0", 3);
+		n += 2;
+	}
+	b->n += (size_t)n;
+}
+
+char *
+task_to_text(const struct task *t, size_t *len)
+{
+	struct tbuf b = { NULL, 0, 0 };
+
+	tb_raw(&b, "{\"id\":", 6);
+	tb_str(&b, t->id);
+	tb_key(&b, "poller");
+	tb_str(&b, poller_name(t->poller));
+	tb_key(&b, "state");
+	tb_str(&b, px_state_name((enum px_state)t->state));
+	tb_key(&b, "owner");
+	tb_int(&b, (int64_t)t->owner);
+	/* The stored values are JSON already (checked when loaded). */
+	if (t->ref != NULL) {
+		tb_key(&b, "ref");
+		tb_raw(&b, t->ref, strlen(t->ref));
+	}
+	if (t->args != NULL) {
+		tb_key(&b, "args");
+		tb_raw(&b, t->args, strlen(t->args));
+	}
+	if (t->labels != NULL) {
+		tb_key(&b, "labels");
+		tb_raw(&b, t->labels, strlen(t->labels));
+	}
+	if (t->idem_key != NULL) {
+		tb_key(&b, "idempotency_key");
+		tb_str(&b, t->idem_key);
+	}
+	tb_key(&b, "created");
+	tb_double(&b, t->created);
+	tb_key(&b, "updated");
+	tb_double(&b, t->updated);
+	if (t->deadline > 0) {
+		tb_key(&b, "deadline");
+		tb_double(&b, t->deadline);
+	}
+	if (t->finished > 0) {
+		tb_key(&b, "finished");
+		tb_double(&b, t->finished);
+	}
+	tb_key(&b, "polls");
+	tb_int(&b, (int64_t)t->polls);
+	tb_key(&b, "poll_failures");
+	tb_int(&b, (int64_t)t->poll_failures);
+	if (t->has_progress) {
+		tb_key(&b, "progress");
+		tb_double(&b, t->progress);
+	}
+	if (t->result != NULL) {
+		tb_key(&b, "result");
+		tb_raw(&b, t->result, strlen(t->result));
+	}
+	if (t->error != NULL) {
+		tb_key(&b, "error");
+		tb_raw(&b, "{\"code\":", 8);
+		tb_str(&b, t->error->code);
+		tb_key(&b, "message");
+		tb_str(&b, t->error->message);
+		if (t->error->details != NULL) {
+			tb_key(&b, "details");
+			tb_raw(&b, t->error->details,
+			    strlen(t->error->details));
+		}
+		tb_raw(&b, "}", 1);
+	}
+	tb_raw(&b, "}", 1);
+	b.p[b.n] = '\0';
+	*len = b.n;
+	return b.p;
+}
+
+int
+task_json_valid(const char *text)
+{
+	json_tokener *tok;
+	json_object *v;
+	size_t len = strlen(text), end;
+	int ok;
+
+	if ((tok = json_tokener_new()) == NULL)
+		return 0;
+	v = json_tokener_parse_ex(tok, text, -1);
+	ok = json_tokener_get_error(tok) == json_tokener_success;
+	/* One value and nothing after it but white space. */
+	for (end = json_tokener_get_parse_end(tok); ok && end < len; end++)
+		if (strchr(" \t\r\n", text[end]) == NULL)
+			ok = 0;
+	json_object_put(v);
+	json_tokener_free(tok);
+	return ok;
+}
+
 /*
  * Labels are kept as canonical JSON ({"k":"v",...}, keys sorted, compact),
  * where a bare '"' only ever starts or ends a string, so "key":"value"

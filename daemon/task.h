@@ -160,6 +160,11 @@ size_t tasktab_size(struct tasktab *tt);
 
 /* The Task object of the protocol; a new reference. */
 json_object *task_to_json(const struct task *t);
+/* The same JSON as text, written directly (the stored JSON values are
+ * copied, not parsed and printed again); a new string of *len bytes. */
+char *task_to_text(const struct task *t, size_t *len);
+/* Is text one JSON value (what the stored values must be)? */
+int task_json_valid(const char *text);
 /* Does the canonical labels text of t hold key = value? */
 int task_has_label(const struct task *t, const char *key, const char *value);
 

@@ -140,25 +140,32 @@ waitop_finish(struct waitop *op, json_object *last, int timed_out)
 static int
 waitop_task_done(struct waitop *op, struct task *t)
 {
-	json_object *tj = task_to_json(t), *p, *done;
+	char *text, *p;
+	size_t len;
 
 	op->ndone++;
 	if (t->state == PX_STATE_FAILED || t->state == PX_STATE_EXPIRED)
 		op->nexc++;
 	if (waitop_satisfied(op)) {
 		if (!op->more)
-			json_object_array_add(op->done, tj);
-		waitop_finish(op, op->more ? tj : NULL, 0);
+			json_object_array_add(op->done, task_to_json(t));
+		waitop_finish(op, op->more ? task_to_json(t) : NULL, 0);
 		return 1;
 	}
-	if (op->more) {
-		p = json_object_new_object();
-		done = json_object_new_array();
-		json_object_array_add(done, tj);
-		json_object_object_add(p, "done", done);
-		call_reply_more(op->call, p);
-	} else
-		json_object_array_add(op->done, tj);
+	if (!op->more) {
+		json_object_array_add(op->done, task_to_json(t));
+		return 0;
+	}
+	/* One reply per task: written as text, the common path of a
+	 * client waiting for many tasks. */
+	text = task_to_text(t, &len);
+	p = xmalloc(len + 12);
+	memcpy(p, "{\"done\":[", 9);
+	memcpy(p + 9, text, len);
+	memcpy(p + 9 + len, "]}", 3);
+	call_reply_more_text(op->call, p, len + 11);
+	free(p);
+	free(text);
 	return 0;
 }
 

@@ -787,6 +787,46 @@ START_TEST(test_io_error_stops_loudly)
 }
 END_TEST
 
+/* A row whose JSON was damaged outside pollexd (replies copy the stored
+ * JSON as it is) is skipped with a warning naming the task and the
+ * column; the other tasks load. */
+START_TEST(test_row_with_bad_json_skipped)
+{
+	char *good, *bad, *path, *sql, *err = NULL, *log, buf[64];
+	sqlite3 *db;
+	int fd;
+
+	d_start(NULL, NULL);
+	fd = raw_connect(td->sock);
+	good = submit(fd, "good", NULL);
+	bad = submit(fd, "bad", NULL);
+	close(fd);
+	ck_assert_int_eq(td_stop(td, SIGTERM), 0);
+	if (asprintf(&path, "%s/state/%s", td->dir, STORE_FILE) == -1 ||
+	    asprintf(&sql, "UPDATE tasks SET args = '{\"a\": ' WHERE id = "
+	    "'%s'", bad) == -1)
+		abort();
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK,
+	    "%s", err);
+	sqlite3_close(db);
+	d_start(NULL, NULL);
+	fd = raw_connect(td->sock);
+	ck_assert_str_eq(state_of(fd, good, buf, sizeof buf), "pending");
+	ck_assert_str_eq(state_of(fd, bad, buf, sizeof buf),
+	    "io.pollex.TaskNotFound");
+	close(fd);
+	log = td_log(td);
+	ck_assert_msg(strstr(log, bad) != NULL &&
+	    strstr(log, "its args is not JSON") != NULL, "%s", tail(log));
+	free(log);
+	free(sql);
+	free(path);
+	free(good);
+	free(bad);
+}
+END_TEST
+
 START_TEST(test_damaged_store_refused_at_start)
 {
 	char *path, *log;
@@ -999,6 +1039,7 @@ store_suite(void)
 	tcase_add_test(tc, test_idempotent_start_retried);
 	tcase_add_test(tc, test_store_full_refuses_submit);
 	tcase_add_test(tc, test_io_error_stops_loudly);
+	tcase_add_test(tc, test_row_with_bad_json_skipped);
 	tcase_add_test(tc, test_damaged_store_refused_at_start);
 	tcase_add_test(tc, test_unwritable_state_dir);
 	suite_add_tcase(s, tc);

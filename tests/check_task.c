@@ -307,6 +307,66 @@ START_TEST(test_to_json)
 }
 END_TEST
 
+/* task_to_text() writes what task_to_json() builds, for every shape of
+ * task: with and without each optional member, escapes, numbers. */
+START_TEST(test_to_text_matches_json)
+{
+	struct task_init in;
+	struct task *t[5];
+	json_object *a, *b;
+	char *text;
+	size_t len, i;
+
+	memset(&in, 0, sizeof in);
+	in.poller = pa;
+	in.owner = 0;
+	in.ref = "{\"id\":\"x\\\"y/\\u00e9\",\"n\":[1,2.5,-3e+20,null,true]}";
+	in.args = "{\"object\":\"o\\n1\"}";
+	in.labels = "{\"team\":\"web \\\"a\\\"\"}";
+	in.idem_key = "key \"quoted\" \\ \x01 \xc3\xa9";
+	in.deadline = 1764000000.125;
+	t[0] = tasktab_create(tt, &in, 1763999999.5);
+	tasktab_set_progress(tt, t[0], 0.25, 1763999999.75);
+	t[1] = mk(pb, 4294967294u, "7", NULL, 0, 100);	/* no labels/args */
+	tasktab_finish(tt, t[1], PX_STATE_SUCCEEDED, "{\"url\":\"https://x/y\"}",
+	    NULL, NULL, NULL, 150);
+	t[2] = mk(pa, 1000, "[]", NULL, 0, 1e9);
+	tasktab_finish(tt, t[2], PX_STATE_FAILED, NULL, "boom",
+	    "it \"broke\"\n\tbadly", "{\"n\":3}", 1e9 + 1);
+	t[3] = mk(pa, 1000, "\"s\"", NULL, 0, 3);
+	tasktab_finish(tt, t[3], PX_STATE_FAILED, NULL, "e", "m", NULL, 4);
+	t[4] = mk(pb, 1, NULL, NULL, 0, 5);	/* starting: no ref */
+	for (i = 0; i < 5; i++) {
+		ck_assert_ptr_nonnull(t[i]);
+		text = task_to_text(t[i], &len);
+		ck_assert_uint_eq(len, strlen(text));
+		a = json_tokener_parse(text);
+		ck_assert_msg(a != NULL, "task %zu: not JSON: %s", i, text);
+		b = task_to_json(t[i]);
+		ck_assert_msg(json_object_equal(a, b), "task %zu:\n text %s\n json %s",
+		    i, text, json_object_to_json_string(b));
+		json_object_put(a);
+		json_object_put(b);
+		free(text);
+	}
+}
+END_TEST
+
+/* What the store loads is checked to be JSON before replies copy it. */
+START_TEST(test_json_valid)
+{
+	ck_assert(task_json_valid("{\"a\":[1,2]}"));
+	ck_assert(task_json_valid("42"));
+	ck_assert(task_json_valid("null"));	/* json-c's NULL object */
+	ck_assert(task_json_valid("\"s\" \n"));
+	ck_assert(!task_json_valid(""));
+	ck_assert(!task_json_valid("{\"a\":"));
+	ck_assert(!task_json_valid("{} {}"));
+	ck_assert(!task_json_valid("{\"a\":1}]"));
+	ck_assert(!task_json_valid("nope"));
+}
+END_TEST
+
 static Suite *
 task_suite(void)
 {
@@ -324,6 +384,8 @@ task_suite(void)
 	tcase_add_test(tc, test_progress_events);
 	tcase_add_test(tc, test_labels_exact_match);
 	tcase_add_test(tc, test_to_json);
+	tcase_add_test(tc, test_to_text_matches_json);
+	tcase_add_test(tc, test_json_valid);
 	suite_add_tcase(s, tc);
 	return s;
 }
