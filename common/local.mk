@@ -5,7 +5,8 @@
 noinst_LTLIBRARIES += common/libpxproto.la
 common_libpxproto_la_SOURCES = \
 	common/proto.c common/proto.h \
-	common/frame.c common/frame.h
+	common/frame.c common/frame.h \
+	common/jspan.c common/jspan.h
 common_libpxproto_la_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
 
 # Utilities for the daemon and the tools (x* functions abort).

@@ -1,0 +1,101 @@
+/*
+ * jspan.h: reading JSON text in place, without building a tree.
+ *
+ * A span is the raw text of one JSON value inside a larger text.  The text
+ * is checked once with jspan_check() (strict RFC 8259 JSON, valid UTF-8,
+ * bounded nesting); after that, members, items and JSON pointers are found
+ * by skipping over the text, and only what is needed is decoded.  This is
+ * for the hot paths where json-c would allocate an object per value of a
+ * large document only for a few of them to be read: the items of an HTTP
+ * search response, the refs of a batch, the replies of Wait.
+ *
+ * Nothing here allocates except jspan_string() for strings with escapes,
+ * and nothing aborts or logs (libpollex links it).
+ */
+#ifndef POLLEX_JSPAN_H
+#define POLLEX_JSPAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct jspan {
+	const char *p;		/* the value's first byte */
+	size_t n;		/* its length */
+};
+
+enum jspan_type {
+	JS_INVALID = 0,
+	JS_OBJECT,
+	JS_ARRAY,
+	JS_STRING,
+	JS_NUMBER,
+	JS_TRUE,
+	JS_FALSE,
+	JS_NULL
+};
+
+/*
+ * Check that text[0, len) is exactly one JSON value with nothing but white
+ * space around it: strict JSON, valid UTF-8 (no overlong forms, no
+ * surrogates, nothing past U+10FFFF), arrays and objects nested at most
+ * max_depth deep.  On success *v is the value without the white space and
+ * 0 is returned; otherwise -1 with *why pointing to a static description
+ * and *at (when not NULL) to the offset of the problem.
+ */
+int jspan_check(const char *text, size_t len, int max_depth, struct jspan *v,
+    const char **why, size_t *at);
+
+/* Everything below assumes spans inside a text that passed jspan_check(). */
+
+enum jspan_type jspan_type(struct jspan v);
+
+/*
+ * Iteration over an object's members or an array's items: key is the raw
+ * text of the member's name, quotes included (for arrays key->n is 0).
+ * jspan_next() returns 1 with the next member or item, 0 at the end.
+ */
+struct jspan_iter {
+	const char *p, *end;
+	int object;
+};
+void jspan_iter_init(struct jspan_iter *it, struct jspan container);
+int jspan_next(struct jspan_iter *it, struct jspan *key, struct jspan *val);
+
+/* Does the raw key (quotes included) name key[0, keylen)? */
+int jspan_key_is(struct jspan rawkey, const char *key, size_t keylen);
+
+/*
+ * The member of object o named key[0, keylen): 1 with *out set, 0 when o
+ * is not an object or has no such member.  When a name repeats, the last
+ * one counts, as json-c keeps it.
+ */
+int jspan_member(struct jspan o, const char *key, size_t keylen,
+    struct jspan *out);
+
+/* Item i of array a: 1 with *out set, or 0. */
+int jspan_item(struct jspan a, size_t i, struct jspan *out);
+
+/*
+ * Resolve a JSON pointer (RFC 6901: "" is the whole value, "/a/0/b~1c"
+ * its parts).  1 with *out set, 0 when nothing is there or the pointer is
+ * malformed.
+ */
+int jspan_pointer(struct jspan doc, const char *ptr, struct jspan *out);
+
+/* Is s a string without escapes (its content is s.p + 1, s.n - 2 bytes)? */
+int jspan_plain_string(struct jspan s);
+
+/*
+ * A string's content.  Without escapes *out points into the text and
+ * *alloc is NULL; with escapes the decoded content (NUL-terminated; \u0000
+ * is kept as a NUL byte within *outlen) is malloc'd into *alloc and *out
+ * points to it.  Returns 0, or -1 when s is not a string or memory ran out.
+ */
+int jspan_string(struct jspan s, const char **out, size_t *outlen,
+    char **alloc);
+
+/* A number that is an integer in int64 range, written as such (no
+ * fraction or exponent): 1 with *out set, else 0. */
+int jspan_int64(struct jspan s, int64_t *out);
+
+#endif
