@@ -500,17 +500,19 @@ jspan_string(struct jspan s, const char **out, size_t *outlen, char **alloc)
 		case 'r': *o++ = '\r'; break;
 		case 't': *o++ = '\t'; break;
 		case 'u':
+			/* p is at the backslash; a high surrogate may be
+			 * followed by the escape of its low half. */
 			cp = u4(p);
-			p += 4;
-			if (cp >= 0xd800 && cp <= 0xdbff && end - p > 6 &&
-			    p[1] == '\\' && p[2] == 'u' &&
-			    (lo = u4(p + 1)) >= 0xdc00 && lo <= 0xdfff) {
+			if (cp >= 0xd800 && cp <= 0xdbff && end - p >= 12 &&
+			    p[6] == '\\' && p[7] == 'u' &&
+			    (lo = u4(p + 6)) >= 0xdc00 && lo <= 0xdfff) {
 				cp = 0x10000 + ((cp - 0xd800) << 10) +
 				    (lo - 0xdc00);
 				p += 6;
 			} else if (cp >= 0xd800 && cp <= 0xdfff)
 				cp = 0xfffd;	/* a lone surrogate */
 			o += put_utf8(o, cp);
+			p += 4;		/* to the last hex digit */
 			break;
 		default:		/* " \ / */
 			*o++ = p[1];

@@ -10,7 +10,7 @@ TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JSONC_CFLAGS) $(LIBEVENT_CFLAGS) \
 TEST_LIBS = tests/libtestlib.la daemon/libpollexd.la $(CHECK_LIBS)
 
 UNIT_TESTS = tests/check_frame tests/check_util tests/check_task \
-	tests/check_sched tests/check_conf tests/check_methods
+	tests/check_sched tests/check_conf tests/check_methods tests/check_jspan
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 
@@ -29,6 +29,9 @@ tests_check_sched_LDADD = $(TEST_LIBS)
 tests_check_conf_SOURCES = tests/check_conf.c
 tests_check_conf_CFLAGS = $(TEST_CFLAGS)
 tests_check_conf_LDADD = $(TEST_LIBS)
+tests_check_jspan_SOURCES = tests/check_jspan.c
+tests_check_jspan_CFLAGS = $(TEST_CFLAGS)
+tests_check_jspan_LDADD = $(TEST_LIBS)
 tests_check_methods_SOURCES = tests/check_methods.c
 tests_check_methods_CFLAGS = $(TEST_CFLAGS)
 tests_check_methods_LDADD = $(TEST_LIBS)
