@@ -495,26 +495,32 @@ ctl_fmt_time(double t, char *buf, size_t len)
 	return buf;
 }
 
-/* Parse JSON text strictly; NULL with *why set when it is not JSON. */
+/*
+ * Parse JSON text strictly; NULL with *why set when it is not JSON.  One
+ * tokener serves every call (reset after each): making one costs more than
+ * parsing a TaskSpec line, and submit --file parses thousands.
+ */
 json_object *
 ctl_parse_json(const char *text, const char **why)
 {
-	struct json_tokener *tok;
+	static struct json_tokener *tok;
 	json_object *o;
 	size_t len = strlen(text), end;
 
 	*why = "invalid JSON";
-	if ((tok = json_tokener_new_ex(64)) == NULL)
-		ctl_fatalx("out of memory");
-	json_tokener_set_flags(
-	    tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	if (tok == NULL) {
+		if ((tok = json_tokener_new_ex(64)) == NULL)
+			ctl_fatalx("out of memory");
+		json_tokener_set_flags(
+		    tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	}
 	/* Passing the NUL too ends bare numbers and literals. */
 	o = json_tokener_parse_ex(tok, text, (int)len + 1);
 	end = json_tokener_get_parse_end(tok);
 	if (o == NULL &&
 	    json_tokener_get_error(tok) == json_tokener_error_parse_utf8_string)
 		*why = "invalid UTF-8 in JSON";
-	json_tokener_free(tok);
+	json_tokener_reset(tok);
 	if (o == NULL)
 		return NULL;
 	for (; end < len; end++)
