@@ -39,6 +39,7 @@ struct http_sock {
 	struct http *h;
 	curl_socket_t fd;
 	struct event *ev;
+	struct http_sock *next;	/* on the free list */
 };
 
 TAILQ_HEAD(http_reqs, http_req);
@@ -56,6 +57,7 @@ struct http {
 	int running;
 	CURL *pool[HTTP_POOL];	/* reset easy handles: no setup per request */
 	size_t npool;
+	struct http_sock *sfree;	/* sockets' events, for reuse */
 };
 
 struct http_client {
@@ -65,6 +67,7 @@ struct http_client {
 	struct http_client_conf c;
 	char *base_host;	/* lower case */
 	long base_port;
+	char *origin;		/* "scheme://host:port" of the base URL */
 	char *token;
 	struct timespec token_mtime;
 	struct http_reqs reqs;	/* every live request */
@@ -181,7 +184,12 @@ http_get(struct event_base *base)
 	return h;
 }
 
-/* libcurl tells which socket to watch for what; one event per socket. */
+/*
+ * libcurl tells which socket to watch for what; one event per socket.  A
+ * kept-alive connection is removed when its transfer ends and added again
+ * by the next one, so the events are reassigned, never freed, and kept on
+ * a free list while no socket needs them.
+ */
 static int
 http_sock_cb(CURL *e, curl_socket_t fd, int what, void *hp, void *sp)
 {
@@ -192,8 +200,9 @@ http_sock_cb(CURL *e, curl_socket_t fd, int what, void *hp, void *sp)
 	(void)e;
 	if (what == CURL_POLL_REMOVE) {
 		if (s != NULL) {
-			event_free(s->ev);
-			free(s);
+			event_del(s->ev);
+			s->next = h->sfree;
+			h->sfree = s;
 			curl_multi_assign(h->multi, fd, NULL);
 		}
 		return 0;
@@ -204,15 +213,37 @@ http_sock_cb(CURL *e, curl_socket_t fd, int what, void *hp, void *sp)
 	if (what & CURL_POLL_OUT)
 		kind |= EV_WRITE;
 	if (s == NULL) {
-		s = xcalloc(1, sizeof *s);
-		s->h = h;
+		if ((s = h->sfree) != NULL)
+			h->sfree = s->next;
+		else {
+			s = xcalloc(1, sizeof *s);
+			s->h = h;
+			s->ev = event_new(h->base, -1, 0, http_event, s);
+		}
 		s->fd = fd;
 		curl_multi_assign(h->multi, fd, s);
 	} else
-		event_free(s->ev);
-	s->ev = event_new(h->base, fd, kind, http_event, s);
+		event_del(s->ev);
+	event_assign(s->ev, h->base, fd, kind, http_event, s);
 	event_add(s->ev, NULL);
 	return 0;
+}
+
+/*
+ * Keep as many idle connections as the clients may have transfers at
+ * once.  libcurl's default (four per easy handle added at the time) shrinks
+ * as a burst of transfers ends and closes connections the next tick's
+ * requests would have reused.
+ */
+static void
+http_maxconnects(struct http *h)
+{
+	struct http_client *cl;
+	long n = 0;
+
+	TAILQ_FOREACH(cl, &h->clients, entry)
+		n += (long)cl->c.max_requests;
+	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, n < 8 ? 8L : n);
 }
 
 /* One timer, replaced on each call; never calls back into libcurl. */
@@ -339,6 +370,36 @@ out:
 	return rv;
 }
 
+/*
+ * The common case without libcurl's URL parser: an absolute path (what
+ * request templates make) on the base URL's origin.  Only paths libcurl
+ * would keep as they are qualify: the characters RFC 3986 allows in a
+ * path and query, no dot segments, no fragment.  Returns the URL, or NULL
+ * when http_url_resolve() must decide.
+ */
+static char *
+http_url_fast(const struct http_client *cl, const char *path)
+{
+	const char *p;
+	char *url;
+
+	if (cl->origin == NULL || path[0] != '/' || path[1] == '/')
+		return NULL;
+	for (p = path; *p != '\0'; p++) {
+		if (*p == '%' && !(isxdigit((unsigned char)p[1]) &&
+		    isxdigit((unsigned char)p[2])))
+			return NULL;
+		if (isalnum((unsigned char)*p) ||
+		    strchr("-_~%!$&'()*+,;=:@/?", *p) != NULL)
+			continue;
+		if (*p == '.' && p[-1] != '/')
+			continue;
+		return NULL;
+	}
+	xasprintf(&url, "%s%s", cl->origin, path);
+	return url;
+}
+
 static int
 http_allowed(const struct http_client *cl, const char *host, long port)
 {
@@ -445,6 +506,7 @@ http_client_new(struct http *h, const struct http_client_conf *hc,
 	cl->c.allowed_hosts = http_strv_dup(hc->allowed_hosts);
 	if (cl->c.max_requests == 0)
 		cl->c.max_requests = 1;
+	http_maxconnects(h);
 	if (cl->c.retry.attempts == 0)
 		cl->c.retry.attempts = 1;
 	if (cl->c.base_url != NULL) {
@@ -456,6 +518,14 @@ http_client_new(struct http *h, const struct http_client_conf *hc,
 			return NULL;
 		}
 		free(url);
+		/* What an absolute path resolves against, for
+		 * http_url_fast(). */
+		if (http_url_resolve(cl->c.base_url, "/", &url, NULL,
+		    NULL) == 0) {
+			if (strlen(url) > 1 && url[strlen(url) - 1] == '/')
+				url[strlen(url) - 1] = '\0';
+			cl->origin = url;
+		}
 	}
 	if (cl->c.token_file != NULL) {
 		http_token_check(cl);
@@ -478,10 +548,13 @@ http_client_free(struct http_client *cl)
 		return;
 	while ((req = TAILQ_FIRST(&cl->reqs)) != NULL)
 		http_req_free(req);
-	if (cl->h != NULL)
+	if (cl->h != NULL) {
 		TAILQ_REMOVE(&cl->h->clients, cl, entry);
+		http_maxconnects(cl->h);
+	}
 	http_client_conf_clear(&cl->c);
 	free(cl->base_host);
+	free(cl->origin);
 	if (cl->token != NULL) {
 		explicit_bzero(cl->token, strlen(cl->token));
 		free(cl->token);
@@ -794,6 +867,11 @@ http_req_begin(struct http_req *req)
 	req->method = xstrdup(req->method0);
 	req->with_body = req->body0 != NULL;
 	req->redirects = 0;
+	if (!req->untrusted &&
+	    (req->url = http_url_fast(cl, req->url0)) != NULL) {
+		req->send_auth = 1;	/* the base URL's own host */
+		return 0;
+	}
 	if (http_url_resolve(cl->c.base_url, req->url0, &req->url, &host,
 	    &port) == -1) {
 		req->url = xstrdup(req->url0);
@@ -1227,6 +1305,7 @@ http_shutdown(void)
 	struct http *h = http_global;
 	struct http_client *cl;
 	struct http_req *req;
+	struct http_sock *s;
 
 	if (h == NULL)
 		return;
@@ -1240,6 +1319,11 @@ http_shutdown(void)
 	while (h->npool > 0)
 		curl_easy_cleanup(h->pool[--h->npool]);
 	curl_multi_cleanup(h->multi);
+	while ((s = h->sfree) != NULL) {
+		h->sfree = s->next;
+		event_free(s->ev);
+		free(s);
+	}
 	event_free(h->timer);
 	free(h);
 	http_global = NULL;

@@ -365,17 +365,38 @@ poller_sched_launch(void *arg, struct sched_batch *b)
 	op_begin(op, p->conf->kind->poll);
 }
 
+static void op_outcome_task(struct op *, struct task *,
+    const struct outcome *);
+
 void
 op_outcome(struct op *op, const char *task_id, const struct outcome *o)
 {
+	struct task *t = tasktab_find(op->poller->pxd->tt, task_id);
+
+	if (t != NULL)
+		op_outcome_task(op, t, o);
+}
+
+void
+op_outcome_at(struct op *op, size_t idx, const struct outcome *o)
+{
+	struct task *t;
+
+	if (op->batch != NULL && idx < op->batch->n &&
+	    (t = op->batch->tasks[idx]) != NULL)
+		op_outcome_task(op, t, o);
+}
+
+static void
+op_outcome_task(struct op *op, struct task *t, const struct outcome *o)
+{
 	struct pxd *pxd = op->poller->pxd;
-	struct task *t = tasktab_find(pxd->tt, task_id);
 	double now = real_now();
 	uint64_t d;
 
 	/* Only tasks of this poll still waiting for it: the first outcome
 	 * wins, a cancelled task's late outcome is dropped. */
-	if (t == NULL || t->batch != op->batch || t->qwhere != TASK_Q_FLIGHT)
+	if (t->batch != op->batch || t->qwhere != TASK_Q_FLIGHT)
 		return;
 	if (isfinite(o->progress))
 		tasktab_set_progress(pxd->tt, t, o->progress, now);

@@ -91,6 +91,8 @@ const char *poller_kind_names(void);	/* "exec, ..." */
 
 /* Completion, called by the kinds. */
 void op_outcome(struct op *op, const char *task_id, const struct outcome *o);
+/* The same for the task at index idx of op's batch (gone: nothing). */
+void op_outcome_at(struct op *op, size_t idx, const struct outcome *o);
 void op_poll_done(struct op *op, const struct sched_result *r);
 void op_start_done(struct op *op, const char *ref, const char *code,
     const char *message);

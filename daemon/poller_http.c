@@ -80,7 +80,8 @@ struct hk_op {
 	struct req rq;
 	struct tmpl_task *tt;		/* the batch, for the search */
 	size_t ntt;
-	char **tids;			/* the batch's ids, for outcomes */
+	char **tids;			/* http-each: the task's id */
+	size_t *tidx;			/* http-batch: index in the batch */
 	char **keys;			/* http-batch: each task's match key */
 	json_object *ref;		/* http-each: the task's ref */
 	json_object *status_doc;	/* LRO: the status monitor's body */
@@ -325,15 +326,18 @@ hk_has_cancel(const void *arg)
 static json_object *
 hk_parse(const struct http_response *r)
 {
-	struct json_tokener *tok;
+	static struct json_tokener *tok;	/* one for the thread */
 	json_object *o;
 
 	if (r->body == NULL || r->body_len == 0 || r->body_len > INT32_MAX)
 		return NULL;
-	if ((tok = json_tokener_new_ex(64)) == NULL)
-		return NULL;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_VALIDATE_UTF8);
+	if (tok == NULL) {
+		if ((tok = json_tokener_new_ex(64)) == NULL)
+			return NULL;
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+		    JSON_TOKENER_VALIDATE_UTF8);
+	} else
+		json_tokener_reset(tok);
 	o = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
 	if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(tok) != r->body_len)) {
@@ -347,7 +351,7 @@ hk_parse(const struct http_response *r)
 			o = NULL;
 		}
 	}
-	json_tokener_free(tok);
+	json_tokener_reset(tok);
 	return o;
 }
 
@@ -440,11 +444,13 @@ hk_op_free(struct hk_op *h)
 	req_clear(&h->rq);
 	free(h->tt);
 	for (i = 0; i < h->ntt; i++) {
-		free(h->tids[i]);
+		if (h->tids != NULL)
+			free(h->tids[i]);
 		if (h->keys != NULL)
 			free(h->keys[i]);
 	}
 	free(h->tids);
+	free(h->tidx);
 	free(h->keys);
 	json_object_put(h->ref);
 	json_object_put(h->status_doc);
@@ -555,6 +561,38 @@ hk_id_text(json_object *v, char *buf, size_t len)
 	return buf;
 }
 
+/* hk_id_text() of the value at ptr in checked JSON text, read in place
+ * when it is a plain string or an integer; *alloc holds what must be
+ * freed. */
+static const char *
+hk_span_id(struct jspan doc, const char *ptr, char *buf, size_t len,
+    char **alloc)
+{
+	struct jspan v;
+	json_object *o;
+	const char *key;
+	int64_t n;
+
+	*alloc = NULL;
+	if (!jspan_pointer(doc, ptr, &v) || jspan_type(v) == JS_NULL)
+		return NULL;
+	if (jspan_plain_string(v) && v.n - 2 < len) {
+		memcpy(buf, v.p + 1, v.n - 2);
+		buf[v.n - 2] = '\0';
+		return buf;
+	}
+	if (jspan_int64(v, &n) && n != INT64_MAX) {
+		snprintf(buf, len, "%" PRId64, n);
+		return buf;
+	}
+	if ((o = jspan_json(v)) == NULL)
+		return NULL;
+	if ((key = hk_id_text(o, buf, len)) != buf)
+		key = *alloc = xstrdup(key);
+	json_object_put(o);
+	return key;
+}
+
 static void
 hk_batch_done(void *arg, const struct http_response *r)
 {
@@ -564,28 +602,34 @@ hk_batch_done(void *arg, const struct http_response *r)
 	struct rules_scratch sc = { NULL, NULL, NULL };
 	struct rule_input in;
 	struct outcome o;
-	json_object *doc, *items, *item;
-	char buf[128], *why, *seen;
+	struct jspan body, items, item;
+	struct jspan_iter it;
+	json_object *doc;
+	char buf[128], *why, *seen, *kalloc;
 	const char *key;
-	size_t i, j, k, n, t, cap, *slot, *next;
+	size_t i, j, t, cap, *slot, *next;
 	const size_t NONE = SIZE_MAX;
+	int json;
 
 	h->req = NULL;
-	doc = hk_parse(r);
 	if (!hk_2xx(r)) {
+		doc = hk_parse(r);
 		why = hk_describe(h->rq.method, h->url, r, doc, NULL);
 		json_object_put(doc);
 		hk_poll_failed(h, why, r->retry_after);
 		free(why);
 		return;
 	}
-	items = doc == NULL ? NULL : jptr_get(doc, hk->items != NULL ?
-	    hk->items : "");
-	if (items == NULL || !json_object_is_type(items, json_type_array)) {
+	/* The response is read in place: a search of 1,000 tasks would
+	 * cost thousands of json-c values for the few members the rules
+	 * read. */
+	json = r->body != NULL && r->body_len > 0 &&
+	    jspan_check(r->body, r->body_len, 64, &body, NULL, NULL) == 0;
+	if (!json || !jspan_pointer(body, hk->items != NULL ? hk->items : "",
+	    &items) || jspan_type(items) != JS_ARRAY) {
 		xasprintf(&why, "%s %s: the response has no array of items "
 		    "at \"%s\"%s", h->rq.method, h->url, hk->items != NULL ?
-		    hk->items : "", doc == NULL ? " (the body is not JSON)" : "");
-		json_object_put(doc);
+		    hk->items : "", !json ? " (the body is not JSON)" : "");
 		hk_poll_failed(h, why, NAN);
 		free(why);
 		return;
@@ -621,23 +665,23 @@ hk_batch_done(void *arg, const struct http_response *r)
 	in.status = r->status;
 	in.header = hk_header_cb;
 	in.header_arg = (void *)r;
-	n = json_object_array_length(items);
-	for (k = 0; k < n; k++) {
-		item = json_object_array_get_idx(items, k);
-		if ((key = hk_id_text(jptr_get(item, hk->item_id), buf,
-		    sizeof buf)) == NULL)
+	jspan_iter_init(&it, items);
+	while (jspan_next(&it, NULL, &item)) {
+		if ((key = hk_span_id(item, hk->item_id, buf, sizeof buf,
+		    &kalloc)) == NULL)
 			continue;
 		for (j = hash_str(key) & (cap - 1); slot[j] != NONE;
 		    j = (j + 1) & (cap - 1))
 			if (strcmp(h->keys[slot[j]], key) == 0)
 				break;
+		free(kalloc);
 		if (slot[j] == NONE || seen[slot[j]])
 			continue;
-		in.doc = item;
+		in.span = &item;
 		rules_eval(hk->outcome, &in, &o, &sc);
 		for (t = slot[j]; t != NONE; t = next[t]) {
 			seen[t] = 1;
-			op_outcome(op, h->tids[t], &o);
+			op_outcome_at(op, h->tidx[t], &o);
 		}
 		rules_scratch_clear(&sc);
 	}
@@ -648,12 +692,11 @@ hk_batch_done(void *arg, const struct http_response *r)
 		o.code = "absent";
 		o.message = "the remote service does not know the task "
 		    "(absent from the search response)";
-		op_outcome(op, h->tids[i], &o);
+		op_outcome_at(op, h->tidx[i], &o);
 	}
 	free(slot);
 	free(next);
 	free(seen);
-	json_object_put(doc);
 	hk_poll_ok(h, r->retry_after);
 }
 
@@ -663,33 +706,33 @@ hk_batch_poll(struct op *op, char **cause)
 	struct hk_op *h = hk_op_new(op);
 	struct sched_batch *b = op->batch;
 	struct task *t;
-	const char *key;
-	char buf[128];
+	struct jspan rs;
+	const char *key, *ref;
+	char buf[128], *kalloc;
 	size_t i;
 	int r;
 
 	h->tt = xcalloc(b->n, sizeof *h->tt);
-	h->tids = xcalloc(b->n, sizeof *h->tids);
+	h->tidx = xcalloc(b->n, sizeof *h->tidx);
 	h->keys = xcalloc(b->n, sizeof *h->keys);
 	for (i = 0; i < b->n; i++) {
 		if ((t = b->tasks[i]) == NULL)
 			continue;
 		hk_task_view(t, &h->tt[h->ntt]);
-		h->tids[h->ntt++] = xstrdup(t->id);
+		h->tidx[h->ntt++] = i;
 	}
-	/* Each ref is parsed once, for the request and for the key its
-	 * task is matched by (the text of its ref's id).  The views point
-	 * into the tasks, which may go while the request runs: only the
-	 * ids and keys are kept. */
+	/* The key each task is matched by: the text of its ref's id, read
+	 * in place.  The views point into the tasks, which may go while the
+	 * request runs: only the batch indexes and keys are kept. */
 	for (i = 0; i < h->ntt; i++) {
-		h->tt[i].ref_doc = jparse(h->tt[i].ref);
-		key = hk_id_text(jptr_get(h->tt[i].ref_doc, h->hk->ref_id),
-		    buf, sizeof buf);
-		h->keys[i] = key != NULL ? xstrdup(key) : NULL;
+		ref = h->tt[i].ref;
+		key = ref != NULL && jspan_check(ref, strlen(ref), 64, &rs,
+		    NULL, NULL) == 0 ? hk_span_id(rs, h->hk->ref_id, buf,
+		    sizeof buf, &kalloc) : (kalloc = NULL);
+		h->keys[i] = kalloc != NULL ? kalloc : key != NULL ?
+		    xstrdup(key) : NULL;
 	}
 	r = req_tmpl_render(h->hk->poll, h->tt, h->ntt, &h->rq, cause);
-	for (i = 0; i < h->ntt; i++)
-		json_object_put(h->tt[i].ref_doc);
 	free(h->tt);
 	h->tt = NULL;
 	if (r == -1 || hk_send(h, NULL, 0, 1, hk_batch_done, cause) == -1) {

@@ -90,6 +90,57 @@ jparse(const char *text)
 	return o;
 }
 
+#define JSPAN_TOK_DEPTH 256
+
+json_object *
+jspan_json(struct jspan v)
+{
+	static json_tokener *tok;
+	json_object *o;
+	const char *s;
+	char *alloc;
+	size_t len;
+	int64_t n;
+
+	switch (jspan_type(v)) {
+	case JS_NULL:
+	case JS_INVALID:
+		return NULL;
+	case JS_TRUE:
+	case JS_FALSE:
+		return json_object_new_boolean(jspan_type(v) == JS_TRUE);
+	case JS_STRING:
+		if (v.n > INT32_MAX || jspan_string(v, &s, &len, &alloc) == -1)
+			return NULL;
+		o = json_object_new_string_len(s, (int)len);
+		free(alloc);
+		return o;
+	case JS_NUMBER:
+		if (jspan_int64(v, &n))
+			return json_object_new_int64(n);
+		/* json-c reads a number to its end only at a terminator:
+		 * parse it NUL-terminated. */
+		alloc = xstrndup(v.p, v.n);
+		o = jparse(alloc);
+		free(alloc);
+		return o;
+	default:
+		/* Checked text: any depth jspan_check() allowed. */
+		if (tok == NULL && (tok = json_tokener_new_ex(
+		    JSPAN_TOK_DEPTH)) == NULL)
+			return NULL;
+		if (v.n > INT32_MAX)
+			return NULL;
+		json_tokener_reset(tok);
+		o = json_tokener_parse_ex(tok, v.p, (int)v.n);
+		if (json_tokener_get_error(tok) != json_tokener_success) {
+			json_object_put(o);
+			o = NULL;
+		}
+		return o;
+	}
+}
+
 json_object *
 jptr_get(json_object *doc, const char *ptr)
 {
@@ -272,7 +323,7 @@ bad:
 struct rctx {
 	const struct tmpl_task *tasks;
 	size_t n;
-	json_object **refs, **args, **labels;	/* parsed on demand */
+	json_object **labels;		/* parsed on demand */
 };
 
 static void
@@ -280,30 +331,37 @@ rctx_clear(struct rctx *r)
 {
 	size_t i;
 
-	for (i = 0; i < r->n; i++) {
-		if (r->refs != NULL)
-			json_object_put(r->refs[i]);
-		if (r->args != NULL)
-			json_object_put(r->args[i]);
-		if (r->labels != NULL)
-			json_object_put(r->labels[i]);
-	}
-	free(r->refs);
-	free(r->args);
+	for (i = 0; i < r->n && r->labels != NULL; i++)
+		json_object_put(r->labels[i]);
 	free(r->labels);
 }
 
 static json_object *
-rctx_doc(struct rctx *r, json_object ***cache, size_t i, const char *text,
-    json_object *parsed)
+rctx_labels(struct rctx *r, size_t i, const char *text)
 {
-	if (*cache == NULL)
-		*cache = xcalloc(r->n, sizeof **cache);
-	if ((*cache)[i] == NULL && parsed != NULL)
-		(*cache)[i] = json_object_get(parsed);
-	else if ((*cache)[i] == NULL && text != NULL)
-		(*cache)[i] = jparse(text);
-	return (*cache)[i];
+	if (r->labels == NULL)
+		r->labels = xcalloc(r->n, sizeof *r->labels);
+	if (r->labels[i] == NULL && text != NULL)
+		r->labels[i] = jparse(text);
+	return r->labels[i];
+}
+
+/*
+ * The value at ptr of a task's ref or arguments (a new reference; NULL
+ * when absent or null): from doc when already parsed, else read in place
+ * from the text, so a batch of 1,000 refs costs no json-c tree each.
+ */
+static json_object *
+task_value(const char *text, json_object *doc, const char *ptr)
+{
+	struct jspan d, v;
+
+	if (doc != NULL)
+		return json_object_get(jptr_get(doc, ptr));
+	if (text == NULL || jspan_check(text, strlen(text), 64, &d, NULL,
+	    NULL) == -1 || !jspan_pointer(d, ptr, &v))
+		return NULL;
+	return jspan_json(v);
 }
 
 /* The value of a placeholder: a new reference, or NULL with *why. */
@@ -325,18 +383,17 @@ ph_value(struct rctx *r, const struct piece *pc, char **why)
 		return a;
 	case PH_REF:
 	case PH_ARGS:
-		doc = pc->kind == PH_REF ? rctx_doc(r, &r->refs, 0, t->ref,
-		    t->ref_doc) : rctx_doc(r, &r->args, 0, t->args, NULL);
-		if ((v = jptr_get(doc, pc->arg)) == NULL) {
+		if ((v = task_value(pc->kind == PH_REF ? t->ref : t->args,
+		    pc->kind == PH_REF ? t->ref_doc : NULL, pc->arg)) == NULL) {
 			xasprintf(why, "{{%s%s}}: task %s has no %s%s",
 			    pc->kind == PH_REF ? "ref" : "args", pc->arg,
 			    t->id != NULL ? t->id : "?", pc->kind == PH_REF ?
 			    "ref" : "args", *pc->arg ? pc->arg : "");
 			return NULL;
 		}
-		return json_object_get(v);
+		return v;
 	case PH_LABEL:
-		doc = rctx_doc(r, &r->labels, 0, t->labels, NULL);
+		doc = rctx_labels(r, 0, t->labels);
 		if (doc == NULL || !json_object_object_get_ex(doc, pc->arg, &v)) {
 			xasprintf(why, "{{labels/%s}}: task %s has no label %s",
 			    pc->arg, t->id != NULL ? t->id : "?", pc->arg);
@@ -346,16 +403,15 @@ ph_value(struct rctx *r, const struct piece *pc, char **why)
 	case PH_REFS:
 		a = json_object_new_array_ext((int)r->n);
 		for (i = 0; i < r->n; i++) {
-			doc = rctx_doc(r, &r->refs, i, r->tasks[i].ref,
-			    r->tasks[i].ref_doc);
-			if ((v = jptr_get(doc, pc->arg)) == NULL) {
+			if ((v = task_value(r->tasks[i].ref,
+			    r->tasks[i].ref_doc, pc->arg)) == NULL) {
 				xasprintf(why, "{{refs%s}}: task %s has no "
 				    "ref%s", pc->arg, r->tasks[i].id != NULL ?
 				    r->tasks[i].id : "?", pc->arg);
 				json_object_put(a);
 				return NULL;
 			}
-			json_object_array_add(a, json_object_get(v));
+			json_object_array_add(a, v);
 		}
 		return a;
 	}
@@ -713,7 +769,14 @@ req_tmpl_render(const struct req_tmpl *t, const struct tmpl_task *tasks,
 		xasprintf(&out->headers[i], "%s: %s", t->hnames[i], v);
 		free(v);
 	}
-	if (t->body != NULL) {
+	if (t->nbstr == 1 && t->bstr[0]->whole &&
+	    json_object_is_type(t->body, json_type_string) &&
+	    t->bstr[0]->p[0].kind == PH_ARGS && *t->bstr[0]->p[0].arg == '\0' &&
+	    tasks[0].args != NULL)
+		/* "body": "{{args}}": the arguments as stored (compact JSON
+		 * the daemon wrote), without a parse and a print. */
+		out->body = xstrdup(tasks[0].args);
+	else if (t->body != NULL) {
 		if ((b = body_render(t, t->body, &k, &r, why)) == NULL &&
 		    *why != NULL)
 			goto bad;
@@ -1057,6 +1120,78 @@ val_equal(json_object *a, json_object *b, int icase)
 	return eq;
 }
 
+/* A value found in checked text (null counts as absent, as with json-c). */
+static int
+span_get(const struct jspan *doc, const char *ptr, struct jspan *v)
+{
+	return jspan_pointer(*doc, ptr, v) && jspan_type(*v) != JS_NULL;
+}
+
+/* val_equal() of a span: strings compared in place, the rest made. */
+static int
+span_equal(struct jspan v, json_object *b, int icase)
+{
+	json_object *a;
+	size_t n;
+	int eq;
+
+	if (json_object_is_type(b, json_type_string) &&
+	    jspan_plain_string(v)) {
+		n = v.n - 2;
+		if ((size_t)json_object_get_string_len(b) != n ||
+		    memchr(v.p + 1, '\0', n) != NULL)
+			return 0;
+		return icase ? strncasecmp(v.p + 1, json_object_get_string(b),
+		    n) == 0 : memcmp(v.p + 1, json_object_get_string(b),
+		    n) == 0;
+	}
+	a = jspan_json(v);
+	eq = val_equal(a, b, icase);
+	json_object_put(a);
+	return eq;
+}
+
+/* matches() for an item read in place. */
+static int
+matches_span(const struct matcher *m, const struct jspan *doc)
+{
+	struct jspan_iter it;
+	struct jspan v, e;
+	size_t i, n = 0;
+	int eq;
+
+	if (!span_get(doc, m->path, &v))
+		return m->kind == M_EXISTS && !m->exists;
+	switch (m->kind) {
+	case M_EXISTS:
+		return m->exists;
+	case M_EQUALS:
+		return span_equal(v, m->value, m->ignore_case);
+	case M_IN:
+		for (i = 0; i < json_object_array_length(m->value); i++)
+			if (span_equal(v, json_object_array_get_idx(m->value, i),
+			    m->ignore_case))
+				return 1;
+		return 0;
+	case M_ANY:
+	case M_ALL:
+		if (jspan_type(v) != JS_ARRAY)
+			return 0;
+		jspan_iter_init(&it, v);
+		while (jspan_next(&it, NULL, &e)) {
+			n++;
+			eq = span_equal(e, m->value, m->ignore_case);
+			if (m->kind == M_ANY && eq)
+				return 1;
+			if (m->kind == M_ALL && !eq)
+				return 0;
+		}
+		return n > 0 && m->kind == M_ALL;
+	default:
+		return 0;
+	}
+}
+
 static int
 matches(const struct matcher *m, const struct rule_input *in)
 {
@@ -1088,6 +1223,8 @@ matches(const struct matcher *m, const struct rule_input *in)
 	default:
 		break;
 	}
+	if (in->doc == NULL && in->span != NULL)
+		return matches_span(m, in->span);
 	v = in->doc != NULL ? jptr_get(in->doc, m->path) : NULL;
 	switch (m->kind) {
 	case M_EXISTS:
@@ -1124,12 +1261,28 @@ matches(const struct matcher *m, const struct rule_input *in)
 	}
 }
 
+/* A value of the input for rules_eval(): borrowed from in->doc, or made
+ * from in->span into *made (put by the caller). */
+static json_object *
+rin_get(const struct rule_input *in, const char *ptr, json_object **made)
+{
+	struct jspan v;
+
+	*made = NULL;
+	if (in->doc != NULL)
+		return jptr_get(in->doc, ptr);
+	if (in->span == NULL || !span_get(in->span, ptr, &v))
+		return NULL;
+	return *made = jspan_json(v);
+}
+
 void
 rules_eval(const struct rules *r, const struct rule_input *in,
     struct outcome *out, struct rules_scratch *sc)
 {
-	json_object *v;
+	json_object *v, *made;
 	size_t i;
+	int has_doc = in->doc != NULL || in->span != NULL;
 
 	memset(out, 0, sizeof *out);
 	out->progress = NAN;
@@ -1140,25 +1293,32 @@ rules_eval(const struct rules *r, const struct rule_input *in,
 			out->state = r->m[i].state;
 			break;
 		}
-	if (r->progress != NULL && in->doc != NULL &&
-	    (v = jptr_get(in->doc, r->progress)) != NULL &&
+	if (r->progress != NULL && has_doc &&
+	    (v = rin_get(in, r->progress, &made)) != NULL &&
 	    (json_object_is_type(v, json_type_int) ||
 	    json_object_is_type(v, json_type_double)))
 		out->progress = json_object_get_double(v);
+	if (r->progress != NULL && has_doc)
+		json_object_put(made);
 	if (out->state == PX_STATE_SUCCEEDED) {
-		v = in->doc != NULL ? jptr_get(in->doc, r->result != NULL ?
-		    r->result : "") : NULL;
+		v = has_doc ? rin_get(in, r->result != NULL ? r->result : "",
+		    &made) : (made = NULL);
 		sc->result = v != NULL ? json_canonical(v) : xstrdup("null");
 		out->result = sc->result;
+		json_object_put(made);
 	} else if (out->state == PX_STATE_FAILED) {
-		v = in->doc != NULL && r->error_code != NULL ?
-		    jptr_get(in->doc, r->error_code) : NULL;
+		v = has_doc && r->error_code != NULL ?
+		    rin_get(in, r->error_code, &made) : (made = NULL);
 		sc->code = xstrdup(v != NULL ? val_text(v) :
 		    in->transport_error ? "transport_error" : "failed");
-		v = in->doc != NULL && r->error_message != NULL ?
-		    jptr_get(in->doc, r->error_message) : NULL;
+		json_object_put(made);
+		v = has_doc && r->error_message != NULL ?
+		    rin_get(in, r->error_message, &made) : (made = NULL);
 		if (v != NULL)
 			sc->message = xstrdup(val_text(v));
+		json_object_put(made);
+		if (sc->message != NULL)
+			;	/* from the response */
 		else if (in->transport_error && in->error_text != NULL)
 			sc->message = xstrdup(in->error_text);
 		else if (i < r->n)

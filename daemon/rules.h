@@ -14,6 +14,7 @@
 
 #include <json-c/json.h>
 
+#include "jspan.h"
 #include "poller.h"	/* struct outcome */
 
 struct cfg;
@@ -25,6 +26,9 @@ json_object *jptr_get(json_object *doc, const char *ptr);	/* borrowed */
  * reference.  One tokener kept for the daemon's thread: the refs and
  * arguments of every poll are parsed without a tokener each. */
 json_object *jparse(const char *text);
+/* The value of a span of checked JSON as a json-c value (a new reference;
+ * NULL for null): scalars are made directly, containers parsed. */
+json_object *jspan_json(struct jspan v);
 
 /* What a template is rendered from: JSON texts (NULL when absent). */
 struct tmpl_task {
@@ -87,6 +91,7 @@ struct rule_input {
 	int transport_error;		/* no response at all */
 	const char *error_text;		/* with transport_error */
 	json_object *doc;		/* the item or body; NULL: not JSON */
+	const struct jspan *span;	/* or, without doc, its checked text */
 	const char *(*header)(void *arg, const char *name);
 	void *header_arg;
 };
