@@ -273,6 +273,21 @@ pollex_pending(const pollex *c)
 }
 
 /*
+ * More tasks of the reply in hand, or a complete reply in the input buffer
+ * (rbuf[roff..rscan) has no NUL: look past it only).
+ */
+int
+pollex_buffered(const pollex *c)
+{
+	if (c == NULL || c->fd == -1)
+		return 0;
+	if (c->held > 0)
+		return 1;
+	return c->rlen > c->rscan &&
+	    memchr(c->rbuf + c->rscan, '\0', c->rlen - c->rscan) != NULL;
+}
+
+/*
  * Close the socket and fail every outstanding call with err, in FIFO order.
  * The message already recorded on c (by px_fail()) stays.
  */

@@ -628,7 +628,6 @@ px_on_wait(pollex *c, struct px_sync *s, json_object *params, int more)
 	size_t i, len;
 	int r, stop;
 
-	(void)c;
 	if (!json_object_object_get_ex(params, "done", &a) ||
 	    !json_object_is_type(a, json_type_array))
 		return POLLEX_E_PROTOCOL;
@@ -638,7 +637,11 @@ px_on_wait(pollex *c, struct px_sync *s, json_object *params, int more)
 		if (r != 0)
 			return r == POLLEX_E_INVAL ? POLLEX_E_PROTOCOL : r;
 		if (w->cb != NULL) {
+			/* Set before each call: a blocking call inside cb
+			 * may run a Wait of its own. */
+			c->held = len - i - 1;
 			stop = w->cb(t, w->arg);
+			c->held = 0;
 			pollex_task_free(t);
 			if (stop != 0)
 				return 1;

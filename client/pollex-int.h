@@ -63,6 +63,9 @@ struct pollex {
 
 	struct px_calls calls;
 	size_t ncalls;
+	/* Tasks of the Wait reply being delivered that are still to come
+	 * (pollex_buffered()). */
+	size_t held;
 
 	int closed_err;   /* why the connection closed; 0 while open */
 	char *closed_msg; /* and the message then, or NULL */

@@ -327,6 +327,15 @@ int pollex_process(pollex *c);
 /** The number of async calls still waiting for (their last) reply. */
 size_t pollex_pending(const pollex *c);
 
+/**
+ * Non-zero when the library holds replies it will hand out without waiting
+ * for the daemon: a complete reply in c's input buffer or, inside a
+ * pollex_wait_each() callback, more tasks of the same reply.  A callback
+ * that writes output can flush it only when this is 0, that is when the
+ * next callback may have to wait for the daemon (pollexctl does so).
+ */
+int pollex_buffered(const pollex *c);
+
 #ifdef __cplusplus
 }
 #endif

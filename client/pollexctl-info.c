@@ -280,7 +280,6 @@ ctl_on_reply(pollex *c, int err, const char *params, int continues, void *arg)
 		return;
 	}
 	puts(params);
-	fflush(stdout);
 	if (!continues)
 		st->done = 1;
 }
@@ -298,6 +297,9 @@ ctl_drive(pollex *c, int *done)
 	for (;;) {
 		if (done != NULL ? *done : !(pollex_events(c) & POLLOUT))
 			return 0;
+		/* The replies printed go out before we wait for more
+		 * (pollex_process() handles all that came at once). */
+		fflush(stdout);
 		pfd.fd = pollex_fd(c);
 		pfd.events = (short)pollex_events(c);
 		n = poll(&pfd, 1, ctl.io_timeout_ms);

@@ -36,6 +36,7 @@ enum { CHUNK_UNSENT, CHUNK_SENT, CHUNK_OK, CHUNK_FAILED };
 
 /* Progress of a wait. */
 struct ctl_wait {
+	pollex *c;
 	size_t n, done, bad;
 	int progress; /* drawing a progress line on stderr */
 };
@@ -159,6 +160,18 @@ ctl_print_task_line(const pollex_task *t)
 	}
 }
 
+/*
+ * Flush stdout once nothing more is at hand: a flush per line costs a
+ * write(2) per task, yet no line may sit in the buffer while we wait for
+ * the daemon (someone may be watching, or piping into another program).
+ */
+static void
+ctl_flush_idle(pollex *c)
+{
+	if (!pollex_buffered(c))
+		fflush(stdout);
+}
+
 /* A task finished: print it and update the progress. */
 static int
 ctl_on_wait(const pollex_task *t, void *arg)
@@ -167,7 +180,7 @@ ctl_on_wait(const pollex_task *t, void *arg)
 
 	ctl_progress_clear();
 	ctl_print_task_line(t);
-	fflush(stdout);
+	ctl_flush_idle(w->c);
 	w->done++;
 	if (pollex_task_state(t) != POLLEX_SUCCEEDED)
 		w->bad++;
@@ -181,7 +194,7 @@ static int
 ctl_wait_ids(pollex *c, char *const *ids, size_t n,
     enum pollex_return_when when, double timeout)
 {
-	struct ctl_wait w = {.n = n};
+	struct ctl_wait w = {.c = c, .n = n};
 	struct sigaction sa;
 	int r;
 
@@ -196,6 +209,7 @@ ctl_wait_ids(pollex *c, char *const *ids, size_t n,
 	}
 	r = pollex_wait_each(
 	    c, (const char *const *)ids, n, when, timeout, ctl_on_wait, &w);
+	fflush(stdout);
 	ctl_progress_clear();
 	if (r < 0)
 		return ctl_fail(c, r);
@@ -1216,7 +1230,6 @@ ctl_on_event(const char *event, const char *id, const pollex_task *t, void *arg)
 	json_object *o, *task;
 	const char *why;
 
-	(void)arg;
 	if (ctl.json) {
 		if ((o = json_object_new_object()) == NULL ||
 		    json_object_object_add(
@@ -1239,7 +1252,7 @@ ctl_on_event(const char *event, const char *id, const pollex_task *t, void *arg)
 	else
 		printf("%s %s %s\n", event, id,
 		    pollex_state_name(pollex_task_state(t)));
-	fflush(stdout);
+	ctl_flush_idle(arg);
 	return 0;
 }
 
@@ -1286,7 +1299,7 @@ ctl_cmd_watch(int argc, char **argv)
 			    argv[0], "invalid task id '%s'", argv[i]);
 		}
 	c = ctl_connect();
-	r = pollex_watch(c, f, initial, ctl_on_event, NULL);
+	r = pollex_watch(c, f, initial, ctl_on_event, c);
 	pollex_filter_free(f);
 	if (r != 0)
 		r = ctl_fail(c, r);

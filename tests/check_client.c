@@ -1583,6 +1583,70 @@ START_TEST(test_wait_stop)
 }
 END_TEST
 
+/* pollex_buffered() as a wait_each callback saw it, per task. */
+struct held {
+	pollex *c;
+	struct peer *p;
+	int n;
+	int buffered[4];
+};
+
+/* Record pollex_buffered(); after the third task let the peer end. */
+static int
+on_task_held(const pollex_task *t, void *arg)
+{
+	struct held *h = arg;
+
+	(void)t;
+	ck_assert_int_lt(h->n, 4);
+	h->buffered[h->n++] = pollex_buffered(h->c);
+	if (h->n == 3) {
+		peer_wait(h->p);
+		peer_go(h->p);
+	}
+	return 0;
+}
+
+START_TEST(test_wait_buffered)
+{
+	/* Two replies in one write, the second with two tasks; the final
+	 * reply only once the callback saw the third task. */
+	static const struct step script[] = {
+	    S_ACCEPT,
+	    S_READ,
+	    S_W("{\"parameters\":{\"done\":[" TASK_A "]},"
+	        "\"continues\":true}\0"
+	        "{\"parameters\":{\"done\":[" TASK_B "," TASK_C "]},"
+	        "\"continues\":true}\0"),
+	    S_SYNC,
+	    S_W("{\"parameters\":{\"done\":[],\"not_done\":[],"
+	        "\"timed_out\":false}}\0"),
+	    S_EOF,
+	    S_END,
+	};
+	struct peer *p = peer_start(script);
+	pollex *c = peer_client(p);
+	const char *ids[] = {"a", "b", "c"};
+	struct held h = {.c = c, .p = p};
+
+	ck_assert_int_eq(pollex_buffered(NULL), 0);
+	ck_assert_int_eq(pollex_buffered(c), 0);
+	ck_assert_int_eq(pollex_wait_each(c, ids, 3, POLLEX_ALL_COMPLETED, -1,
+	                     on_task_held, &h),
+	    0);
+	ck_assert_int_eq(h.n, 3);
+	/* a: the next reply is complete in the buffer; b: c comes in the
+	 * same reply; c: the next reply is still to be sent. */
+	ck_assert_int_eq(h.buffered[0], 1);
+	ck_assert_int_eq(h.buffered[1], 1);
+	ck_assert_int_eq(h.buffered[2], 0);
+	ck_assert_int_eq(pollex_buffered(c), 0);
+	pollex_close(c);
+	peer_join(p);
+	peer_free(p);
+}
+END_TEST
+
 /* Events seen by a watch callback. */
 struct events {
 	int n;
@@ -2190,6 +2254,116 @@ START_TEST(test_ctl_wait)
 }
 END_TEST
 
+/* Start pollexctl with args; *out reads its stdout and stderr. */
+static pid_t
+spawn_ctl(const char *const *args, int *out)
+{
+	const char *argv[32];
+	int pout[2], null;
+	size_t i;
+	pid_t pid;
+
+	argv[0] = "pollexctl";
+	for (i = 0; args[i] != NULL && i < 30; i++)
+		argv[i + 1] = args[i];
+	argv[i + 1] = NULL;
+	ck_assert_int_eq(pipe2(pout, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		null = open("/dev/null", O_RDONLY);
+		dup2(null, 0);
+		dup2(pout[1], 1);
+		dup2(pout[1], 2);
+		execv(POLLEXCTL_PATH, (char *const *)argv);
+		_exit(127);
+	}
+	close(pout[1]);
+	*out = pout[0];
+	return pid;
+}
+
+/* Read fd into *buf until it holds want (bounded: 10 s without data). */
+static void
+read_until(int fd, char **buf, size_t *len, const char *want)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	while (*buf == NULL || strstr(*buf, want) == NULL) {
+		ck_assert_msg(poll(&pfd, 1, 10000) == 1,
+		    "no \"%s\" in time; got \"%s\"", want,
+		    *buf != NULL ? *buf : "");
+		ck_assert_msg(drain(fd, buf, len), "EOF before \"%s\": \"%s\"",
+		    want, *buf != NULL ? *buf : "");
+	}
+}
+
+#define WAIT_PROMPT_SCRIPT                                                     \
+	S_ACCEPT, S_READ,                                                      \
+	    S_W("{\"parameters\":{\"done\":[" TASK_A "]},"                    \
+	        "\"continues\":true}\0"),                                      \
+	    S_SYNC,                                                            \
+	    S_W("{\"parameters\":{\"done\":[" TASK_B "," TASK_C "]},"         \
+	        "\"continues\":true}\0"),                                      \
+	    S_SYNC,                                                            \
+	    S_W("{\"parameters\":{\"done\":[],\"not_done\":[],"               \
+	        "\"timed_out\":false}}\0"),                                    \
+	    S_EOF
+
+START_TEST(test_ctl_wait_prompt)
+{
+	/* Each line shows while pollexctl waits for the next reply: the
+	 * peer sends more only after the test saw the lines so far.  Plain
+	 * lines, then --json. */
+	static const struct step script[] = {
+	    WAIT_PROMPT_SCRIPT,
+	    WAIT_PROMPT_SCRIPT,
+	    S_END,
+	};
+	static const char *const first[] = {
+	    "a succeeded {\"v\":1}\n", TASK_A "\n"};
+	static const char *const all[] = {
+	    "a succeeded {\"v\":1}\nb failed poll_failed: boom\n"
+	    "c cancelled\n",
+	    TASK_A "\n" TASK_B "\n" TASK_C "\n"};
+	struct peer *p = peer_start(script);
+	char *buf;
+	size_t len;
+	int fd, st, i;
+	pid_t pid;
+
+	for (i = 0; i < 2; i++) {
+		if (i == 0)
+			pid = spawn_ctl((const char *const[]){"-S", p->path,
+			                    "wait", "a", "b", "c", NULL},
+			    &fd);
+		else
+			pid = spawn_ctl((const char *const[]){"-S", p->path,
+			                    "--json", "wait", "a", "b", "c",
+			                    NULL},
+			    &fd);
+		buf = NULL;
+		len = 0;
+		peer_wait(p);
+		read_until(fd, &buf, &len, first[i]);
+		peer_go(p);
+		peer_wait(p);
+		read_until(fd, &buf, &len, all[i]);
+		peer_go(p);
+		while (drain(fd, &buf, &len))
+			;
+		close(fd);
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		ck_assert(WIFEXITED(st));
+		ck_assert_int_eq(WEXITSTATUS(st), 1); /* b failed */
+		ck_assert_str_eq(buf, all[i]);
+		free(buf);
+	}
+	peer_join(p);
+	peer_free(p);
+}
+END_TEST
+
 START_TEST(test_ctl_submit)
 {
 	static const struct step script[] = {
@@ -2390,11 +2564,11 @@ client_suite(void)
 	    test_closed_mid_reply, test_closed_no_sigpipe, test_timeout,
 	    test_unsolicited, test_bad_reply_content);
 	TC("streams", test_wait_stream, test_wait_not_done, test_wait_stop,
-	    test_watch, test_async_stream, test_close_in_callback);
+	    test_wait_buffered, test_watch, test_async_stream, test_close_in_callback);
 	TC("errors", test_error_mapping, test_error_reset);
 	TC("symbols", test_symbols);
 	TC("pollexctl", test_ctl_usage, test_ctl_get, test_ctl_wait,
-	    test_ctl_submit, test_ctl_submit_file, test_ctl_cancel_call,
+	    test_ctl_wait_prompt, test_ctl_submit, test_ctl_submit_file, test_ctl_cancel_call,
 	    test_ctl_lost);
 #undef TC
 	return s;
