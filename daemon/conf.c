@@ -337,6 +337,7 @@ conf_defaults(void)
 	c->max_tasks_per_uid = 1000000;
 	c->max_submit = 100000;
 	c->message_timeout = 10 * 1000;
+	c->commit_delay = 10;
 	return c;
 }
 
@@ -578,6 +579,9 @@ conf_read(struct cfg_ctx *ctx, json_object *root, struct conf *conf)
 		conf->max_submit = (uint32_t)v;
 	cfg_duration(c, "message_timeout", &conf->message_timeout);
 	cfg_uint(c, "store_max_size", 0, UINT64_MAX, &conf->store_max_size);
+	if (cfg_duration(c, "commit_delay", &conf->commit_delay) == 1 &&
+	    conf->commit_delay > 1000)
+		cfg_error(c, "commit_delay", "must be at most 1s");
 	if (cfg_string(c, "store", &store) == 1) {
 		if (strcmp(store, "none") == 0)
 			conf->store_none = 1;

@@ -41,6 +41,8 @@ struct conf {
 	uint32_t max_submit;		/* tasks per Submit call */
 	uint64_t message_timeout;	/* ms to finish a started message */
 	uint64_t store_max_size;	/* bytes of the database, 0: no cap */
+	uint64_t commit_delay;		/* ms a change no reply waits for may
+					 * wait for company before its commit */
 	int store_none;			/* "store": "none": memory only */
 	struct conf_poller **pollers;
 	size_t npollers;

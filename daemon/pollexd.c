@@ -116,6 +116,8 @@ pxd_task_event(void *arg, struct task *t, enum task_event ev,
 
 static const struct tasktab_hooks pxd_task_hooks = { pxd_task_event };
 
+static void pxd_commit_cb(evutil_socket_t, short, void *);
+
 static void
 pxd_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -354,6 +356,7 @@ pxd_new(struct event_base *base, struct conf *conf)
 	pxd->tt = tasktab_new(&pxd_task_hooks, pxd);
 	pxd->waits = waits_new();
 	pxd->ev_deadline = evtimer_new(base, pxd_deadline_cb, pxd);
+	pxd->ev_commit = evtimer_new(base, pxd_commit_cb, pxd);
 	pxd->ev_purge = evtimer_new(base, pxd_purge_cb, pxd);
 	return pxd;
 }
@@ -392,6 +395,7 @@ pxd_free(struct pxd *pxd)
 		poller_free(p);
 	waits_free(pxd->waits);
 	event_free(pxd->ev_deadline);
+	event_free(pxd->ev_commit);
 	event_free(pxd->ev_purge);
 	if (pxd->ev_notify != NULL)
 		event_free(pxd->ev_notify);
@@ -589,6 +593,51 @@ pxd_stop(struct pxd *pxd)
 	event_base_loopbreak(pxd->base);
 }
 
+/* The commit timer only ends a loop iteration; pxd_commit_due() then
+ * finds the delay over. */
+static void
+pxd_commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+/*
+ * Commit now?  Yes when anything will be said about the changes (a Submit
+ * to acknowledge, any reply or event queued for a client: replies never
+ * go out ahead of the commit), when stopping, when many rows are staged,
+ * or when the oldest staged change has waited commit_delay.  Otherwise
+ * (the start responses and outcomes nobody is waiting on) the changes
+ * wait for company and the timer is armed: under a stream of such
+ * changes one commit and one fsync carry many loop iterations' worth.
+ */
+static int
+pxd_commit_due(struct pxd *pxd)
+{
+	uint64_t now, delay = pxd->conf->commit_delay;
+	size_t n;
+
+	if (pxd->store == NULL)
+		return 0;
+	if (!TAILQ_EMPTY(&pxd->acks))
+		return 1;	/* even with nothing staged: it replies */
+	if ((n = store_staged(pxd->store)) == 0)
+		return 0;
+	if (delay == 0 || pxd->stopping || n >= 4096 ||
+	    (pxd->server != NULL && server_has_output(pxd->server)))
+		return 1;
+	now = mono_ms();
+	if (pxd->staged_since == 0)
+		pxd->staged_since = now;
+	if (now - pxd->staged_since >= delay)
+		return 1;
+	if (!evtimer_pending(pxd->ev_commit, NULL))
+		pxd_timer_add(pxd->ev_commit,
+		    (double)(pxd->staged_since + delay - now) / 1000);
+	return 0;
+}
+
 void
 pxd_after_iteration(struct pxd *pxd)
 {
@@ -603,7 +652,11 @@ pxd_after_iteration(struct pxd *pxd)
 			evtimer_del(pxd->ev_deadline);
 	}
 	/* Group commit: everything this iteration changed, then replies. */
-	pxd_commit(pxd);
+	if (pxd_commit_due(pxd)) {
+		evtimer_del(pxd->ev_commit);
+		pxd_commit(pxd);
+		pxd->staged_since = 0;
+	}
 	/* Pollers removed by a reload go once their last task has. */
 	for (p = poller_first(pxd); p != NULL; p = next) {
 		next = poller_next(p);

@@ -41,6 +41,8 @@ struct pxd {
 	TAILQ_HEAD(poller_list, poller) pollers;
 	TAILQ_HEAD(op_list, op) ops;
 	struct event *ev_deadline;
+	struct event *ev_commit;	/* a delayed group commit is due */
+	uint64_t staged_since;		/* mono ms of the oldest staged change */
 	struct event *ev_purge;
 	struct event *ev_signals[4];
 	struct event *ev_notify;	/* STATUS= and WATCHDOG=1 timer */

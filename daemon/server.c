@@ -837,6 +837,12 @@ server_flush(struct server *srv)
 	}
 }
 
+int
+server_has_output(const struct server *srv)
+{
+	return !TAILQ_EMPTY(&srv->dirty);
+}
+
 void
 server_stop(struct server *srv)
 {

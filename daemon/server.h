@@ -33,6 +33,8 @@ const char *server_path(const struct server *srv);
 
 /* Write the replies queued during this loop iteration. */
 void server_flush(struct server *srv);
+/* Are replies queued (to be written by server_flush())? */
+int server_has_output(const struct server *srv);
 
 /* Stop: no more connections; every unfinished call gets
  * io.pollex.ShuttingDown; replies are flushed and connections closed. */

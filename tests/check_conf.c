@@ -67,6 +67,7 @@ START_TEST(test_full_configuration)
 	    "  \"retention\": \"2h\",\n"
 	    "  \"max_connections\": 10,\n"
 	    "  \"message_timeout\": 2.5,\n"
+	    "  \"commit_delay\": \"25ms\",\n"
 	    "  \"pollers\": {\n"
 	    "    \"builds\": {\n"
 	    "      \"kind\": \"exec\",\n"
@@ -88,6 +89,7 @@ START_TEST(test_full_configuration)
 	ck_assert_uint_eq(c->retention, 7200000);
 	ck_assert_uint_eq(c->max_connections, 10);
 	ck_assert_uint_eq(c->message_timeout, 2500);
+	ck_assert_uint_eq(c->commit_delay, 25);
 	ck_assert_ptr_nonnull(p);
 	ck_assert_str_eq(p->kind->name, "exec");
 	ck_assert_uint_eq(p->policy.interval, 2000);
@@ -138,6 +140,8 @@ END_TEST
 START_TEST(test_bad_values)
 {
 	expect_error("{\"retention\": \"soon\"}", "retention", "duration");
+	expect_error("{\"commit_delay\": \"2s\"}", "commit_delay",
+	    "at most 1s");
 	expect_error("{\"retention\": -5}", "retention", "duration");
 	expect_error("{\"max_connections\": 0}", "max_connections", "between");
 	expect_error("{\"max_connections\": \"10\"}", "max_connections",

@@ -616,6 +616,42 @@ START_TEST(test_finished_tasks_survive_and_purge)
 }
 END_TEST
 
+/*
+ * A long commit_delay holds back only changes nobody is told about: the
+ * reply of Wait is written after the commit of the outcome it reports, so
+ * a kill -9 the moment it arrives finds the task finished on restart.
+ */
+START_TEST(test_commit_delay_never_precedes_replies)
+{
+	const char *extra = "\"retention\": \"1h\", \"commit_delay\": \"1s\"";
+	char *a, buf[64], *ids[1];
+	json_object *r;
+	int fd, i;
+
+	td_set(td, "outcomes/a", "{\"state\": \"succeeded\", \"result\": 7}");
+	for (i = 0; i < 3; i++) {
+		d_start(NULL, extra);
+		fd = raw_connect(td->sock);
+		if (i == 0) {
+			a = submit(fd, "a", NULL);
+			ids[0] = a;
+			r = wait_all(fd, ids, 1);
+			ck_assert_ptr_nonnull(r);
+			json_object_put(r);
+			ck_assert_int_eq(td_stop(td, SIGKILL), 128 + 9);
+			close(fd);
+			continue;
+		}
+		ck_assert_str_eq(state_of(fd, a, buf, sizeof buf),
+		    "succeeded");
+		close(fd);
+		ck_assert_int_eq(td_stop(td, i == 1 ? SIGKILL : SIGTERM),
+		    i == 1 ? 128 + 9 : 0);
+	}
+	free(a);
+}
+END_TEST
+
 START_TEST(test_interrupted_start)
 {
 	char keys[1024], buf[64], note[64], params[128];
@@ -1035,6 +1071,7 @@ store_suite(void)
 	tcase_add_test(tc, test_restart_after_sigterm);
 	tcase_add_test(tc, test_restart_after_sigkill);
 	tcase_add_test(tc, test_finished_tasks_survive_and_purge);
+	tcase_add_test(tc, test_commit_delay_never_precedes_replies);
 	tcase_add_test(tc, test_interrupted_start);
 	tcase_add_test(tc, test_idempotent_start_retried);
 	tcase_add_test(tc, test_store_full_refuses_submit);
