@@ -1151,16 +1151,30 @@ span_equal(struct jspan v, json_object *b, int icase)
 	return eq;
 }
 
+/* The last pointer looked up in an item: rules mostly read one member
+ * ("/state") several times. */
+struct span_memo {
+	const char *ptr;
+	int found;
+	struct jspan v;
+};
+
 /* matches() for an item read in place. */
 static int
-matches_span(const struct matcher *m, const struct jspan *doc)
+matches_span(const struct matcher *m, const struct jspan *doc,
+    struct span_memo *memo)
 {
 	struct jspan_iter it;
 	struct jspan v, e;
 	size_t i, n = 0;
 	int eq;
 
-	if (!span_get(doc, m->path, &v))
+	if (memo->ptr == NULL || strcmp(memo->ptr, m->path) != 0) {
+		memo->ptr = m->path;
+		memo->found = span_get(doc, m->path, &memo->v);
+	}
+	v = memo->v;
+	if (!memo->found)
 		return m->kind == M_EXISTS && !m->exists;
 	switch (m->kind) {
 	case M_EXISTS:
@@ -1193,7 +1207,8 @@ matches_span(const struct matcher *m, const struct jspan *doc)
 }
 
 static int
-matches(const struct matcher *m, const struct rule_input *in)
+matches(const struct matcher *m, const struct rule_input *in,
+    struct span_memo *memo)
 {
 	json_object *v;
 	const char *h;
@@ -1224,7 +1239,7 @@ matches(const struct matcher *m, const struct rule_input *in)
 		break;
 	}
 	if (in->doc == NULL && in->span != NULL)
-		return matches_span(m, in->span);
+		return matches_span(m, in->span, memo);
 	v = in->doc != NULL ? jptr_get(in->doc, m->path) : NULL;
 	switch (m->kind) {
 	case M_EXISTS:
@@ -1281,6 +1296,7 @@ rules_eval(const struct rules *r, const struct rule_input *in,
     struct outcome *out, struct rules_scratch *sc)
 {
 	json_object *v, *made;
+	struct span_memo memo = { NULL, 0, { NULL, 0 } };
 	size_t i;
 	int has_doc = in->doc != NULL || in->span != NULL;
 
@@ -1289,7 +1305,7 @@ rules_eval(const struct rules *r, const struct rule_input *in,
 	out->delay = NAN;
 	out->state = r->dflt;
 	for (i = 0; i < r->n; i++)
-		if (matches(&r->m[i], in)) {
+		if (matches(&r->m[i], in, &memo)) {
 			out->state = r->m[i].state;
 			break;
 		}

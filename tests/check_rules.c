@@ -235,16 +235,39 @@ hdr(void *arg, const char *name)
 	return strcasecmp(name, "X-State") == 0 ? "Done" : NULL;
 }
 
-/* Evaluate rules on doc with status; returns the state, result/message in
- * buf. */
+/* One evaluation: the state, result/message in buf, the progress. */
+static enum px_state
+eval1(struct rules *r, struct rule_input *in, char *buf, size_t len,
+    double *progress)
+{
+	struct rules_scratch sc = { NULL, NULL, NULL };
+	struct outcome o;
+
+	rules_eval(r, in, &o, &sc);
+	snprintf(buf, len, "%s%s%s", o.result ? o.result : "",
+	    o.code ? o.code : "", o.message ? o.message : "");
+	if (o.code != NULL && o.message != NULL)
+		snprintf(buf, len, "%s: %s", o.code, o.message);
+	*progress = o.progress;
+	rules_scratch_clear(&sc);
+	return o.state;
+}
+
+/*
+ * Evaluate rules on doc with status; returns the state, result/message in
+ * buf.  A JSON doc is evaluated twice, parsed by json-c and read in place
+ * (as http-batch reads search items), and both must say the same.
+ */
 static enum px_state
 eval(struct rules *r, const char *doc, long status, int terr, char *buf,
     size_t len, double *progress)
 {
-	struct rules_scratch sc = { NULL, NULL, NULL };
 	struct rule_input in;
-	struct outcome o;
+	struct jspan span;
 	json_object *d = doc != NULL ? J(doc) : NULL;
+	enum px_state st, st2;
+	char buf2[512];
+	double p, p2;
 
 	memset(&in, 0, sizeof in);
 	in.status = status;
@@ -252,16 +275,23 @@ eval(struct rules *r, const char *doc, long status, int terr, char *buf,
 	in.error_text = terr ? "connection refused" : NULL;
 	in.doc = d;
 	in.header = hdr;
-	rules_eval(r, &in, &o, &sc);
-	snprintf(buf, len, "%s%s%s", o.result ? o.result : "",
-	    o.code ? o.code : "", o.message ? o.message : "");
-	if (o.code != NULL && o.message != NULL)
-		snprintf(buf, len, "%s: %s", o.code, o.message);
+	st = eval1(r, &in, buf, len, &p);
+	if (d != NULL) {
+		ck_assert_int_eq(jspan_check(doc, strlen(doc), 64, &span, NULL,
+		    NULL), 0);
+		in.doc = NULL;
+		in.span = &span;
+		st2 = eval1(r, &in, buf2, sizeof buf2, &p2);
+		ck_assert_msg(st2 == st, "%s: state %d in place, %d parsed",
+		    doc, st2, st);
+		ck_assert_str_eq(buf2, buf);
+		ck_assert_msg((isnan(p) && isnan(p2)) || p == p2,
+		    "%s: progress %g in place, %g parsed", doc, p2, p);
+	}
 	if (progress != NULL)
-		*progress = o.progress;
-	rules_scratch_clear(&sc);
+		*progress = p;
 	json_object_put(d);
-	return o.state;
+	return st;
 }
 
 START_TEST(test_rules_eval)
@@ -317,6 +347,22 @@ START_TEST(test_rules_eval)
 	    NULL), PX_STATE_SUCCEEDED);	/* the header rule */
 	ck_assert_int_eq(eval(r, "{\"n\": 1.0}", 200, 0, buf, sizeof buf, NULL),
 	    PX_STATE_SUCCEEDED);
+	/* Escapes, nulls, repeated names (the last counts), numbers in
+	 * other spellings: the same outcome parsed and in place. */
+	ck_assert_int_eq(eval(r, "{\"status\": \"D\\u006fne\", \"out\": "
+	    "[1e2, -0, \"\\/x\\n\"], \"pct\": 25}", 200, 0, buf, sizeof buf,
+	    &p), PX_STATE_SUCCEEDED);
+	ck_assert(p == 25);
+	ck_assert_int_eq(eval(r, "{\"status\": null, \"steps\": [\"ok\", "
+	    "null]}", 200, 0, buf, sizeof buf, NULL), PX_STATE_SUCCEEDED);
+	ck_assert_int_eq(eval(r, "{\"status\": \"done\", \"status\": "
+	    "\"Failed\", \"error\": {\"code\": 7, \"message\": null}}", 200, 0,
+	    buf, sizeof buf, NULL), PX_STATE_FAILED);
+	ck_assert_int_eq(eval(r, "{\"n\": 10e-1, \"pct\": \"half\"}", 200,
+	    0, buf, sizeof buf, &p), PX_STATE_SUCCEEDED);
+	ck_assert(isnan(p));
+	ck_assert_int_eq(eval(r, "{\"n\": 2, \"out\": 1}", 200, 0, buf,
+	    sizeof buf, NULL), PX_STATE_SUCCEEDED);	/* the header rule */
 	rules_free(r);
 
 	/* default state; a body that is not JSON sees no path matcher */
