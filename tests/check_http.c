@@ -459,6 +459,35 @@ START_TEST(test_relative_urls)
 }
 END_TEST
 
+/* Absolute paths on the base's origin skip libcurl's URL parser when
+ * they need no normalising; the URL requested is the same either way. */
+START_TEST(test_absolute_path_urls)
+{
+	static const struct {
+		const char *path, *want;
+	} cases[] = {
+		{ "/tasks/1", "/tasks/1" },
+		{ "/tasks/1?x=%2F&y=a.b,c;d:e@f", "/tasks/1?x=%2F&y=a.b,c;d:e@f" },
+		{ "/x/../tasks/1", "/tasks/1" },	/* dot segments */
+		{ "/./tasks/1", "/tasks/1" },
+	};
+	char want[256];
+	size_t i;
+
+	client("{\"url\": \"http://127.0.0.1:%d/api/v1/\"}");
+	submit("POST", "/tasks", "{}", 0, &res[0]);
+	run(1, LOOP_LIMIT_MS);
+	ck_assert_int_eq(res[0].status, 201);
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		submit("GET", cases[i].path, NULL, 0, &res[1 + i]);
+		run(1, LOOP_LIMIT_MS);
+		snprintf(want, sizeof want, "%s%s", svc_base, cases[i].want);
+		ck_assert_str_eq(res[1 + i].url, want);
+		ck_assert_int_eq(res[1 + i].status, 200);
+	}
+}
+END_TEST
+
 START_TEST(test_retry_then_success)
 {
 	struct http_client_stats st;
@@ -1485,6 +1514,7 @@ http_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_get_post);
 	tcase_add_test(tc, test_relative_urls);
+	tcase_add_test(tc, test_absolute_path_urls);
 	tcase_add_test(tc, test_connection_reuse);
 	tcase_add_test(tc, test_max_requests);
 	tcase_add_test(tc, test_cancel);
