@@ -213,8 +213,8 @@ gen(char *buf, size_t cap, size_t *n, unsigned *seed, int depth)
 	size_t i, k;
 	const char *a;
 
-#define PUT(s) do { size_t l_ = strlen(s); if (*n + l_ < cap) { \
-	memcpy(buf + *n, s, l_); *n += l_; } } while (0)
+#define PUT(s) do { const char *s_ = (s); size_t l_ = strlen(s_); \
+	if (*n + l_ < cap) { memcpy(buf + *n, s_, l_); *n += l_; } } while (0)
 	if (depth > 3 || r < 4) {
 		/* Mostly good atoms, now and then a broken one. */
 		k = rand_r(seed) % 50 == 0 ? nitems(atoms) :
