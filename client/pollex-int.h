@@ -13,6 +13,7 @@
 
 #include <json-c/json.h>
 
+#include "jspan.h"
 #include "pollex.h"
 
 struct px_sync;
@@ -97,6 +98,7 @@ int px_error_server(pollex *c, const char *name, json_object *params);
 int px_error_code(const char *name);
 
 /* task.c */
+int px_task_from_text(struct jspan o, pollex_task **out);
 int px_task_from_json(json_object *o, pollex_task **out);
 
 /* spec.c */

@@ -135,7 +135,11 @@ void pollex_task_free(pollex_task *t);
 /** Free an array of n tasks and the array itself. */
 void pollex_tasks_free(pollex_task **tasks, size_t n);
 
-/* Accessors: strings are owned by the task; JSON values come as JSON text. */
+/*
+ * Accessors: strings are owned by the task; JSON values come as compact JSON
+ * text, copied from the text the task was read from (white space outside
+ * strings left out, escapes as written).
+ */
 const char *pollex_task_id(const pollex_task *t);
 const char *pollex_task_poller(const pollex_task *t);
 enum pollex_state pollex_task_state(const pollex_task *t);

@@ -1,7 +1,15 @@
 /*
- * task.c: Task objects of the io.pollex protocol, parsed once into a
- * pollex_task with typed accessors.  The task keeps a reference to its JSON
- * object: the strings the accessors return live in it.
+ * task.c: Task objects of the io.pollex protocol, read once from their JSON
+ * text into a pollex_task with typed accessors.
+ *
+ * The text is read in place (common/jspan.h) rather than through a json-c
+ * tree: a Wait of thousands of tasks reads one per reply, and building a
+ * tree for each, then printing its members back to text, was most of the
+ * client's work.  A task is a single allocation: the struct, the decoded
+ * values of its labels, then its texts, each NUL-terminated: the whole
+ * task as compact JSON, the compact JSON of ref, args, labels, result and
+ * error details, and the decoded strings.  Nothing is computed on access,
+ * so a task may be read from several threads at once.
  */
 #include "config.h"
 
@@ -10,189 +18,398 @@
 #include <string.h>
 
 #include "frame.h"
+#include "jspan.h"
 #include "pollex-int.h"
 #include "proto.h"
 
 struct pollex_task {
-	json_object *obj;
-	char *json; /* compact text of obj */
+	const char *json; /* the whole task, compact */
 	const char *id;
 	const char *poller;
 	enum pollex_state state;
 	long owner;
-	json_object *labels;
+	const char *labels; /* JSON text, or NULL */
+	size_t labels_len;
+	const char **label_values; /* decoded, in the order of labels */
 	const char *idempotency_key;
-	char *ref, *args, *labels_json, *result;
+	const char *ref, *args, *result; /* JSON text, or NULL */
 	const char *error_code, *error_message;
-	char *error_details;
+	const char *error_details; /* JSON text, or NULL */
 	double created, updated, deadline, finished, progress;
 	long polls, poll_failures;
 };
 
-static int px_opt(json_object *, const char *, json_type, json_object **);
-static int px_opt_number(json_object *, const char *, double *);
-static int px_opt_int(json_object *, const char *, long *);
-static int px_opt_text(json_object *, const char *, char **);
+/* The members of a Task this library reads. */
+enum px_tmember {
+	TM_ID,
+	TM_POLLER,
+	TM_STATE,
+	TM_OWNER,
+	TM_REF,
+	TM_ARGS,
+	TM_LABELS,
+	TM_IDEMPOTENCY_KEY,
+	TM_CREATED,
+	TM_UPDATED,
+	TM_DEADLINE,
+	TM_FINISHED,
+	TM_POLLS,
+	TM_POLL_FAILURES,
+	TM_PROGRESS,
+	TM_RESULT,
+	TM_ERROR,
+	TM_COUNT
+};
 
-/*
- * Look up an optional member; JSON null counts as absent.  Returns 1 when
- * present with the type wanted (json_type_null: any type), 0 when absent,
- * -1 when of another type.
- */
+#define PX_NAME(s) {(s), sizeof(s) - 1}
+static const struct {
+	const char *name;
+	size_t len;
+} px_tmembers[TM_COUNT] = {
+    [TM_ID] = PX_NAME("id"),
+    [TM_POLLER] = PX_NAME("poller"),
+    [TM_STATE] = PX_NAME("state"),
+    [TM_OWNER] = PX_NAME("owner"),
+    [TM_REF] = PX_NAME("ref"),
+    [TM_ARGS] = PX_NAME("args"),
+    [TM_LABELS] = PX_NAME("labels"),
+    [TM_IDEMPOTENCY_KEY] = PX_NAME("idempotency_key"),
+    [TM_CREATED] = PX_NAME("created"),
+    [TM_UPDATED] = PX_NAME("updated"),
+    [TM_DEADLINE] = PX_NAME("deadline"),
+    [TM_FINISHED] = PX_NAME("finished"),
+    [TM_POLLS] = PX_NAME("polls"),
+    [TM_POLL_FAILURES] = PX_NAME("poll_failures"),
+    [TM_PROGRESS] = PX_NAME("progress"),
+    [TM_RESULT] = PX_NAME("result"),
+    [TM_ERROR] = PX_NAME("error"),
+};
+#undef PX_NAME
+
+static int px_tmember(struct jspan);
+static int px_span_long(struct jspan, long *);
+static int px_span_double(struct jspan, double *);
+static int px_span_state(struct jspan, enum px_state *);
+static char *px_put_json(char **, struct jspan);
+static const char *px_put_string(char **, struct jspan);
+
+/* Which of px_tmembers the raw member name k is, or -1. */
 static int
-px_opt(json_object *o, const char *key, json_type type, json_object **v)
+px_tmember(struct jspan k)
 {
-	if (!json_object_object_get_ex(o, key, v) || *v == NULL)
-		return 0;
-	if (type == json_type_null || json_object_is_type(*v, type))
-		return 1;
-	if (type == json_type_double && json_object_is_type(*v, json_type_int))
-		return 1;
+	int i;
+
+	if (!jspan_plain_string(k)) {
+		/* Escapes in a name: rare, compare the decoded name. */
+		for (i = 0; i < TM_COUNT; i++)
+			if (jspan_key_is(k, px_tmembers[i].name,
+			        px_tmembers[i].len))
+				return i;
+		return -1;
+	}
+	for (i = 0; i < TM_COUNT; i++)
+		if (k.n - 2 == px_tmembers[i].len &&
+		    memcmp(k.p + 1, px_tmembers[i].name, k.n - 2) == 0)
+			return i;
 	return -1;
 }
 
-/* An optional number member into *d (left alone when absent). */
+/*
+ * An integer member into *l: 0, or -1 when it is not an integer.  Integers
+ * beyond int64 are clamped, as json-c reads them.
+ */
 static int
-px_opt_number(json_object *o, const char *key, double *d)
+px_span_long(struct jspan v, long *l)
 {
-	json_object *v;
-	int r = px_opt(o, key, json_type_double, &v);
+	int64_t i;
 
-	if (r == 1) {
-		*d = json_object_get_double(v);
-		if (!isfinite(*d))
-			return -1;
-	}
-	return r < 0 ? -1 : 0;
-}
-
-/* An optional integer member into *l (left alone when absent). */
-static int
-px_opt_int(json_object *o, const char *key, long *l)
-{
-	json_object *v;
-	int r = px_opt(o, key, json_type_int, &v);
-
-	if (r == 1)
-		*l = (long)json_object_get_int64(v);
-	return r < 0 ? -1 : 0;
-}
-
-/* The compact text of an optional member of any type, or NULL. */
-static int
-px_opt_text(json_object *o, const char *key, char **text)
-{
-	json_object *v;
-
-	*text = NULL;
-	if (px_opt(o, key, json_type_null, &v) == 0)
+	if (jspan_type(v) != JS_NUMBER)
+		return -1;
+	if (jspan_int64(v, &i)) {
+		*l = (long)i;
 		return 0;
-	if ((*text = px_json_text(v)) == NULL)
-		return POLLEX_E_NOMEM;
+	}
+	if (memchr(v.p, '.', v.n) != NULL || memchr(v.p, 'e', v.n) != NULL ||
+	    memchr(v.p, 'E', v.n) != NULL)
+		return -1;
+	*l = v.p[0] == '-' ? (long)INT64_MIN : (long)INT64_MAX;
 	return 0;
 }
 
 /*
- * Build a task from a Task object (a reference is taken).  Returns
- * POLLEX_E_INVAL when a member is missing or of the wrong type.
+ * A finite number into *d: 0, or -1.  strtod() stops at the end of the
+ * span: in checked text a number is followed by a delimiter, and a member's
+ * value by the rest of its object.
  */
+static int
+px_span_double(struct jspan v, double *d)
+{
+	char *end;
+
+	if (jspan_type(v) != JS_NUMBER)
+		return -1;
+	*d = strtod(v.p, &end);
+	if (end != v.p + v.n || !isfinite(*d))
+		return -1;
+	return 0;
+}
+
+/* A state's name into *st: 0, POLLEX_E_INVAL or POLLEX_E_NOMEM. */
+static int
+px_span_state(struct jspan s, enum px_state *st)
+{
+	const char *text;
+	char *alloc, name[16];
+	size_t len;
+	int r = POLLEX_E_INVAL;
+
+	if (jspan_type(s) != JS_STRING)
+		return POLLEX_E_INVAL;
+	if (jspan_string(s, &text, &len, &alloc) == -1)
+		return POLLEX_E_NOMEM;
+	/* No state's name is this long. */
+	if (len < sizeof name) {
+		memcpy(name, text, len);
+		name[len] = '\0';
+		if (px_state_from_name(name, st) == 0)
+			r = 0;
+	}
+	free(alloc);
+	return r;
+}
+
+/*
+ * Copy the JSON value v to *pp without the white space outside its strings
+ * (the daemon's text is compact already; a peer's may not be), NUL-
+ * terminated; returns where it starts and moves *pp past it.
+ */
+static char *
+px_put_json(char **pp, struct jspan v)
+{
+	const char *p = v.p, *end = v.p + v.n;
+	char *start = *pp, *o = *pp, ch;
+
+	while (p < end) {
+		ch = *p++;
+		if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r')
+			continue;
+		*o++ = ch;
+		if (ch != '"')
+			continue;
+		/* A checked string: copy through its closing quote. */
+		while (p < end) {
+			ch = *p++;
+			*o++ = ch;
+			if (ch == '"')
+				break;
+			if (ch == '\\')
+				*o++ = *p++;
+		}
+	}
+	*o++ = '\0';
+	*pp = o;
+	return start;
+}
+
+/*
+ * Decode the string s to *pp, NUL-terminated (a \u0000 in it ends the C
+ * string early, as json-c's strings do); returns where it starts and moves
+ * *pp past it, or NULL when memory ran out.  Decoding never makes a string
+ * longer than its raw text less the quotes.
+ */
+static const char *
+px_put_string(char **pp, struct jspan s)
+{
+	const char *text;
+	char *alloc, *start = *pp;
+	size_t len;
+
+	if (jspan_string(s, &text, &len, &alloc) == -1)
+		return NULL;
+	memcpy(start, text, len);
+	start[len] = '\0';
+	free(alloc);
+	*pp = start + len + 1;
+	return start;
+}
+
+/*
+ * Build a task from the span of a Task object in checked JSON text (see
+ * jspan.h).  JSON null counts as absent.  Returns POLLEX_E_INVAL when a
+ * member is missing or of the wrong type.
+ */
+int
+px_task_from_text(struct jspan o, pollex_task **out)
+{
+	struct jspan m[TM_COUNT], code = {NULL, 0}, msg = {NULL, 0};
+	struct jspan details = {NULL, 0}, k, v;
+	struct jspan_iter it;
+	pollex_task *t;
+	enum px_state st;
+	size_t size, nlabels = 0, i;
+	char *p;
+	int which, r;
+
+	*out = NULL;
+	if (jspan_type(o) != JS_OBJECT)
+		return POLLEX_E_INVAL;
+	memset(m, 0, sizeof m);
+	/* One pass over the members; a repeated name: the last counts. */
+	jspan_iter_init(&it, o);
+	while (jspan_next(&it, &k, &v))
+		if ((which = px_tmember(k)) >= 0) {
+			if (jspan_type(v) == JS_NULL)
+				v.n = 0;
+			m[which] = v;
+		}
+
+	/* Check everything, and add up the room the texts need. */
+	size = o.n + 1;
+	if (jspan_type(m[TM_ID]) != JS_STRING ||
+	    jspan_type(m[TM_POLLER]) != JS_STRING)
+		return POLLEX_E_INVAL;
+	if ((r = px_span_state(m[TM_STATE], &st)) != 0)
+		return r;
+	if (m[TM_IDEMPOTENCY_KEY].n > 0) {
+		if (jspan_type(m[TM_IDEMPOTENCY_KEY]) != JS_STRING)
+			return POLLEX_E_INVAL;
+		size += m[TM_IDEMPOTENCY_KEY].n - 1;
+	}
+	size += m[TM_ID].n - 1 + m[TM_POLLER].n - 1;
+	if (m[TM_LABELS].n > 0) {
+		if (jspan_type(m[TM_LABELS]) != JS_OBJECT)
+			return POLLEX_E_INVAL;
+		jspan_iter_init(&it, m[TM_LABELS]);
+		while (jspan_next(&it, NULL, &v)) {
+			if (jspan_type(v) != JS_STRING)
+				return POLLEX_E_INVAL;
+			size += v.n - 1;
+			nlabels++;
+		}
+		size += m[TM_LABELS].n + 1;
+	}
+	if (m[TM_ERROR].n > 0) {
+		if (jspan_type(m[TM_ERROR]) != JS_OBJECT)
+			return POLLEX_E_INVAL;
+		jspan_iter_init(&it, m[TM_ERROR]);
+		while (jspan_next(&it, &k, &v)) {
+			if (jspan_type(v) == JS_NULL)
+				v.n = 0;
+			if (jspan_key_is(k, "code", 4))
+				code = v;
+			else if (jspan_key_is(k, "message", 7))
+				msg = v;
+			else if (jspan_key_is(k, "details", 7))
+				details = v;
+		}
+		if (jspan_type(code) != JS_STRING ||
+		    (msg.n > 0 && jspan_type(msg) != JS_STRING))
+			return POLLEX_E_INVAL;
+		size += code.n - 1 + (msg.n > 0 ? msg.n - 1 : 0);
+		if (details.n > 0)
+			size += details.n + 1;
+	}
+	if (m[TM_REF].n > 0)
+		size += m[TM_REF].n + 1;
+	if (m[TM_ARGS].n > 0)
+		size += m[TM_ARGS].n + 1;
+	if (m[TM_RESULT].n > 0)
+		size += m[TM_RESULT].n + 1;
+
+	if ((t = calloc(1, sizeof *t + nlabels * sizeof(char *) + size)) ==
+	    NULL)
+		return POLLEX_E_NOMEM;
+	t->label_values = (const char **)(t + 1);
+	p = (char *)(t->label_values + nlabels);
+	t->state = (enum pollex_state)st;
+	t->owner = -1;
+	t->progress = NAN;
+
+	if (m[TM_OWNER].n > 0 && px_span_long(m[TM_OWNER], &t->owner) != 0)
+		goto invalid;
+	if ((m[TM_POLLS].n > 0 && px_span_long(m[TM_POLLS], &t->polls) != 0) ||
+	    (m[TM_POLL_FAILURES].n > 0 &&
+	        px_span_long(m[TM_POLL_FAILURES], &t->poll_failures) != 0))
+		goto invalid;
+	if ((m[TM_CREATED].n > 0 &&
+	        px_span_double(m[TM_CREATED], &t->created) != 0) ||
+	    (m[TM_UPDATED].n > 0 &&
+	        px_span_double(m[TM_UPDATED], &t->updated) != 0) ||
+	    (m[TM_DEADLINE].n > 0 &&
+	        px_span_double(m[TM_DEADLINE], &t->deadline) != 0) ||
+	    (m[TM_FINISHED].n > 0 &&
+	        px_span_double(m[TM_FINISHED], &t->finished) != 0) ||
+	    (m[TM_PROGRESS].n > 0 &&
+	        px_span_double(m[TM_PROGRESS], &t->progress) != 0))
+		goto invalid;
+
+	t->json = px_put_json(&p, o);
+	if ((t->id = px_put_string(&p, m[TM_ID])) == NULL ||
+	    (t->poller = px_put_string(&p, m[TM_POLLER])) == NULL)
+		goto nomem;
+	if (m[TM_IDEMPOTENCY_KEY].n > 0 &&
+	    (t->idempotency_key = px_put_string(
+	         &p, m[TM_IDEMPOTENCY_KEY])) == NULL)
+		goto nomem;
+	if (m[TM_LABELS].n > 0) {
+		t->labels = px_put_json(&p, m[TM_LABELS]);
+		t->labels_len = strlen(t->labels);
+		jspan_iter_init(&it, m[TM_LABELS]);
+		for (i = 0; jspan_next(&it, NULL, &v); i++)
+			if ((t->label_values[i] = px_put_string(&p, v)) ==
+			    NULL)
+				goto nomem;
+	}
+	if (m[TM_REF].n > 0)
+		t->ref = px_put_json(&p, m[TM_REF]);
+	if (m[TM_ARGS].n > 0)
+		t->args = px_put_json(&p, m[TM_ARGS]);
+	if (m[TM_RESULT].n > 0)
+		t->result = px_put_json(&p, m[TM_RESULT]);
+	if (m[TM_ERROR].n > 0) {
+		if ((t->error_code = px_put_string(&p, code)) == NULL)
+			goto nomem;
+		if (msg.n == 0)
+			t->error_message = "";
+		else if ((t->error_message = px_put_string(&p, msg)) == NULL)
+			goto nomem;
+		if (details.n > 0)
+			t->error_details = px_put_json(&p, details);
+	}
+	*out = t;
+	return 0;
+invalid:
+	free(t);
+	return POLLEX_E_INVAL;
+nomem:
+	free(t);
+	return POLLEX_E_NOMEM;
+}
+
+/* Build a task from a Task object of a json-c tree. */
 int
 px_task_from_json(json_object *o, pollex_task **out)
 {
-	pollex_task *t;
-	json_object *v, *err;
-	struct json_object_iterator it, end;
-	enum px_state st;
-	int r = POLLEX_E_INVAL;
+	struct jspan v;
+	const char *text;
+	size_t len;
 
 	*out = NULL;
 	if (o == NULL || !json_object_is_type(o, json_type_object))
 		return POLLEX_E_INVAL;
-	if ((t = calloc(1, sizeof *t)) == NULL)
+	if ((text = frame_serialize(o, &len)) == NULL)
 		return POLLEX_E_NOMEM;
-	t->obj = json_object_get(o);
-	t->owner = -1;
-	t->progress = NAN;
-
-	if (px_opt(o, "id", json_type_string, &v) != 1)
-		goto fail;
-	t->id = json_object_get_string(v);
-	if (px_opt(o, "poller", json_type_string, &v) != 1)
-		goto fail;
-	t->poller = json_object_get_string(v);
-	if (px_opt(o, "state", json_type_string, &v) != 1 ||
-	    px_state_from_name(json_object_get_string(v), &st) != 0)
-		goto fail;
-	t->state = (enum pollex_state)st;
-	if (px_opt_int(o, "owner", &t->owner) != 0 ||
-	    px_opt_int(o, "polls", &t->polls) != 0 ||
-	    px_opt_int(o, "poll_failures", &t->poll_failures) != 0 ||
-	    px_opt_number(o, "created", &t->created) != 0 ||
-	    px_opt_number(o, "updated", &t->updated) != 0 ||
-	    px_opt_number(o, "deadline", &t->deadline) != 0 ||
-	    px_opt_number(o, "finished", &t->finished) != 0 ||
-	    px_opt_number(o, "progress", &t->progress) != 0)
-		goto fail;
-	switch (px_opt(o, "idempotency_key", json_type_string, &v)) {
-	case 1:
-		t->idempotency_key = json_object_get_string(v);
-		break;
-	case -1:
-		goto fail;
-	}
-	switch (px_opt(o, "labels", json_type_object, &v)) {
-	case 1:
-		it = json_object_iter_begin(v);
-		end = json_object_iter_end(v);
-		for (; !json_object_iter_equal(&it, &end);
-		     json_object_iter_next(&it))
-			if (!json_object_is_type(
-			        json_object_iter_peek_value(&it),
-			        json_type_string))
-				goto fail;
-		t->labels = v;
-		break;
-	case -1:
-		goto fail;
-	}
-	switch (px_opt(o, "error", json_type_object, &err)) {
-	case 1:
-		if (px_opt(err, "code", json_type_string, &v) != 1)
-			goto fail;
-		t->error_code = json_object_get_string(v);
-		if (px_opt(err, "message", json_type_string, &v) == -1)
-			goto fail;
-		t->error_message =
-		    px_opt(err, "message", json_type_string, &v) == 1
-		    ? json_object_get_string(v)
-		    : "";
-		r = px_opt_text(err, "details", &t->error_details);
-		if (r != 0)
-			goto fail;
-		r = POLLEX_E_INVAL;
-		break;
-	case -1:
-		goto fail;
-	}
-	r = POLLEX_E_NOMEM;
-	if (px_opt_text(o, "ref", &t->ref) != 0 ||
-	    px_opt_text(o, "args", &t->args) != 0 ||
-	    px_opt_text(o, "labels", &t->labels_json) != 0 ||
-	    px_opt_text(o, "result", &t->result) != 0 ||
-	    (t->json = px_json_text(o)) == NULL)
-		goto fail;
-	*out = t;
-	return 0;
-fail:
-	pollex_task_free(t);
-	return r;
+	if (jspan_check(text, len, PX_JSON_MAX_DEPTH, &v, NULL, NULL) != 0)
+		return POLLEX_E_INVAL;
+	return px_task_from_text(v, out);
 }
 
 /* Parse a Task from JSON text. */
 int
 pollex_task_parse(const char *json, pollex_task **task)
 {
-	json_object *o;
+	struct jspan v;
+	const char *why;
 	int r;
 
 	if (task == NULL)
@@ -200,27 +417,20 @@ pollex_task_parse(const char *json, pollex_task **task)
 	*task = NULL;
 	if (json == NULL)
 		return POLLEX_E_INVAL;
-	if ((r = px_parse_object(json, &o)) != 0)
+	if (frame_check(json, strlen(json), &v, &why) != 0) {
+		r = strcmp(why, "out of memory") == 0 ? POLLEX_E_NOMEM
+		                                      : POLLEX_E_INVAL;
+		/* The description may have come from json-c's parser. */
+		frame_cleanup();
 		return r;
-	r = px_task_from_json(o, task);
-	json_object_put(o);
-	frame_cleanup();
-	return r;
+	}
+	return px_task_from_text(v, task);
 }
 
-/* Free a task, its texts and its JSON object. */
+/* Free a task (its texts are part of it). */
 void
 pollex_task_free(pollex_task *t)
 {
-	if (t == NULL)
-		return;
-	free(t->json);
-	free(t->ref);
-	free(t->args);
-	free(t->labels_json);
-	free(t->result);
-	free(t->error_details);
-	json_object_put(t->obj);
 	free(t);
 }
 
@@ -276,19 +486,28 @@ pollex_task_args(const pollex_task *t)
 const char *
 pollex_task_labels(const pollex_task *t)
 {
-	return t != NULL ? t->labels_json : NULL;
+	return t != NULL ? t->labels : NULL;
 }
 
-/* The value of one label, or NULL. */
+/* The value of one label, or NULL; a repeated name: the last counts. */
 const char *
 pollex_task_label(const pollex_task *t, const char *key)
 {
-	json_object *v;
+	struct jspan_iter it;
+	struct jspan labels, k, v;
+	const char *value = NULL;
+	size_t i, klen;
 
-	if (t == NULL || t->labels == NULL || key == NULL ||
-	    !json_object_object_get_ex(t->labels, key, &v))
+	if (t == NULL || t->labels == NULL || key == NULL)
 		return NULL;
-	return json_object_get_string(v);
+	labels.p = t->labels;
+	labels.n = t->labels_len;
+	klen = strlen(key);
+	jspan_iter_init(&it, labels);
+	for (i = 0; jspan_next(&it, &k, &v); i++)
+		if (jspan_key_is(k, key, klen))
+			value = t->label_values[i];
+	return value;
 }
 
 const char *

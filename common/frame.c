@@ -115,6 +115,47 @@ frame_parse(const char *msg, size_t len, const char **why)
 	return obj;
 }
 
+int
+frame_check(const char *msg, size_t len, struct jspan *obj, const char **why)
+{
+	json_object *o;
+	const char *p = msg;
+	size_t n = len;
+
+	while (n > 0 && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+		p++;
+		n--;
+	}
+	if (n == 0) {
+		*why = "empty message";
+		return -1;
+	}
+	if (*p != '{') {
+		*why = "message is not a JSON object";
+		return -1;
+	}
+	if (jspan_check(p, n, PX_JSON_MAX_DEPTH, obj, NULL, NULL) == 0)
+		return 0;
+	/*
+	 * jspan refused it (rare): json-c decides, so that this takes and
+	 * refuses what frame_parse() does, in the same words.  The text the
+	 * daemon sends back is what json-c took in from its clients: a
+	 * control character or an overlong UTF-8 form in a stored ref must
+	 * not make every later reply about the task unreadable.  The
+	 * differences are inside strings and numbers, which jspan's readers
+	 * skip by their quotes and delimiters, so the span reads as well.
+	 */
+	if ((o = frame_parse(msg, len, why)) == NULL)
+		return -1;
+	json_object_put(o);
+	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t' ||
+	    p[n - 1] == '\r' || p[n - 1] == '\n'))
+		n--;
+	obj->p = p;
+	obj->n = n;
+	return 0;
+}
+
 const char *
 frame_serialize(json_object *obj, size_t *len)
 {

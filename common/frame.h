@@ -7,6 +7,8 @@
 
 #include <json-c/json.h>
 
+#include "jspan.h"
+
 /*
  * frame_find: the length of the first complete message in buf (the offset of
  * its terminating NUL), or -1 when no NUL has arrived yet.
@@ -20,6 +22,19 @@ ssize_t frame_find(const char *buf, size_t len);
  * with *why pointing to a static description of what is wrong.
  */
 json_object *frame_parse(const char *msg, size_t len, const char **why);
+
+/*
+ * frame_check: frame_parse()'s verdict without building anything, for
+ * readers that take what they need from the text with jspan.h.  Returns 0
+ * with *obj the object's span (the white space around it left out), or -1
+ * with *why set as frame_parse() sets it.  What it takes is JSON in
+ * structure, but not always jspan_check()'s strict JSON: json-c's strict
+ * mode also takes control characters and malformed UTF-8 (overlong forms,
+ * surrogates) in strings and numbers such as "1." or "-.5"; jspan's readers
+ * find members and items in such text all the same.
+ */
+int frame_check(const char *msg, size_t len, struct jspan *obj,
+    const char **why);
 
 /* Free what frame_parse() keeps between calls (the calling thread's). */
 void frame_cleanup(void);

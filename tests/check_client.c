@@ -597,6 +597,21 @@ START_TEST(test_task_invalid)
 	    "\"idempotency_key\":5}",
 	    "{\"id\":\"a\",\"poller\":\"p\",\"state\":\"pending\",}",
 	    "{\"id\":\"\xff\",\"poller\":\"p\",\"state\":\"pending\"}",
+	    "{\"id\":\"a\",\"poller\":\"p\",\"state\":\"pending\","
+	    "\"created\":1e400}",
+	    "{\"id\":\"a\",\"poller\":\"p\",\"state\":\"pending\","
+	    "\"polls\":1e2}",
+	    "{\"id\":\"a\",\"poller\":\"p\",\"state\":\"pending\","
+	    "\"progress\":true}",
+	    "{\"id\":\"a\",\"poller\":[],\"state\":\"pending\"}",
+	    "{\"id\":null,\"poller\":\"p\",\"state\":\"pending\"}",
+	    "{\"id\":\"a\",\"poller\":\"p\",\"state\":\"pending\","
+	    "\"error\":{\"code\":\"c\",\"message\":5}}",
+	    "{\"id\":\"a\",\"poller\":\"p\",\"state\":\"pending\","
+	    "\"error\":{\"code\":null}}",
+	    "{\"id\":\"a\",\"poller\":\"p\",\"state\":\"pend\\u0000\"}",
+	    "{\"id\":\"a\",\"poller\":\"p\",\"state\":\"pending\","
+	    "\"labels\":{\"a\":\"b\",\"k\":null}}",
 	};
 	pollex_task *t;
 	size_t i;
@@ -609,6 +624,189 @@ START_TEST(test_task_invalid)
 	}
 	ck_assert_int_eq(pollex_task_parse(NULL, &t), POLLEX_E_INVAL);
 	ck_assert_int_eq(pollex_task_parse("{}", NULL), POLLEX_E_INVAL);
+}
+END_TEST
+
+/* Is text JSON without white space outside its strings? */
+static int
+is_compact(const char *text)
+{
+	int in = 0;
+
+	for (; *text != '\0'; text++) {
+		if (in && *text == '\\')
+			text++;
+		else if (*text == '"')
+			in = !in;
+		else if (!in && strchr(" \t\r\n", *text) != NULL)
+			return 0;
+	}
+	return 1;
+}
+
+/* A task's JSON text member: NULL when o has none (or null), else compact
+ * JSON equal to it. */
+static void
+check_member_text(json_object *o, const char *key, const char *got)
+{
+	json_object *v = NULL, *g;
+
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL) {
+		ck_assert_msg(got == NULL, "%s: got %s, want none", key, got);
+		return;
+	}
+	ck_assert_msg(got != NULL, "%s: none", key);
+	ck_assert_msg(is_compact(got), "%s: not compact: %s", key, got);
+	g = json_tokener_parse(got);
+	ck_assert_msg(g != NULL, "%s: not JSON: %s", key, got);
+	ck_assert_msg(json_object_equal(g, v), "%s: got %s, want %s", key, got,
+	    json_object_to_json_string(v));
+	json_object_put(g);
+}
+
+/* A string member (or NULL). */
+static void
+check_member_str(json_object *o, const char *key, const char *got)
+{
+	json_object *v = NULL;
+
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL) {
+		ck_assert_msg(got == NULL, "%s: got %s, want none", key, got);
+		return;
+	}
+	ck_assert_msg(got != NULL, "%s: none", key);
+	ck_assert_str_eq(got, json_object_get_string(v));
+}
+
+START_TEST(test_task_texts)
+{
+	/* Every shape: members present, absent and null; escapes in names
+	 * and strings; white space; repeated names (the last counts, as in
+	 * json-c); results that are not objects.  json-c's reading of the
+	 * same text is the reference. */
+	static const char *const shapes[] = {
+	    full_task,
+	    "{\"id\":\"a\",\"poller\":\"p\",\"state\":\"pending\"}",
+	    "{\"id\":\"a\",\"poller\":\"p\",\"state\":\"starting\","
+	    "\"owner\":0,\"ref\":null,\"args\":null,\"labels\":null,"
+	    "\"idempotency_key\":null,\"created\":1700000000.125,"
+	    "\"updated\":1700000000.125,\"polls\":0,\"poll_failures\":0,"
+	    "\"progress\":null,\"result\":null,\"error\":null}",
+	    "{\"id\":\"a\",\"poller\":\"p\",\"state\":\"expired\","
+	    "\"error\":{\"code\":\"expired\"}}",
+	    "{\"id\":\"a\",\"poller\":\"p\",\"state\":\"cancelled\","
+	    "\"error\":{\"code\":\"cancelled\",\"message\":null,"
+	    "\"details\":null}}",
+	    "{\"id\":\"a\",\"poller\":\"p\",\"state\":\"failed\","
+	    "\"error\":{\"details\":[1,{\"x\":\"y\"}],\"code\":\"c\","
+	    "\"message\":\"m \\\"q\\\" \\\\ \\/\"}}",
+	    "  {\n \"id\" : \"a b\" ,\t\"poller\":\"p\", \"state\" :"
+	    "\"succeeded\",\r\n \"ref\" : { \"k\" : [ 1 , 2 ] , \"s\" : "
+	    "\"a \\\" b\" } , \"result\" : { } , \"labels\" : "
+	    "{ \"env\" : \"prod\" } }  ",
+	    "{\"\\u0069d\":\"\\u00e9\\n\\ud83d\\ude00\",\"poller\":\"p\","
+	    "\"state\":\"\\u0070ending\",\"labels\":{\"k\\u00e9\":"
+	    "\"v\\\"1\",\"x\":\"\\t\"},\"idempotency_key\":\"k\\/1\"}",
+	    "{\"id\":\"a\",\"poller\":\"p\",\"state\":\"pending\","
+	    "\"id\":\"b\",\"labels\":{\"k\":\"1\",\"k\":\"2\"},"
+	    "\"ref\":{\"a\":1},\"ref\":null,\"args\":null,"
+	    "\"args\":{\"b\":2}}",
+	    "{\"id\":\"a\",\"poller\":\"p\",\"state\":\"succeeded\","
+	    "\"result\":5}",
+	    "{\"id\":\"a\",\"poller\":\"p\",\"state\":\"succeeded\","
+	    "\"result\":\"done\",\"args\":[true,false,null,-0.5e-3]}",
+	    "{\"id\":\"a\",\"poller\":\"p\",\"state\":\"succeeded\","
+	    "\"result\":[],\"ref\":{\"deep\":[[[[{\"a\":[]}]]]]},"
+	    "\"polls\":99999999999999999999,\"poll_failures\":-3,"
+	    "\"owner\":-99999999999999999999,\"created\":1e3}",
+	    /* what json-c takes and RFC 8259 does not, as before */
+	    "{\"id\":\"a\",\"poller\":\"p\",\"state\":\"failed\","
+	    "\"ref\":{\"s\":\"\xc0\xaf\xed\xa0\x80\"},\"created\":1.,"
+	    "\"error\":{\"code\":\"c\",\"message\":\"a\tb\"}}",
+	};
+	json_object *o, *v, *e;
+	pollex_task *t;
+	const char *text;
+	size_t i;
+
+	for (i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+		o = json_tokener_parse(shapes[i]);
+		ck_assert_msg(o != NULL, "shape %zu is not JSON", i);
+		ck_assert_msg(pollex_task_parse(shapes[i], &t) == 0,
+		    "shape %zu refused", i);
+		/* The whole task: compact, equal, and kept as written when
+		 * it was compact already (as the daemon writes it). */
+		text = pollex_task_json(t);
+		ck_assert_msg(is_compact(text), "%zu: not compact: %s", i, text);
+		check_json_text(text, shapes[i]);
+		if (is_compact(shapes[i]))
+			ck_assert_str_eq(text, shapes[i]);
+		check_member_str(o, "id", pollex_task_id(t));
+		check_member_str(o, "poller", pollex_task_poller(t));
+		check_member_str(
+		    o, "idempotency_key", pollex_task_idempotency_key(t));
+		check_member_text(o, "ref", pollex_task_ref(t));
+		check_member_text(o, "args", pollex_task_args(t));
+		check_member_text(o, "labels", pollex_task_labels(t));
+		check_member_text(o, "result", pollex_task_result(t));
+		if (json_object_object_get_ex(o, "labels", &v) && v != NULL) {
+			json_object_object_foreach(v, lk, lv)
+			{
+				ck_assert_ptr_nonnull(pollex_task_label(t, lk));
+				ck_assert_str_eq(pollex_task_label(t, lk),
+				    json_object_get_string(lv));
+			}
+		}
+		ck_assert_ptr_null(pollex_task_label(t, "nope"));
+		if (json_object_object_get_ex(o, "error", &e) && e != NULL) {
+			check_member_str(
+			    e, "code", pollex_task_error_code(t));
+			if (json_object_object_get_ex(e, "message", &v) &&
+			    v != NULL)
+				ck_assert_str_eq(pollex_task_error_message(t),
+				    json_object_get_string(v));
+			else
+				ck_assert_str_eq(
+				    pollex_task_error_message(t), "");
+			check_member_text(
+			    e, "details", pollex_task_error_details(t));
+		} else {
+			ck_assert_ptr_null(pollex_task_error_code(t));
+			ck_assert_ptr_null(pollex_task_error_message(t));
+			ck_assert_ptr_null(pollex_task_error_details(t));
+		}
+		if (json_object_object_get_ex(o, "polls", &v) && v != NULL)
+			ck_assert_int_eq(
+			    pollex_task_polls(t), json_object_get_int64(v));
+		if (json_object_object_get_ex(o, "owner", &v) && v != NULL)
+			ck_assert_int_eq(
+			    pollex_task_owner(t), json_object_get_int64(v));
+		if (json_object_object_get_ex(o, "created", &v) && v != NULL)
+			ck_assert_double_eq(
+			    pollex_task_created(t), json_object_get_double(v));
+		pollex_task_free(t);
+		json_object_put(o);
+	}
+
+	/* The decoded values, spelled out for the escapes. */
+	ck_assert_int_eq(pollex_task_parse(shapes[7], &t), 0);
+	ck_assert_str_eq(pollex_task_id(t), "\xc3\xa9\n\xf0\x9f\x98\x80");
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_PENDING);
+	ck_assert_str_eq(pollex_task_label(t, "k\xc3\xa9"), "v\"1");
+	ck_assert_str_eq(pollex_task_label(t, "x"), "\t");
+	ck_assert_str_eq(pollex_task_idempotency_key(t), "k/1");
+	pollex_task_free(t);
+	ck_assert_int_eq(pollex_task_parse(shapes[8], &t), 0);
+	ck_assert_str_eq(pollex_task_id(t), "b");
+	ck_assert_str_eq(pollex_task_label(t, "k"), "2");
+	ck_assert_ptr_null(pollex_task_ref(t));
+	ck_assert_str_eq(pollex_task_args(t), "{\"b\":2}");
+	pollex_task_free(t);
+	ck_assert_int_eq(pollex_task_parse(shapes[11], &t), 0);
+	ck_assert_int_eq(pollex_task_polls(t), INT64_MAX);
+	ck_assert_int_eq(pollex_task_owner(t), INT64_MIN);
+	ck_assert_int_eq(pollex_task_poll_failures(t), -3);
+	pollex_task_free(t);
 }
 END_TEST
 
@@ -2556,7 +2754,8 @@ client_suite(void)
 	} while (0)
 
 	TC("names", test_strerror, test_names);
-	TC("tasks", test_task_full, test_task_minimal, test_task_invalid);
+	TC("tasks", test_task_full, test_task_minimal, test_task_invalid,
+	    test_task_texts);
 	TC("specs", test_spec_setters, test_spec_json, test_filter_json);
 	TC("connect", test_connect_errors, test_connect_env);
 	TC("framing", test_split_bytes, test_split_sync, test_pipelined,

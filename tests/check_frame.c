@@ -114,6 +114,69 @@ START_TEST(test_serialize_round_trip)
 }
 END_TEST
 
+/* frame_check() takes what frame_parse() takes and tells why not in the
+ * same words, without building a tree; what it takes, jspan reads. */
+START_TEST(test_check_agrees)
+{
+	static const char *const msgs[] = {
+	    "{}", " \t\r\n{\"a\" : [1, {\"b\":null}], \"c\":\"\\u00e9\"}\n",
+	    "{\"parameters\":{\"done\":[{\"id\":\"a\"}]},\"continues\":true}",
+	    "{\"s\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}",
+	    "{\"n\":-0.5e+10,\"m\":0,\"k\":1E-2}",
+	    "", "   ", "[1,2]", "12", "\"s\"", "null", "x",
+	    "{\"a\":", "{\"a\":[1,2", "{\"a\":\"abc", "{\"a\":tr", "{",
+	    "{\"a\":\"\xff\xfe\"}", "{\"a\":\"\xc3\"}", "{\"a\":\"\xc3\x28\"}",
+	    "{\"a\":\"\xed\xa0\x80\"}", "{\"a\":\"\xc0\xaf\"}",
+	    "{\"a\":1} x", "{\"a\":1}{\"b\":2}", "{\"a\":1} 2",
+	    "{\"a\":1,}", "{\"a\":1 /* c */}", "{a:1}", "{\"a\":'x'}",
+	    "{\"a\":01}", "{\"a\":+1}", "{\"a\":.5}", "{\"a\":1e}",
+	    "{\"a\":\"\\q\"}", "{\"a\":\"\\u12\"}", "{\"a\":\"\t\"}",
+	    "{\"a\":nul}", "{\"a\":truex}", "{\"a\" 1}", "{\"a\":[1 2]}",
+	    "{\"a\":[1,]}", "{,}", "{\"a\":1,,\"b\":2}",
+	    /* json-c's strict mode takes these, RFC 8259 does not */
+	    "{\"a\":1.}", "{\"a\":[-.5,0.E5]}", "{\"a\":\"\t\x01\"}",
+	    "{\"a\":\"\xed\xa0\x80\",\"b\":\"\xc0\xaf\"}",
+	};
+	struct jspan v;
+	json_object *o;
+	const char *why_p, *why_c;
+	size_t i, len;
+	int rc;
+
+	for (i = 0; i < sizeof msgs / sizeof msgs[0]; i++) {
+		len = strlen(msgs[i]);
+		why_p = why_c = NULL;
+		o = frame_parse(msgs[i], len, &why_p);
+		rc = frame_check(msgs[i], len, &v, &why_c);
+		ck_assert_msg((o != NULL) == (rc == 0),
+		    "%s: frame_parse %s, frame_check %s", msgs[i],
+		    o != NULL ? "takes it" : why_p, rc == 0 ? "takes it" : why_c);
+		if (o != NULL) {
+			/* The object, without the white space around it,
+			 * with json-c's members found in it. */
+			ck_assert(v.p >= msgs[i] && v.p + v.n <= msgs[i] + len);
+			ck_assert_int_eq(v.p[0], '{');
+			ck_assert_int_eq(v.p[v.n - 1], '}');
+			json_object_object_foreach(o, key, val)
+			{
+				struct jspan m;
+
+				(void)val;
+				ck_assert_msg(
+				    jspan_member(v, key, strlen(key), &m),
+				    "%s: no %s", msgs[i], key);
+			}
+		} else
+			ck_assert_msg(strcmp(why_p, why_c) == 0,
+			    "%s: frame_parse \"%s\", frame_check \"%s\"",
+			    msgs[i], why_p, why_c);
+		json_object_put(o);
+	}
+	ck_assert_int_eq(frame_check("{\"a\":\"\x01\"} \n", 11, &v, &why_c), 0);
+	ck_assert_uint_eq(v.n, 9);
+}
+END_TEST
+
 START_TEST(test_names)
 {
 	enum px_state st;
@@ -167,6 +230,7 @@ frame_suite(void)
 	tcase_add_test(tc, test_parse_deep_nesting);
 	tcase_add_test(tc, test_parse_trailing_garbage_and_lax_json);
 	tcase_add_test(tc, test_serialize_round_trip);
+	tcase_add_test(tc, test_check_agrees);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("names");
 	tcase_add_test(tc, test_names);
