@@ -3,11 +3,16 @@
  * calls, non-blocking I/O with framing, reply dispatch and the loop that
  * blocking calls run until their own reply arrives.
  *
+ * Replies are read in place (frame_check(), jspan.h): no json-c tree is
+ * built for them, but for the parameters of an error.
+ *
  * Reentrancy: callbacks may queue calls, run blocking calls or close the
  * connection.  Dispatch therefore consumes a message (and unlinks a finished
- * call) before running its callback, keeps every position in the connection
- * rather than in locals, and pollex_close() inside a callback only marks the
- * connection; the outermost library frame frees it (px_leave()).
+ * call) before running its callback, reads a copy of the message (a
+ * blocking call reads into the input buffer, which may move), keeps every
+ * position in the connection rather than in locals, and pollex_close()
+ * inside a callback only marks the connection; the outermost library frame
+ * frees it (px_leave()).
  */
 #include "config.h"
 
@@ -36,8 +41,9 @@ static int64_t px_now_ms(void);
 static int px_connect_fd(int, const struct sockaddr_un *);
 static void px_free(pollex *);
 static void px_shutdown(pollex *, int);
-static void px_deliver(pollex *, struct px_call *, int, json_object *, int);
-static int px_dispatch(pollex *, json_object *);
+static void px_deliver(pollex *, struct px_call *, int, struct jspan, int);
+static int px_server_error(pollex *, const char *, struct jspan);
+static int px_dispatch(pollex *, struct jspan);
 static int px_parse_frames(pollex *, struct px_sync *);
 static int px_write(pollex *);
 static int px_read(pollex *, struct px_sync *);
@@ -310,7 +316,7 @@ px_shutdown(pollex *c, int err)
 	while ((call = TAILQ_FIRST(&c->calls)) != NULL) {
 		TAILQ_REMOVE(&c->calls, call, entry);
 		c->ncalls--;
-		px_deliver(c, call, err, NULL, 0);
+		px_deliver(c, call, err, (struct jspan){NULL, 0}, 0);
 		free(call);
 	}
 }
@@ -431,32 +437,23 @@ out:
 	return r;
 }
 
-/* Hand one reply (or an error: err < 0, params NULL) to its call. */
+/* Hand one reply (or an error: err < 0, params unset) to its call. */
 static void
-px_deliver(pollex *c, struct px_call *call, int err, json_object *params,
+px_deliver(pollex *c, struct px_call *call, int err, struct jspan params,
     int continues)
 {
 	struct px_sync *s = call->sync;
-	json_object *empty = NULL;
-	const char *text = NULL;
+	char *text = NULL;
 	int r;
 
 	if (s == NULL) {
 		if (call->cb == NULL)
 			return;
-		if (err == 0) {
-			if (params == NULL)
-				params = empty = json_object_new_object();
-			if (params == NULL ||
-			    (text = frame_serialize(params, NULL)) == NULL) {
-				err = px_error_local(
-				    c, POLLEX_E_NOMEM, "out of memory");
-				text = NULL;
-			}
-		}
+		if (err == 0 && (text = px_json_copy(params)) == NULL)
+			err = px_error_local(c, POLLEX_E_NOMEM, "out of memory");
 		call->cb(c, err, err == 0 ? text : NULL, err == 0 && continues,
 		    call->arg);
-		json_object_put(empty);
+		free(text);
 		return;
 	}
 	if (s->done)
@@ -467,12 +464,7 @@ px_deliver(pollex *c, struct px_call *call, int err, json_object *params,
 		s->done = 1;
 		return;
 	}
-	if (params == NULL &&
-	    (params = empty = json_object_new_object()) == NULL)
-		r = POLLEX_E_NOMEM;
-	else
-		r = s->handler(c, s, params, continues);
-	json_object_put(empty);
+	r = s->handler(c, s, params, continues);
 	if (r < 0) {
 		s->err = r;
 		s->done = 1;
@@ -486,38 +478,72 @@ px_deliver(pollex *c, struct px_call *call, int err, json_object *params,
 }
 
 /*
- * Handle one parsed message: match it to the head of the FIFO and deliver
- * it.  Returns 1 when a reply was handled, or a negative code after which
- * the connection is closed.
+ * Record the varlink error name (a decoded string) with its parameters
+ * (params.p NULL: none) and return its code.  Errors are rare: their
+ * parameters go through json-c as error.c wants them.
  */
 static int
-px_dispatch(pollex *c, json_object *msg)
+px_server_error(pollex *c, const char *name, struct jspan params)
 {
-	json_object *error = NULL, *params = NULL, *cont = NULL;
+	json_object *o = NULL;
+	const char *why;
+	int err;
+
+	if (params.p != NULL)
+		o = frame_parse(params.p, params.n, &why);
+	err = px_error_server(c, name, o);
+	json_object_put(o);
+	return err;
+}
+
+/*
+ * Handle one message (a span of checked text): match it to the head of the
+ * FIFO and deliver it.  Returns 1 when a reply was handled, or a negative
+ * code after which the connection is closed.
+ */
+static int
+px_dispatch(pollex *c, struct jspan msg)
+{
+	static const struct jspan empty = {"{}", 2};
+	struct jspan error = {NULL, 0}, params = {NULL, 0}, cont = {NULL, 0};
+	struct jspan_iter it;
+	struct jspan k, v;
 	struct px_call *call;
 	struct px_sync *s;
-	int continues = 0, err = 0, final;
+	char *name = NULL;
+	int continues, err = 0, final;
 
-	if ((json_object_object_get_ex(msg, "error", &error) &&
-	        !json_object_is_type(error, json_type_string)) ||
-	    (json_object_object_get_ex(msg, "parameters", &params) &&
-	        !json_object_is_type(params, json_type_object)) ||
-	    (json_object_object_get_ex(msg, "continues", &cont) &&
-	        !json_object_is_type(cont, json_type_boolean))) {
+	/* One pass over the members; a repeated name: the last counts. */
+	jspan_iter_init(&it, msg);
+	while (jspan_next(&it, &k, &v)) {
+		if (jspan_key_is(k, "parameters", 10))
+			params = v;
+		else if (jspan_key_is(k, "continues", 9))
+			cont = v;
+		else if (jspan_key_is(k, "error", 5))
+			error = v;
+	}
+	if ((error.p != NULL && jspan_type(error) != JS_STRING) ||
+	    (params.p != NULL && jspan_type(params) != JS_OBJECT) ||
+	    (cont.p != NULL && jspan_type(cont) != JS_TRUE &&
+	        jspan_type(cont) != JS_FALSE)) {
 		px_fail(c, POLLEX_E_PROTOCOL,
 		    "malformed reply: error, parameters or continues of the "
 		    "wrong type");
 		return POLLEX_E_PROTOCOL;
 	}
-	if (cont != NULL)
-		continues = json_object_get_boolean(cont);
+	continues = jspan_type(cont) == JS_TRUE;
+	if (error.p != NULL && (name = px_string_copy(error)) == NULL) {
+		px_fail(c, POLLEX_E_NOMEM, "out of memory");
+		return POLLEX_E_NOMEM;
+	}
 	call = TAILQ_FIRST(&c->calls);
 	if (call == NULL) {
-		if (error != NULL) {
+		if (name != NULL) {
 			/* A daemon refusing us (TooManyConnections) or
 			 * going away (ShuttingDown) may speak first. */
-			err = px_error_server(
-			    c, json_object_get_string(error), params);
+			err = px_server_error(c, name, params);
+			free(name);
 			px_shutdown(c, err);
 			return err;
 		}
@@ -525,28 +551,36 @@ px_dispatch(pollex *c, json_object *msg)
 		    "unexpected reply: no call is waiting for one");
 		return POLLEX_E_PROTOCOL;
 	}
-	if (continues && error == NULL && !(call->flags & POLLEX_CALL_MORE)) {
+	if (continues && name == NULL && !(call->flags & POLLEX_CALL_MORE)) {
 		px_fail(c, POLLEX_E_PROTOCOL,
 		    "malformed reply: \"continues\" "
 		    "in the reply of a call without \"more\"");
 		return POLLEX_E_PROTOCOL;
 	}
-	final = error != NULL || !continues;
+	final = name != NULL || !continues;
 	if (final) {
 		TAILQ_REMOVE(&c->calls, call, entry);
 		c->ncalls--;
 	}
-	if (error != NULL)
-		err = px_error_server(c, json_object_get_string(error), params);
+	if (name != NULL) {
+		err = px_server_error(c, name, params);
+		free(name);
+	}
 	s = call->sync;
-	px_deliver(c, call, err, error != NULL ? NULL : params, !final);
+	if (final && s != NULL)
+		s->finished = 1;
+	px_deliver(c, call, err, params.p != NULL ? params : empty, !final);
 	if (final) {
 		free(call);
 		return 1;
 	}
-	if (s != NULL && s->done && c->fd != -1) {
-		/* A stream its handler stopped or could not use: nothing
-		 * else can be read on this connection. */
+	/*
+	 * A stream its handler stopped or could not use: nothing else can
+	 * be read on this connection.  Unless a blocking call run by the
+	 * handler's callback read the rest of the stream: then the stream
+	 * ended there, and call is gone.
+	 */
+	if (s != NULL && s->done && !s->finished && c->fd != -1) {
 		TAILQ_REMOVE(&c->calls, call, entry);
 		c->ncalls--;
 		free(call);
@@ -568,8 +602,9 @@ px_dispatch(pollex *c, json_object *msg)
 static int
 px_parse_frames(pollex *c, struct px_sync *s)
 {
-	json_object *msg;
-	const char *why;
+	struct jspan msg;
+	const char *why, *text;
+	char *copy;
 	ssize_t at;
 	size_t len;
 	int n = 0, r;
@@ -598,15 +633,25 @@ px_parse_frames(pollex *c, struct px_sync *s)
 			    c->max_message);
 			return POLLEX_E_TOOBIG;
 		}
-		msg = frame_parse(c->rbuf + c->roff, len, &why);
-		c->roff = c->rscan = c->roff + len + 1;
-		if (msg == NULL) {
+		text = c->rbuf + c->roff;
+		if (frame_check(text, len, &msg, &why) != 0) {
+			c->roff = c->rscan = c->roff + len + 1;
 			px_fail(
 			    c, POLLEX_E_PROTOCOL, "malformed reply: %s", why);
 			return POLLEX_E_PROTOCOL;
 		}
+		/* Callbacks may run blocking calls, which read into rbuf
+		 * and may move it: dispatch reads a copy.  The NUL ends
+		 * it as it ended the message. */
+		if ((copy = malloc(len + 1)) == NULL) {
+			px_fail(c, POLLEX_E_NOMEM, "out of memory");
+			return POLLEX_E_NOMEM;
+		}
+		memcpy(copy, text, len + 1);
+		msg.p = copy + (msg.p - text);
+		c->roff = c->rscan = c->roff + len + 1;
 		r = px_dispatch(c, msg);
-		json_object_put(msg);
+		free(copy);
 		if (r < 0)
 			return r;
 		n++;

@@ -2,7 +2,8 @@
  * libpollex.c: the methods of io.pollex as blocking calls (Submit, Cancel,
  * Get, Wait, List, Watch, Pollers, Stats, any call) and the JSON helpers
  * the library's files share.  Every call here is queued on the connection's
- * FIFO and run by px_run() until its own reply arrived.
+ * FIFO and run by px_run() until its own reply arrived; its reply is read
+ * in place with jspan.h (calls are still built with json-c).
  */
 #include "config.h"
 
@@ -62,19 +63,20 @@ struct px_watch {
 	void *arg;
 };
 
-static int px_strv_from(json_object *, size_t, char ***);
+static size_t px_count(struct jspan);
+static int px_strv_from(struct jspan, size_t, char ***);
 static int px_parse_array(const char *, json_object **);
 static int px_check_ids(const char *const *, size_t);
 static int px_limit(pollex *, double, int64_t *);
 static int px_submit_params(const pollex_spec *const *, size_t, json_object **);
 static int px_submit_run(pollex *, json_object *, size_t, struct px_submit *);
-static int px_on_submit(pollex *, struct px_sync *, json_object *, int);
-static int px_on_cancel(pollex *, struct px_sync *, json_object *, int);
-static int px_on_get(pollex *, struct px_sync *, json_object *, int);
-static int px_on_wait(pollex *, struct px_sync *, json_object *, int);
-static int px_on_list(pollex *, struct px_sync *, json_object *, int);
-static int px_on_watch(pollex *, struct px_sync *, json_object *, int);
-static int px_on_text(pollex *, struct px_sync *, json_object *, int);
+static int px_on_submit(pollex *, struct px_sync *, struct jspan, int);
+static int px_on_cancel(pollex *, struct px_sync *, struct jspan, int);
+static int px_on_get(pollex *, struct px_sync *, struct jspan, int);
+static int px_on_wait(pollex *, struct px_sync *, struct jspan, int);
+static int px_on_list(pollex *, struct px_sync *, struct jspan, int);
+static int px_on_watch(pollex *, struct px_sync *, struct jspan, int);
+static int px_on_text(pollex *, struct px_sync *, struct jspan, int);
 static int px_wait_run(pollex *, const char *const *, size_t,
     enum pollex_return_when, double, struct px_wait *);
 static int px_text_call(pollex *, const char *, json_object *, char **);
@@ -221,6 +223,78 @@ px_get_string(json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
+/*
+ * Copy the JSON value v (in checked text) to dst without the white space
+ * outside its strings, and a NUL; returns the length copied, without the
+ * NUL.  dst has room for v.n + 1 bytes.  The daemon's text is compact
+ * already; a peer's may not be.
+ */
+size_t
+px_json_compact(char *dst, struct jspan v)
+{
+	const char *p = v.p, *end = v.p + v.n;
+	char *o = dst, ch;
+
+	while (p < end) {
+		ch = *p++;
+		if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r')
+			continue;
+		*o++ = ch;
+		if (ch != '"')
+			continue;
+		/* A checked string: copy through its closing quote. */
+		while (p < end) {
+			ch = *p++;
+			*o++ = ch;
+			if (ch == '"')
+				break;
+			if (ch == '\\')
+				*o++ = *p++;
+		}
+	}
+	*o = '\0';
+	return (size_t)(o - dst);
+}
+
+/* A malloc'd compact copy of the JSON value v, or NULL. */
+char *
+px_json_copy(struct jspan v)
+{
+	char *text;
+
+	if ((text = malloc(v.n + 1)) != NULL)
+		px_json_compact(text, v);
+	return text;
+}
+
+/* A malloc'd copy of the decoded string s, or NULL (out of memory). */
+char *
+px_string_copy(struct jspan s)
+{
+	const char *text;
+	char *alloc, *copy;
+	size_t len;
+
+	if (jspan_string(s, &text, &len, &alloc) == -1)
+		return NULL;
+	if (alloc != NULL)
+		return alloc; /* decoded, NUL-terminated */
+	if ((copy = malloc(len + 1)) != NULL) {
+		memcpy(copy, text, len);
+		copy[len] = '\0';
+	}
+	return copy;
+}
+
+/* Member key of object o, JSON null counting as absent: 1 with *v, or 0. */
+int
+px_member(struct jspan o, const char *key, struct jspan *v)
+{
+	if (!jspan_member(o, key, strlen(key), v) || jspan_type(*v) == JS_NULL)
+		return 0;
+	return 1;
+}
+
 /* Free a NULL-terminated string array. */
 void
 pollex_strv_free(char **v)
@@ -234,32 +308,47 @@ pollex_strv_free(char **v)
 	free(v);
 }
 
+/* The number of items of an array. */
+static size_t
+px_count(struct jspan a)
+{
+	struct jspan_iter it;
+	struct jspan v;
+	size_t n = 0;
+
+	jspan_iter_init(&it, a);
+	while (jspan_next(&it, NULL, &v))
+		n++;
+	return n;
+}
+
 /*
  * A NULL-terminated copy of an array of strings (n: the length it must
  * have, or SIZE_MAX for any).  POLLEX_E_PROTOCOL when it is something else.
  */
 static int
-px_strv_from(json_object *a, size_t n, char ***out)
+px_strv_from(struct jspan a, size_t n, char ***out)
 {
-	json_object *v;
+	struct jspan_iter it;
+	struct jspan v;
 	size_t i, len;
 	char **sv;
 
 	*out = NULL;
-	if (a == NULL || !json_object_is_type(a, json_type_array))
+	if (jspan_type(a) != JS_ARRAY)
 		return POLLEX_E_PROTOCOL;
-	len = json_object_array_length(a);
+	len = px_count(a);
 	if (n != SIZE_MAX && len != n)
 		return POLLEX_E_PROTOCOL;
 	if ((sv = calloc(len + 1, sizeof *sv)) == NULL)
 		return POLLEX_E_NOMEM;
-	for (i = 0; i < len; i++) {
-		v = json_object_array_get_idx(a, i);
-		if (!json_object_is_type(v, json_type_string)) {
+	jspan_iter_init(&it, a);
+	for (i = 0; jspan_next(&it, NULL, &v); i++) {
+		if (jspan_type(v) != JS_STRING) {
 			pollex_strv_free(sv);
 			return POLLEX_E_PROTOCOL;
 		}
-		if ((sv[i] = strdup(json_object_get_string(v))) == NULL) {
+		if ((sv[i] = px_string_copy(v)) == NULL) {
 			pollex_strv_free(sv);
 			return POLLEX_E_NOMEM;
 		}
@@ -301,30 +390,30 @@ px_limit(pollex *c, double extra, int64_t *ms)
 
 /* Handle the reply of Submit. */
 static int
-px_on_submit(pollex *c, struct px_sync *s, json_object *params, int more)
+px_on_submit(pollex *c, struct px_sync *s, struct jspan params, int more)
 {
 	struct px_submit *sub = s->ctx;
-	json_object *a, *v;
+	struct jspan_iter it;
+	struct jspan a, v;
 	size_t i;
 	int r;
 
 	(void)c;
 	(void)more;
-	if (!json_object_object_get_ex(params, "ids", &a))
+	if (!px_member(params, "ids", &a))
 		return POLLEX_E_PROTOCOL;
 	if ((r = px_strv_from(a, sub->n, &sub->ids)) != 0)
 		return r;
-	if (!json_object_object_get_ex(params, "created", &a) ||
-	    !json_object_is_type(a, json_type_array) ||
-	    json_object_array_length(a) != sub->n)
+	if (!px_member(params, "created", &a) || jspan_type(a) != JS_ARRAY ||
+	    px_count(a) != sub->n)
 		return POLLEX_E_PROTOCOL;
 	if ((sub->created = calloc(sub->n + 1, sizeof(int))) == NULL)
 		return POLLEX_E_NOMEM;
-	for (i = 0; i < sub->n; i++) {
-		v = json_object_array_get_idx(a, i);
-		if (!json_object_is_type(v, json_type_boolean))
+	jspan_iter_init(&it, a);
+	for (i = 0; jspan_next(&it, NULL, &v); i++) {
+		if (jspan_type(v) != JS_TRUE && jspan_type(v) != JS_FALSE)
 			return POLLEX_E_PROTOCOL;
-		sub->created[i] = json_object_get_boolean(v);
+		sub->created[i] = jspan_type(v) == JS_TRUE;
 	}
 	return 0;
 }
@@ -505,21 +594,21 @@ pollex_submit_json(pollex *c, const char *tasks_json, char ***ids, size_t *n)
 
 /* Handle the reply of Cancel. */
 static int
-px_on_cancel(pollex *c, struct px_sync *s, json_object *params, int more)
+px_on_cancel(pollex *c, struct px_sync *s, struct jspan params, int more)
 {
 	struct px_cancel *can = s->ctx;
-	json_object *v;
+	struct jspan v;
 
 	(void)c;
 	(void)more;
-	if (!json_object_object_get_ex(params, "cancelled", &v) ||
-	    !json_object_is_type(v, json_type_boolean))
+	if (!px_member(params, "cancelled", &v) ||
+	    (jspan_type(v) != JS_TRUE && jspan_type(v) != JS_FALSE))
 		return POLLEX_E_PROTOCOL;
-	can->cancelled = json_object_get_boolean(v);
-	if (json_object_object_get_ex(params, "reason", &v) && v != NULL) {
-		if (!json_object_is_type(v, json_type_string))
+	can->cancelled = jspan_type(v) == JS_TRUE;
+	if (px_member(params, "reason", &v)) {
+		if (jspan_type(v) != JS_STRING)
 			return POLLEX_E_PROTOCOL;
-		if ((can->reason = strdup(json_object_get_string(v))) == NULL)
+		if ((can->reason = px_string_copy(v)) == NULL)
 			return POLLEX_E_NOMEM;
 	}
 	return 0;
@@ -566,16 +655,16 @@ pollex_cancel(pollex *c, const char *id, int *cancelled, char **reason)
 
 /* Handle the reply of Get. */
 static int
-px_on_get(pollex *c, struct px_sync *s, json_object *params, int more)
+px_on_get(pollex *c, struct px_sync *s, struct jspan params, int more)
 {
-	json_object *v;
+	struct jspan v;
 	int r;
 
 	(void)c;
 	(void)more;
-	if (!json_object_object_get_ex(params, "task", &v))
+	if (!px_member(params, "task", &v))
 		return POLLEX_E_PROTOCOL;
-	r = px_task_from_json(v, (pollex_task **)s->ctx);
+	r = px_task_from_text(v, (pollex_task **)s->ctx);
 	return r == POLLEX_E_INVAL ? POLLEX_E_PROTOCOL : r;
 }
 
@@ -620,26 +709,30 @@ pollex_get(pollex *c, const char *id, pollex_task **task)
  * timed_out.  Returns 1 when the callback stops.
  */
 static int
-px_on_wait(pollex *c, struct px_sync *s, json_object *params, int more)
+px_on_wait(pollex *c, struct px_sync *s, struct jspan params, int more)
 {
 	struct px_wait *w = s->ctx;
-	json_object *a, *v;
+	struct jspan_iter it;
+	struct jspan a, v, next;
 	pollex_task *t, **nd;
-	size_t i, len;
-	int r, stop;
+	int r, stop, have;
 
-	if (!json_object_object_get_ex(params, "done", &a) ||
-	    !json_object_is_type(a, json_type_array))
+	if (!px_member(params, "done", &a) || jspan_type(a) != JS_ARRAY)
 		return POLLEX_E_PROTOCOL;
-	len = json_object_array_length(a);
-	for (i = 0; i < len; i++) {
-		r = px_task_from_json(json_object_array_get_idx(a, i), &t);
+	/* One task ahead, so that the callback can learn whether more of
+	 * this reply follow (pollex_buffered()). */
+	jspan_iter_init(&it, a);
+	have = jspan_next(&it, NULL, &next);
+	while (have) {
+		v = next;
+		have = jspan_next(&it, NULL, &next);
+		r = px_task_from_text(v, &t);
 		if (r != 0)
 			return r == POLLEX_E_INVAL ? POLLEX_E_PROTOCOL : r;
 		if (w->cb != NULL) {
 			/* Set before each call: a blocking call inside cb
 			 * may run a Wait of its own. */
-			c->held = len - i - 1;
+			c->held = have;
 			stop = w->cb(t, w->arg);
 			c->held = 0;
 			pollex_task_free(t);
@@ -663,12 +756,12 @@ px_on_wait(pollex *c, struct px_sync *s, json_object *params, int more)
 	if (more)
 		return 0;
 	w->final = 1;
-	if (json_object_object_get_ex(params, "timed_out", &v) && v != NULL) {
-		if (!json_object_is_type(v, json_type_boolean))
+	if (px_member(params, "timed_out", &v)) {
+		if (jspan_type(v) != JS_TRUE && jspan_type(v) != JS_FALSE)
 			return POLLEX_E_PROTOCOL;
-		w->timed_out = json_object_get_boolean(v);
+		w->timed_out = jspan_type(v) == JS_TRUE;
 	}
-	if (json_object_object_get_ex(params, "not_done", &a) && a != NULL)
+	if (px_member(params, "not_done", &a))
 		return px_strv_from(a, SIZE_MAX, &w->not_done);
 	if ((w->not_done = calloc(1, sizeof(char *))) == NULL)
 		return POLLEX_E_NOMEM;
@@ -782,32 +875,30 @@ pollex_wait_each(pollex *c, const char *const *ids, size_t n,
 
 /* Handle the reply of List. */
 static int
-px_on_list(pollex *c, struct px_sync *s, json_object *params, int more)
+px_on_list(pollex *c, struct px_sync *s, struct jspan params, int more)
 {
 	struct px_list *l = s->ctx;
-	json_object *a, *v;
-	size_t i, len;
+	struct jspan_iter it;
+	struct jspan a, v;
 	int r;
 
 	(void)c;
 	(void)more;
-	if (!json_object_object_get_ex(params, "tasks", &a) ||
-	    !json_object_is_type(a, json_type_array))
+	if (!px_member(params, "tasks", &a) || jspan_type(a) != JS_ARRAY)
 		return POLLEX_E_PROTOCOL;
-	len = json_object_array_length(a);
-	if ((l->tasks = calloc(len + 1, sizeof *l->tasks)) == NULL)
+	if ((l->tasks = calloc(px_count(a) + 1, sizeof *l->tasks)) == NULL)
 		return POLLEX_E_NOMEM;
-	for (i = 0; i < len; i++) {
-		r = px_task_from_json(
-		    json_object_array_get_idx(a, i), &l->tasks[i]);
+	jspan_iter_init(&it, a);
+	while (jspan_next(&it, NULL, &v)) {
+		r = px_task_from_text(v, &l->tasks[l->n]);
 		if (r != 0)
 			return r == POLLEX_E_INVAL ? POLLEX_E_PROTOCOL : r;
 		l->n++;
 	}
-	if (json_object_object_get_ex(params, "next", &v) && v != NULL) {
-		if (!json_object_is_type(v, json_type_string))
+	if (px_member(params, "next", &v)) {
+		if (jspan_type(v) != JS_STRING)
 			return POLLEX_E_PROTOCOL;
-		if ((l->next = strdup(json_object_get_string(v))) == NULL)
+		if ((l->next = px_string_copy(v)) == NULL)
 			return POLLEX_E_NOMEM;
 	}
 	return 0;
@@ -857,33 +948,43 @@ pollex_list(pollex *c, const pollex_filter *f, pollex_task ***tasks, size_t *n,
 
 /* Handle one event of Watch; returns 1 when the callback stops. */
 static int
-px_on_watch(pollex *c, struct px_sync *s, json_object *params, int more)
+px_on_watch(pollex *c, struct px_sync *s, struct jspan params, int more)
 {
 	struct px_watch *w = s->ctx;
-	json_object *v;
+	struct jspan v;
 	pollex_task *t = NULL;
-	const char *event, *id = NULL;
+	char *event = NULL, *id = NULL;
 	int r;
 
 	(void)c;
 	(void)more;
-	if ((event = px_get_string(params, "event")) == NULL)
+	if (!px_member(params, "event", &v) || jspan_type(v) != JS_STRING)
 		return POLLEX_E_PROTOCOL;
-	if (json_object_object_get_ex(params, "id", &v) && v != NULL) {
-		if (!json_object_is_type(v, json_type_string))
-			return POLLEX_E_PROTOCOL;
-		id = json_object_get_string(v);
+	if ((event = px_string_copy(v)) == NULL)
+		return POLLEX_E_NOMEM;
+	r = POLLEX_E_PROTOCOL;
+	if (px_member(params, "id", &v)) {
+		if (jspan_type(v) != JS_STRING)
+			goto out;
+		r = POLLEX_E_NOMEM;
+		if ((id = px_string_copy(v)) == NULL)
+			goto out;
 	}
-	if (json_object_object_get_ex(params, "task", &v) && v != NULL) {
-		r = px_task_from_json(v, &t);
-		if (r != 0)
-			return r == POLLEX_E_INVAL ? POLLEX_E_PROTOCOL : r;
-		if (id == NULL)
-			id = pollex_task_id(t);
+	if (px_member(params, "task", &v)) {
+		r = px_task_from_text(v, &t);
+		if (r != 0) {
+			if (r == POLLEX_E_INVAL)
+				r = POLLEX_E_PROTOCOL;
+			goto out;
+		}
 	}
-	r = w->cb(event, id, t, w->arg);
+	r = w->cb(event, id != NULL ? id : pollex_task_id(t), t, w->arg);
+	r = r != 0 ? 1 : 0;
+out:
 	pollex_task_free(t);
-	return r != 0 ? 1 : 0;
+	free(event);
+	free(id);
+	return r;
 }
 
 /* Stream task events to cb until it stops or the stream ends. */
@@ -916,13 +1017,13 @@ pollex_watch(pollex *c, const pollex_filter *f, int initial, pollex_event_cb cb,
 
 /* ---- Pollers, Stats, any call ------------------------------------------ */
 
-/* Keep the reply's parameters as text. */
+/* Keep the reply's parameters as (compact) text. */
 static int
-px_on_text(pollex *c, struct px_sync *s, json_object *params, int more)
+px_on_text(pollex *c, struct px_sync *s, struct jspan params, int more)
 {
 	(void)c;
 	(void)more;
-	if ((*(char **)s->ctx = px_json_text(params)) == NULL)
+	if ((*(char **)s->ctx = px_json_copy(params)) == NULL)
 		return POLLEX_E_NOMEM;
 	return 0;
 }

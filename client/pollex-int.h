@@ -19,13 +19,15 @@
 struct px_sync;
 
 /*
- * Handler of a blocking call's replies: params is borrowed (never NULL; {}
- * when the reply had none).  Returns 0 to go on, 1 to stop a stream early
- * (the connection is then closed) or a negative POLLEX_E_* code when the
- * reply is unusable (the call fails with it).
+ * Handler of a blocking call's replies: params is the reply's parameters
+ * object ({} when it had none) in the text of the message, which
+ * frame_check() took; read it with jspan.h, during the call only.  Returns
+ * 0 to go on, 1 to stop a stream early (the connection is then closed) or a
+ * negative POLLEX_E_* code when the reply is unusable (the call fails with
+ * it).
  */
 typedef int (*px_handler)(
-    pollex *c, struct px_sync *s, json_object *params, int continues);
+    pollex *c, struct px_sync *s, struct jspan params, int continues);
 
 /* State of one blocking call, on the stack of its caller. */
 struct px_sync {
@@ -35,6 +37,7 @@ struct px_sync {
 	int err;        /* 0 or the negative code the call failed with */
 	size_t replies; /* replies seen so far */
 	int first_only; /* the time limit covers the first reply only */
+	int finished;   /* its last reply came: the call left the FIFO */
 };
 
 /* One outstanding call, in the connection's FIFO. */
@@ -64,9 +67,9 @@ struct pollex {
 
 	struct px_calls calls;
 	size_t ncalls;
-	/* Tasks of the Wait reply being delivered that are still to come
+	/* More tasks of the Wait reply being delivered follow
 	 * (pollex_buffered()). */
-	size_t held;
+	int held;
 
 	int closed_err;   /* why the connection closed; 0 while open */
 	char *closed_msg; /* and the message then, or NULL */
@@ -99,7 +102,6 @@ int px_error_code(const char *name);
 
 /* task.c */
 int px_task_from_text(struct jspan o, pollex_task **out);
-int px_task_from_json(json_object *o, pollex_task **out);
 
 /* spec.c */
 json_object *px_spec_object(const pollex_spec *s);
@@ -108,6 +110,10 @@ int px_filter_watch_params(
     const pollex_filter *f, int initial, json_object **out);
 
 /* libpollex.c: JSON helpers */
+size_t px_json_compact(char *dst, struct jspan v);
+char *px_json_copy(struct jspan v);
+char *px_string_copy(struct jspan s);
+int px_member(struct jspan o, const char *key, struct jspan *v);
 int px_utf8_valid(const char *s);
 int px_parse_object(const char *text, json_object **out);
 int px_add(json_object *o, const char *key, json_object *v);

@@ -178,36 +178,14 @@ px_span_state(struct jspan s, enum px_state *st)
 	return r;
 }
 
-/*
- * Copy the JSON value v to *pp without the white space outside its strings
- * (the daemon's text is compact already; a peer's may not be), NUL-
- * terminated; returns where it starts and moves *pp past it.
- */
+/* px_json_compact() of v to *pp; returns where it starts and moves *pp
+ * past its NUL. */
 static char *
 px_put_json(char **pp, struct jspan v)
 {
-	const char *p = v.p, *end = v.p + v.n;
-	char *start = *pp, *o = *pp, ch;
+	char *start = *pp;
 
-	while (p < end) {
-		ch = *p++;
-		if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r')
-			continue;
-		*o++ = ch;
-		if (ch != '"')
-			continue;
-		/* A checked string: copy through its closing quote. */
-		while (p < end) {
-			ch = *p++;
-			*o++ = ch;
-			if (ch == '"')
-				break;
-			if (ch == '\\')
-				*o++ = *p++;
-		}
-	}
-	*o++ = '\0';
-	*pp = o;
+	*pp += px_json_compact(start, v) + 1;
 	return start;
 }
 
@@ -384,24 +362,6 @@ invalid:
 nomem:
 	free(t);
 	return POLLEX_E_NOMEM;
-}
-
-/* Build a task from a Task object of a json-c tree. */
-int
-px_task_from_json(json_object *o, pollex_task **out)
-{
-	struct jspan v;
-	const char *text;
-	size_t len;
-
-	*out = NULL;
-	if (o == NULL || !json_object_is_type(o, json_type_object))
-		return POLLEX_E_INVAL;
-	if ((text = frame_serialize(o, &len)) == NULL)
-		return POLLEX_E_NOMEM;
-	if (jspan_check(text, len, PX_JSON_MAX_DEPTH, &v, NULL, NULL) != 0)
-		return POLLEX_E_INVAL;
-	return px_task_from_text(v, out);
 }
 
 /* Parse a Task from JSON text. */

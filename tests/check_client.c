@@ -1845,6 +1845,188 @@ START_TEST(test_wait_buffered)
 }
 END_TEST
 
+START_TEST(test_bad_wait_reply)
+{
+	/* Replies of Wait the library must refuse, whether the message is
+	 * not JSON (framing) or its content is not a Wait reply. */
+	static const struct {
+		const char *reply;
+		const char *message;
+	} bad[] = {
+	    {"{\"parameters\":{},\"continues\":true}", NULL},
+	    {"{\"parameters\":{\"done\":null}}", NULL},
+	    {"{\"parameters\":{\"done\":{}}}", NULL},
+	    {"{\"parameters\":{\"done\":[1]}}", NULL},
+	    {"{\"parameters\":{\"done\":[{\"poller\":\"p\","
+	     "\"state\":\"pending\"}]}}",
+	        NULL},
+	    {"{\"parameters\":{\"done\":[{\"id\":\"a\",\"poller\":\"p\","
+	     "\"state\":\"running\"}]}}",
+	        NULL},
+	    {"{\"parameters\":{\"done\":[{\"id\":\"a\",\"poller\":\"p\","
+	     "\"state\":\"failed\",\"error\":{\"message\":\"x\"}}]}}",
+	        NULL},
+	    {"{\"parameters\":{\"done\":[{\"id\":\"a\",\"poller\":\"p\","
+	     "\"state\":\"pending\",\"labels\":{\"k\":1}}]}}",
+	        NULL},
+	    {"{\"parameters\":{\"done\":[{\"id\":\"a\",\"poller\":\"p\","
+	     "\"state\":\"pending\",\"polls\":1.5}]},\"continues\":true}",
+	        NULL},
+	    {"{\"parameters\":{\"done\":[],\"timed_out\":\"yes\"}}", NULL},
+	    {"{\"parameters\":{\"done\":[],\"not_done\":[1]}}", NULL},
+	    {"{\"parameters\":{\"done\":[],\"not_done\":\"a\"}}", NULL},
+	    {"{\"parameters\":{\"done\":[]},\"continues\":1}",
+	        "malformed reply: error, parameters or continues of the "
+	        "wrong type"},
+	    {"{\"parameters\":[],\"continues\":true}",
+	        "malformed reply: error, parameters or continues of the "
+	        "wrong type"},
+	    {"{\"error\":null,\"parameters\":{\"done\":[]}}",
+	        "malformed reply: error, parameters or continues of the "
+	        "wrong type"},
+	    {"{\"parameters\":{\"done\":[{\"id\":\"a\",}]}}",
+	        "malformed reply: invalid JSON"},
+	    {"{\"parameters\":{\"done\":[{\"id\":\"\xff\"}]}}",
+	        "malformed reply: invalid UTF-8 in JSON string"},
+	    {"{\"parameters\":{\"done\":[", "malformed reply: truncated JSON"},
+	    {"{\"parameters\":{\"done\":[]}} x",
+	        "malformed reply: trailing data after the JSON object"},
+	    {"[{\"parameters\":{\"done\":[]}}]",
+	        "malformed reply: message is not a JSON object"},
+	};
+	const char *ids[] = {"a"};
+	pollex_task **done;
+	size_t i, ndone;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct step script[] = {
+		    S_ACCEPT,
+		    S_READ,
+		    S_W("{\"parameters\":{\"done\":[" TASK_A "]},"
+		        "\"continues\":true}\0"),
+		    {P_WRITE, bad[i].reply, strlen(bad[i].reply) + 1, 0},
+		    S_EOF,
+		    S_END,
+		};
+		struct peer *p = peer_start(script);
+		pollex *c = peer_client(p);
+		struct seen s = {.stop_at = -1};
+
+		ck_assert_msg(pollex_wait_each(c, ids, 1, POLLEX_ALL_COMPLETED,
+		                  -1, on_task, &s) == POLLEX_E_PROTOCOL,
+		    "case %zu taken: %s", i, bad[i].reply);
+		ck_assert_int_eq(s.n, 1);
+		ck_assert_str_eq(pollex_error_message(c),
+		    bad[i].message != NULL ? bad[i].message
+		                           : "malformed reply from the daemon");
+		ck_assert_ptr_null(pollex_error_name(c));
+		pollex_close(c);
+		peer_join(p);
+		peer_free(p);
+
+		/* The same, collected by pollex_wait(): nothing comes back. */
+		p = peer_start(script);
+		c = peer_client(p);
+		done = (pollex_task **)&done;
+		ndone = 7;
+		ck_assert_int_eq(pollex_wait(c, ids, 1, POLLEX_ALL_COMPLETED,
+		                     -1, &done, &ndone, NULL),
+		    POLLEX_E_PROTOCOL);
+		ck_assert_ptr_null(done);
+		ck_assert_uint_eq(ndone, 0);
+		pollex_close(c);
+		peer_join(p);
+		peer_free(p);
+	}
+}
+END_TEST
+
+#define REENTER_TASKS 3000
+
+/*
+ * Reentrancy: the first task's callback runs a blocking call, which reads
+ * the rest of the stream (handing its tasks to this callback, nested) and
+ * then its own reply; the input buffer grows and moves meanwhile.  Then
+ * the second task of the first reply comes.
+ */
+struct reenter {
+	pollex *c;
+	int n, depth, max_depth, last;
+	char seen[REENTER_TASKS];
+	char *reply;
+};
+
+static int
+on_task_reenter(const pollex_task *t, void *arg)
+{
+	struct reenter *r = arg;
+	int i;
+
+	ck_assert_int_eq(sscanf(pollex_task_id(t), "t%d", &i), 1);
+	ck_assert(i >= 0 && i < REENTER_TASKS && !r->seen[i]);
+	r->seen[i] = 1;
+	r->last = i;
+	r->n++;
+	if (r->n == 1) {
+		r->depth++;
+		if (r->depth > r->max_depth)
+			r->max_depth = r->depth;
+		ck_assert_int_eq(pollex_call(r->c, "x.Y", NULL, &r->reply), 0);
+		r->depth--;
+	}
+	return 0;
+}
+
+START_TEST(test_wait_reentrant)
+{
+	struct step script[] = {
+	    S_ACCEPT,
+	    S_READ,
+	    {P_WRITE, NULL, 0, 0},
+	    S_READ,
+	    S_W("{ \"parameters\" : { \"v\" : [ 1 , \"a b\" ] } }\0"),
+	    S_EOF,
+	    S_END,
+	};
+	struct reenter r = {0};
+	const char *ids[] = {"t0"};
+	struct peer *p;
+	char *blob, *o;
+	int i;
+
+	/* Tasks t0 and t1 in the first reply, every other task in a reply
+	 * of its own, 170 bytes each: 510 kB. */
+	blob = malloc(REENTER_TASKS * 256 + 128);
+	ck_assert_ptr_nonnull(blob);
+	o = blob;
+	for (i = 0; i < REENTER_TASKS; i++)
+		o += sprintf(o,
+		         "%s{\"id\":\"t%d\",\"poller\":\"p\","
+		         "\"state\":\"succeeded\","
+		         "\"result\":{\"pad\":\"%060d\"}}%s",
+		         i == 1 ? "," : "{\"parameters\":{\"done\":[", i, i,
+		         i == 0 ? "" : "]},\"continues\":true}") +
+		    (i == 0 ? 0 : 1);
+	o += sprintf(o, "{\"parameters\":{\"done\":[],\"not_done\":[]}}") + 1;
+	script[2].data = blob;
+	script[2].len = (size_t)(o - blob);
+	p = peer_start(script);
+	r.c = peer_client(p);
+	ck_assert_int_eq(pollex_wait_each(r.c, ids, 1, POLLEX_ALL_COMPLETED, -1,
+	                     on_task_reenter, &r),
+	    0);
+	ck_assert_int_eq(r.n, REENTER_TASKS);
+	ck_assert_int_eq(r.last, 1);
+	ck_assert_int_eq(r.max_depth, 1);
+	ck_assert_str_eq(r.reply, "{\"v\":[1,\"a b\"]}");
+	free(r.reply);
+	pollex_close(r.c);
+	peer_join(p);
+	peer_free(p);
+	free(blob);
+}
+END_TEST
+
 /* Events seen by a watch callback. */
 struct events {
 	int n;
@@ -1916,6 +2098,64 @@ START_TEST(test_watch)
 	check_json(p->calls[1],
 	    "{\"method\":\"io.pollex.Watch\","
 	    "\"parameters\":{},\"more\":true}");
+	peer_free(p);
+}
+END_TEST
+
+START_TEST(test_bad_list_watch_reply)
+{
+	static const struct step script[] = {
+	    S_ACCEPT,
+	    S_READ,
+	    S_W("{\"parameters\":{\"tasks\":[" TASK_A ",{\"id\":1}]}}\0"),
+	    S_READ,
+	    S_W("{\"parameters\":{\"tasks\":[" TASK_A "],\"next\":5}}\0"),
+	    S_READ,
+	    S_W("{\"parameters\":{\"tasks\":{}}}\0"),
+	    S_EOF,
+	    S_ACCEPT,
+	    S_READ,
+	    S_W("{\"parameters\":{\"event\":\"ready\"},\"continues\":true}\0"
+	        "{\"parameters\":{\"event\":5},\"continues\":true}\0"),
+	    S_EOF,
+	    S_ACCEPT,
+	    S_READ,
+	    S_W("{\"parameters\":{\"event\":\"updated\",\"id\":[],"
+	        "\"task\":" TASK_A "},\"continues\":true}\0"),
+	    S_EOF,
+	    S_ACCEPT,
+	    S_READ,
+	    S_W("{\"parameters\":{\"event\":\"updated\","
+	        "\"task\":{\"id\":\"a\"}},\"continues\":true}\0"),
+	    S_EOF,
+	    S_END,
+	};
+	struct peer *p = peer_start(script);
+	pollex *c = peer_client(p);
+	struct events e = {.stop_at = -1};
+	pollex_task **tasks;
+	size_t n;
+	char *next;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(pollex_list(c, NULL, &tasks, &n, &next),
+		    POLLEX_E_PROTOCOL);
+		ck_assert_ptr_null(tasks);
+		ck_assert_ptr_null(next);
+	}
+	pollex_close(c);
+	for (i = 0; i < 3; i++) {
+		c = peer_client(p);
+		ck_assert_int_eq(pollex_watch(c, NULL, 0, on_event, &e),
+		    POLLEX_E_PROTOCOL);
+		ck_assert_str_eq(
+		    pollex_error_message(c), "malformed reply from the daemon");
+		pollex_close(c);
+	}
+	ck_assert_int_eq(e.n, 1);
+	ck_assert_str_eq(e.line[0], "ready - -");
+	peer_join(p);
 	peer_free(p);
 }
 END_TEST
@@ -2763,7 +3003,8 @@ client_suite(void)
 	    test_closed_mid_reply, test_closed_no_sigpipe, test_timeout,
 	    test_unsolicited, test_bad_reply_content);
 	TC("streams", test_wait_stream, test_wait_not_done, test_wait_stop,
-	    test_wait_buffered, test_watch, test_async_stream, test_close_in_callback);
+	    test_wait_buffered, test_bad_wait_reply, test_wait_reentrant,
+	    test_watch, test_bad_list_watch_reply, test_async_stream, test_close_in_callback);
 	TC("errors", test_error_mapping, test_error_reset);
 	TC("symbols", test_symbols);
 	TC("pollexctl", test_ctl_usage, test_ctl_get, test_ctl_wait,
