@@ -48,7 +48,10 @@ static int px_parse_frames(pollex *, struct px_sync *);
 static int px_write(pollex *);
 static int px_read(pollex *, struct px_sync *);
 static int px_io(pollex *, struct px_sync *);
-static int px_wbuf_append(pollex *, const char *, size_t);
+static char *px_wbuf_room(pollex *, size_t);
+static size_t px_json_string(char *, const char *, size_t);
+static int px_queue_text(pollex *, const char *, const struct jspan *,
+    unsigned, struct px_sync *, pollex_reply_cb, void *);
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 static int64_t
@@ -337,9 +340,9 @@ px_fail(pollex *c, int err, const char *fmt, ...)
 	px_shutdown(c, err);
 }
 
-/* Append a message and its terminating NUL to the output buffer. */
-static int
-px_wbuf_append(pollex *c, const char *p, size_t n)
+/* Room for n more bytes at the end of the output buffer, or NULL. */
+static char *
+px_wbuf_room(pollex *c, size_t n)
 {
 	size_t need, cap;
 	char *nb;
@@ -350,39 +353,70 @@ px_wbuf_append(pollex *c, const char *p, size_t n)
 		c->woff = 0;
 	}
 	if (n >= SIZE_MAX / 4 - c->wlen)
-		return POLLEX_E_NOMEM;
-	need = c->wlen + n + 1;
+		return NULL;
+	need = c->wlen + n;
 	if (need > c->wcap) {
 		cap = c->wcap < 4096 ? 4096 : c->wcap;
 		while (cap < need)
 			cap *= 2;
 		if ((nb = realloc(c->wbuf, cap)) == NULL)
-			return POLLEX_E_NOMEM;
+			return NULL;
 		c->wbuf = nb;
 		c->wcap = cap;
 	}
-	memcpy(c->wbuf + c->wlen, p, n);
-	c->wbuf[c->wlen + n] = '\0';
-	c->wlen += n + 1;
-	return 0;
+	return c->wbuf + c->wlen;
 }
 
 /*
- * Queue a call: serialize it into the output buffer and, unless oneway, put
- * it at the tail of the FIFO.  params is consumed (NULL means {}).
+ * Write s[0, len) (valid UTF-8) as a JSON string to dst, which has room
+ * for 6 * len + 2 bytes; returns the length written.
  */
-int
-px_queue(pollex *c, const char *method, json_object *params, unsigned flags,
-    struct px_sync *sync, pollex_reply_cb cb, void *arg)
+static size_t
+px_json_string(char *dst, const char *s, size_t len)
 {
-	json_object *msg = NULL, *v;
+	static const char hex[] = "0123456789abcdef";
+	char *o = dst;
+	unsigned char ch;
+	size_t i;
+
+	*o++ = '"';
+	for (i = 0; i < len; i++) {
+		ch = (unsigned char)s[i];
+		if (ch == '"' || ch == '\\') {
+			*o++ = '\\';
+			*o++ = (char)ch;
+		} else if (ch < 0x20) {
+			*o++ = '\\';
+			*o++ = 'u';
+			*o++ = '0';
+			*o++ = '0';
+			*o++ = hex[ch >> 4];
+			*o++ = hex[ch & 0xf];
+		} else
+			*o++ = (char)ch;
+	}
+	*o++ = '"';
+	return (size_t)(o - dst);
+}
+
+/*
+ * Queue a call whose parameters are the JSON object params (a span of
+ * text frame_check() took, or NULL for {}): write the message into the
+ * output buffer, white space left out, and unless oneway put the call at
+ * the tail of the FIFO.  Written as text: a Submit of a thousand tasks
+ * would otherwise be parsed into a tree only to be printed again.
+ */
+static int
+px_queue_text(pollex *c, const char *method, const struct jspan *params,
+    unsigned flags, struct px_sync *sync, pollex_reply_cb cb, void *arg)
+{
+	static const char head[] = "{\"method\":", mid[] = ",\"parameters\":",
+	    more[] = ",\"more\":true", oneway[] = ",\"oneway\":true";
 	struct px_call *call = NULL;
-	const char *text;
-	size_t len;
-	int r = POLLEX_E_NOMEM;
+	size_t mlen = strlen(method), need;
+	char *start, *o;
 
 	if (c->fd == -1) {
-		json_object_put(params);
 		if (c->closed_msg != NULL)
 			return px_error_local(c, POLLEX_E_CLOSED,
 			    "the "
@@ -391,34 +425,39 @@ px_queue(pollex *c, const char *method, json_object *params, unsigned flags,
 		return px_error_local(
 		    c, POLLEX_E_CLOSED, "the connection is closed");
 	}
-	if (params == NULL && (params = json_object_new_object()) == NULL)
-		return px_error_local(c, r, "out of memory");
-	if ((msg = json_object_new_object()) == NULL) {
-		json_object_put(params);
-		goto out;
+	need = sizeof head + 6 * mlen + 2 + sizeof mid +
+	    (params != NULL ? params->n : 2) + sizeof oneway + 2;
+	if ((params != NULL && params->n > SIZE_MAX / 4) ||
+	    mlen > SIZE_MAX / 64 ||
+	    (!(flags & POLLEX_CALL_ONEWAY) &&
+	        (call = calloc(1, sizeof *call)) == NULL) ||
+	    (start = px_wbuf_room(c, need)) == NULL) {
+		free(call);
+		return px_error_local(c, POLLEX_E_NOMEM, "out of memory");
 	}
-	if ((v = json_object_new_string(method)) == NULL ||
-	    px_add(msg, "method", v) != 0) {
-		json_object_put(params);
-		goto out;
+	o = start;
+	memcpy(o, head, sizeof head - 1);
+	o += sizeof head - 1;
+	o += px_json_string(o, method, mlen);
+	memcpy(o, mid, sizeof mid - 1);
+	o += sizeof mid - 1;
+	if (params != NULL)
+		o += px_json_compact(o, *params);
+	else {
+		memcpy(o, "{}", 2);
+		o += 2;
 	}
-	if (px_add(msg, "parameters", params) != 0)
-		goto out;
-	if ((flags & POLLEX_CALL_MORE) &&
-	    ((v = json_object_new_boolean(1)) == NULL ||
-	        px_add(msg, "more", v) != 0))
-		goto out;
-	if ((flags & POLLEX_CALL_ONEWAY) &&
-	    ((v = json_object_new_boolean(1)) == NULL ||
-	        px_add(msg, "oneway", v) != 0))
-		goto out;
-	if ((text = frame_serialize(msg, &len)) == NULL)
-		goto out;
-	if (!(flags & POLLEX_CALL_ONEWAY) &&
-	    (call = calloc(1, sizeof *call)) == NULL)
-		goto out;
-	if (px_wbuf_append(c, text, len) != 0)
-		goto out;
+	if (flags & POLLEX_CALL_MORE) {
+		memcpy(o, more, sizeof more - 1);
+		o += sizeof more - 1;
+	}
+	if (flags & POLLEX_CALL_ONEWAY) {
+		memcpy(o, oneway, sizeof oneway - 1);
+		o += sizeof oneway - 1;
+	}
+	*o++ = '}';
+	*o++ = '\0';
+	c->wlen += (size_t)(o - start);
 	if (call != NULL) {
 		call->flags = flags;
 		call->sync = sync;
@@ -426,14 +465,31 @@ px_queue(pollex *c, const char *method, json_object *params, unsigned flags,
 		call->arg = arg;
 		TAILQ_INSERT_TAIL(&c->calls, call, entry);
 		c->ncalls++;
-		call = NULL;
 	}
-	r = 0;
-out:
-	free(call);
-	json_object_put(msg);
-	if (r != 0)
-		px_error_local(c, r, "out of memory");
+	return 0;
+}
+
+/*
+ * Queue a call with json-c parameters (consumed; NULL means {}): printed
+ * once, then as px_queue_text().
+ */
+int
+px_queue(pollex *c, const char *method, json_object *params, unsigned flags,
+    struct px_sync *sync, pollex_reply_cb cb, void *arg)
+{
+	struct jspan v;
+	const char *text = NULL;
+	int r;
+
+	if (params != NULL && c->fd != -1 &&
+	    (text = frame_serialize(params, &v.n)) == NULL) {
+		json_object_put(params);
+		return px_error_local(c, POLLEX_E_NOMEM, "out of memory");
+	}
+	v.p = text;
+	r = px_queue_text(c, method, text != NULL ? &v : NULL, flags, sync,
+	    cb, arg);
+	json_object_put(params);
 	return r;
 }
 
@@ -450,7 +506,8 @@ px_deliver(pollex *c, struct px_call *call, int err, struct jspan params,
 		if (call->cb == NULL)
 			return;
 		if (err == 0 && (text = px_json_copy(params)) == NULL)
-			err = px_error_local(c, POLLEX_E_NOMEM, "out of memory");
+			err = px_error_local(
+			    c, POLLEX_E_NOMEM, "out of memory");
 		call->cb(c, err, err == 0 ? text : NULL, err == 0 && continues,
 		    call->arg);
 		free(text);
@@ -814,8 +871,8 @@ int
 pollex_call_async(pollex *c, const char *method, const char *params_json,
     unsigned flags, pollex_reply_cb cb, void *arg)
 {
-	json_object *params = NULL;
-	int r;
+	struct jspan params;
+	const char *why;
 
 	if (c == NULL)
 		return POLLEX_E_INVAL;
@@ -827,12 +884,17 @@ pollex_call_async(pollex *c, const char *method, const char *params_json,
 		return px_error_local(c, POLLEX_E_INVAL,
 		    "invalid method or "
 		    "flags");
-	if (params_json != NULL &&
-	    (r = px_parse_object(params_json, &params)) != 0)
-		return px_error_local(c, r, "parameters: %s",
-		    r == POLLEX_E_NOMEM ? "out of memory"
-		                        : "not a JSON object");
-	return px_queue(c, method, params, flags, NULL, cb, arg);
+	if (params_json == NULL)
+		return px_queue_text(c, method, NULL, flags, NULL, cb, arg);
+	/* Checked as a call's parameters always were, then copied. */
+	if (frame_check(params_json, strlen(params_json), &params, &why) != 0) {
+		if (strcmp(why, "out of memory") == 0)
+			return px_error_local(c, POLLEX_E_NOMEM,
+			    "parameters: out of memory");
+		return px_error_local(
+		    c, POLLEX_E_INVAL, "parameters: not a JSON object");
+	}
+	return px_queue_text(c, method, &params, flags, NULL, cb, arg);
 }
 
 /*

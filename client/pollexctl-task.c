@@ -34,6 +34,18 @@ struct ctl_chunk {
 };
 enum { CHUNK_UNSENT, CHUNK_SENT, CHUNK_OK, CHUNK_FAILED };
 
+/*
+ * One TaskSpec line of submit --file, checked: what the pollers check and
+ * the Submit calls need.  The parsed object is not kept: thousands of
+ * json-c trees cost more memory (page faults) than the line's text.
+ */
+struct ctl_spec {
+	char *text;   /* the line, JSON */
+	char *poller; /* its poller */
+	size_t line;  /* its number */
+	int has_ref;  /* with a (non-null) ref */
+};
+
 /* Progress of a wait. */
 struct ctl_wait {
 	pollex *c;
@@ -56,9 +68,10 @@ static void ctl_print_created(const char *, int);
 static int ctl_submit_file(const char *, int, double);
 static int ctl_spec_check(json_object *, const char **);
 static int ctl_pollers_check(
-    pollex *, json_object **, size_t *, size_t, const char *);
+    pollex *, const struct ctl_spec *, size_t, const char *);
 static void ctl_on_chunk(pollex *, int, const char *, int, void *);
-static int ctl_run_chunks(pollex *, json_object **, struct ctl_chunk *, size_t);
+static int ctl_run_chunks(
+    pollex *, const struct ctl_spec *, struct ctl_chunk *, size_t);
 static void ctl_describe(const pollex_task *);
 static int ctl_on_event(
     const char *, const char *, const pollex_task *, void *);
@@ -410,9 +423,9 @@ ctl_spec_check(json_object *o, const char **why)
  */
 static int
 ctl_pollers_check(
-    pollex *c, json_object **specs, size_t *lines, size_t n, const char *file)
+    pollex *c, const struct ctl_spec *specs, size_t n, const char *file)
 {
-	json_object *reply, *pollers, *p, *v, *ref;
+	json_object *reply, *pollers, *p, *v;
 	const char *why;
 	char *text = NULL;
 	size_t i, j, np;
@@ -433,10 +446,8 @@ ctl_pollers_check(
 	}
 	np = json_object_array_length(pollers);
 	for (i = 0; i < n; i++) {
-		const char *name;
+		const char *name = specs[i].poller;
 
-		json_object_object_get_ex(specs[i], "poller", &v);
-		name = json_object_get_string(v);
 		for (j = 0; j < np; j++) {
 			p = json_object_array_get_idx(pollers, j);
 			if (json_object_object_get_ex(p, "name", &v) &&
@@ -445,25 +456,24 @@ ctl_pollers_check(
 				break;
 		}
 		if (j == np) {
-			ctl_warnx(
-			    "%s:%zu: no such poller: %s", file, lines[i], name);
+			ctl_warnx("%s:%zu: no such poller: %s", file,
+			    specs[i].line, name);
 			bad = 1;
 			continue;
 		}
 		if (json_object_object_get_ex(p, "removed", &v) &&
 		    json_object_get_boolean(v)) {
 			ctl_warnx("%s:%zu: poller %s was removed", file,
-			    lines[i], name);
+			    specs[i].line, name);
 			bad = 1;
 			continue;
 		}
-		if ((!json_object_object_get_ex(specs[i], "ref", &ref) ||
-		        ref == NULL) &&
+		if (!specs[i].has_ref &&
 		    json_object_object_get_ex(p, "has_start", &v) &&
 		    !json_object_get_boolean(v)) {
 			ctl_warnx("%s:%zu: \"ref\" is required: poller %s has "
 			          "no start function",
-			    file, lines[i], name);
+			    file, specs[i].line, name);
 			bad = 1;
 		}
 	}
@@ -527,15 +537,18 @@ ctl_on_chunk(pollex *c, int err, const char *params, int continues, void *arg)
 /*
  * Send the chunks' Submit calls: the first alone (a refusal then stops
  * everything), then up to CTL_INFLIGHT at a time; none after a failure.
- * Returns 0, or the exit code when the daemon stopped answering.
+ * A chunk's parameters are written from the specs' lines (checked JSON)
+ * as they are, not built as a tree and printed.  Returns 0, or the exit
+ * code when the daemon stopped answering.
  */
 static int
-ctl_run_chunks(
-    pollex *c, json_object **specs, struct ctl_chunk *chunks, size_t nchunks)
+ctl_run_chunks(pollex *c, const struct ctl_spec *specs,
+    struct ctl_chunk *chunks, size_t nchunks)
 {
-	json_object *params, *a;
+	static const char head[] = "{\"tasks\":[", tail[] = "]}";
 	struct pollfd pfd;
-	size_t sent = 0, inflight = 0, i;
+	size_t sent = 0, inflight = 0, i, len, off;
+	char *params;
 	int ok = 0, failed = 0, r, n;
 
 	for (;;) {
@@ -543,21 +556,25 @@ ctl_run_chunks(
 		    inflight < (ok ? CTL_INFLIGHT : 1)) {
 			struct ctl_chunk *ch = &chunks[sent++];
 
-			if ((params = json_object_new_object()) == NULL ||
-			    (a = json_object_new_array()) == NULL ||
-			    json_object_object_add(params, "tasks", a) != 0)
-				ctl_fatalx("out of memory");
+			len = sizeof head + sizeof tail;
 			for (i = 0; i < ch->n; i++)
-				if (json_object_array_add(a,
-				        json_object_get(
-				            specs[ch->first + i])) != 0)
-					ctl_fatalx("out of memory");
+				len += strlen(specs[ch->first + i].text) + 1;
+			params = ctl_malloc(len);
+			memcpy(params, head, sizeof head - 1);
+			off = sizeof head - 1;
+			for (i = 0; i < ch->n; i++) {
+				if (i > 0)
+					params[off++] = ',';
+				len = strlen(specs[ch->first + i].text);
+				memcpy(params + off, specs[ch->first + i].text,
+				    len);
+				off += len;
+			}
+			memcpy(params + off, tail, sizeof tail);
 			ch->inflight = &inflight;
-			r = pollex_call_async(c, "io.pollex.Submit",
-			    json_object_to_json_string_ext(
-			        params, JSON_C_TO_STRING_PLAIN),
-			    0, ctl_on_chunk, ch);
-			json_object_put(params);
+			r = pollex_call_async(
+			    c, "io.pollex.Submit", params, 0, ctl_on_chunk, ch);
+			free(params);
 			if (r != 0) {
 				ch->state = CHUNK_FAILED;
 				ch->code = ctl_exit_code(c, r);
@@ -604,14 +621,13 @@ static int
 ctl_submit_file(const char *path, int wait, double wait_timeout)
 {
 	FILE *fp;
-	json_object **specs = NULL, *o, **ns;
+	struct ctl_spec *specs = NULL, *ns;
+	json_object *o, *v;
 	struct ctl_chunk *chunks;
 	struct ctl_strv ids = {0};
 	const char *file, *why, *s;
 	char *line = NULL;
-	size_t cap = 0, lineno = 0, n = 0, scap = 0, nchunks, i, j,
-	       *lines = NULL;
-	size_t *nl;
+	size_t cap = 0, lineno = 0, n = 0, scap = 0, nchunks, i, j;
 	ssize_t len;
 	int bad = 0, rc = CTL_EXIT_OK;
 	pollex *c;
@@ -645,15 +661,17 @@ ctl_submit_file(const char *path, int wait, double wait_timeout)
 		if (n == scap) {
 			scap = scap == 0 ? 64 : scap * 2;
 			if ((ns = reallocarray(specs, scap, sizeof *ns)) ==
-			        NULL ||
-			    (nl = reallocarray(lines, scap, sizeof *nl)) ==
-			        NULL)
+			    NULL)
 				ctl_fatalx("out of memory");
 			specs = ns;
-			lines = nl;
 		}
-		specs[n] = o;
-		lines[n++] = lineno;
+		specs[n].text = ctl_strdup(line);
+		json_object_object_get_ex(o, "poller", &v);
+		specs[n].poller = ctl_strdup(json_object_get_string(v));
+		specs[n].has_ref =
+		    json_object_object_get_ex(o, "ref", &v) && v != NULL;
+		specs[n++].line = lineno;
+		json_object_put(o);
 	}
 	free(line);
 	if (ferror(fp)) {
@@ -671,7 +689,7 @@ ctl_submit_file(const char *path, int wait, double wait_timeout)
 		goto out;
 
 	c = ctl_connect();
-	if ((rc = ctl_pollers_check(c, specs, lines, n, file)) != 0) {
+	if ((rc = ctl_pollers_check(c, specs, n, file)) != 0) {
 		ctl_warnx("%s: nothing submitted", file);
 		pollex_close(c);
 		goto out;
@@ -689,7 +707,8 @@ ctl_submit_file(const char *path, int wait, double wait_timeout)
 	rc = ctl_run_chunks(c, specs, chunks, nchunks);
 	for (i = 0; i < nchunks; i++) {
 		struct ctl_chunk *ch = &chunks[i];
-		size_t l1 = lines[ch->first], l2 = lines[ch->first + ch->n - 1];
+		size_t l1 = specs[ch->first].line,
+		       l2 = specs[ch->first + ch->n - 1].line;
 
 		switch (ch->state) {
 		case CHUNK_OK:
@@ -702,7 +721,7 @@ ctl_submit_file(const char *path, int wait, double wait_timeout)
 		case CHUNK_FAILED:
 			if (ch->bad >= 0 && (size_t)ch->bad < ch->n)
 				ctl_warnx("%s:%zu: %s", file,
-				    lines[ch->first + (size_t)ch->bad],
+				    specs[ch->first + (size_t)ch->bad].line,
 				    ch->error);
 			else
 				ctl_warnx("%s", ch->error);
@@ -727,10 +746,11 @@ ctl_submit_file(const char *path, int wait, double wait_timeout)
 		    c, ids.v, ids.n, POLLEX_ALL_COMPLETED, wait_timeout);
 	pollex_close(c);
 out:
-	for (i = 0; i < n; i++)
-		json_object_put(specs[i]);
+	for (i = 0; i < n; i++) {
+		free(specs[i].text);
+		free(specs[i].poller);
+	}
 	free(specs);
-	free(lines);
 	ctl_strv_clear(&ids);
 	return rc;
 }

@@ -107,6 +107,7 @@ struct peer {
 	char *buf;
 	size_t blen, bcap;
 	json_object *calls[MAX_CALLS];
+	char *raw[MAX_CALLS]; /* the calls' text */
 	int ncalls;
 	unsigned next_id;
 	char why[256]; /* set when the script could not run */
@@ -134,7 +135,7 @@ peer_write(struct peer *p, const char *data, size_t len)
 static int
 peer_read_call(struct peer *p, json_object **out)
 {
-	char *nul;
+	char *nul, *raw;
 	ssize_t n;
 	size_t len;
 
@@ -143,12 +144,15 @@ peer_read_call(struct peer *p, json_object **out)
 		    (nul = memchr(p->buf, '\0', p->blen)) != NULL) {
 			len = (size_t)(nul - p->buf);
 			*out = json_tokener_parse(p->buf);
+			raw = strdup(p->buf);
 			memmove(p->buf, nul + 1, p->blen - len - 1);
 			p->blen -= len + 1;
-			if (*out == NULL)
-				return -1;
-			if (p->ncalls < MAX_CALLS)
-				p->calls[p->ncalls++] = json_object_get(*out);
+			if (*out == NULL || p->ncalls >= MAX_CALLS) {
+				free(raw);
+				return *out == NULL ? -1 : 0;
+			}
+			p->raw[p->ncalls] = raw;
+			p->calls[p->ncalls++] = json_object_get(*out);
 			return 0;
 		}
 		if (p->bcap - p->blen < 65536) {
@@ -349,8 +353,10 @@ peer_free(struct peer *p)
 {
 	int i;
 
-	for (i = 0; i < p->ncalls; i++)
+	for (i = 0; i < p->ncalls; i++) {
 		json_object_put(p->calls[i]);
+		free(p->raw[i]);
+	}
 	if (p->fd != -1)
 		close(p->fd);
 	close(p->lfd);
@@ -2218,6 +2224,61 @@ START_TEST(test_async_stream)
 }
 END_TEST
 
+START_TEST(test_async_text)
+{
+	/* Calls are written from the caller's text: compact, escapes and
+	 * UTF-8 as given, the method name escaped; what json-c's strict
+	 * parser takes is taken, the rest refused as before. */
+	static const struct step script[] = {
+	    S_ACCEPT,
+	    S_READ,
+	    S_READ,
+	    S_READ,
+	    S_EOF,
+	    S_END,
+	};
+	static const char *const bad[] = {
+	    "[]", "{} x", "{\"a\":}", "{\"a\":\"\xff\"}", "", " ", "{\"a\":1,}",
+	};
+	struct peer *p = peer_start(script);
+	pollex *c = peer_client(p);
+	json_object *v;
+	size_t i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_msg(pollex_call_async(c, "x.Y", bad[i],
+		                  POLLEX_CALL_ONEWAY, NULL, NULL) ==
+		        POLLEX_E_INVAL,
+		    "took %s", bad[i]);
+	ck_assert_int_eq(pollex_call_async(c, "x.Y",
+	                     " {\n \"a\" : [ 1 , \"b c\\\"\" ] ,\t\"\\u00e9\":"
+	                     "\"\xc3\xa9\" }\r\n",
+	                     POLLEX_CALL_ONEWAY, NULL, NULL),
+	    0);
+	ck_assert_int_eq(pollex_call_async(c, "x.\"Q\\\n\xc3\xa9", NULL,
+	                     POLLEX_CALL_ONEWAY, NULL, NULL),
+	    0);
+	/* json-c's strict mode takes a raw tab in a string and "1." */
+	ck_assert_int_eq(pollex_call_async(c, "x.Y",
+	                     "{\"t\":\"a\tb\",\"n\":1.}", POLLEX_CALL_ONEWAY,
+	                     NULL, NULL),
+	    0);
+	ck_assert_int_eq(pollex_process(c), 0);
+	pollex_close(c);
+	peer_join(p);
+	ck_assert_int_eq(p->ncalls, 3);
+	ck_assert_str_eq(p->raw[0],
+	    "{\"method\":\"x.Y\",\"parameters\":{\"a\":[1,\"b c\\\"\"],"
+	    "\"\\u00e9\":\"\xc3\xa9\"},\"oneway\":true}");
+	ck_assert(json_object_object_get_ex(p->calls[1], "method", &v));
+	ck_assert_str_eq(json_object_get_string(v), "x.\"Q\\\n\xc3\xa9");
+	ck_assert_str_eq(p->raw[2],
+	    "{\"method\":\"x.Y\",\"parameters\":{\"t\":\"a\tb\",\"n\":1.},"
+	    "\"oneway\":true}");
+	peer_free(p);
+}
+END_TEST
+
 /* Close the connection from inside a reply callback. */
 static void
 close_in_callback(
@@ -2871,8 +2932,9 @@ START_TEST(test_ctl_submit_file)
 	ck_assert_ptr_nonnull(in);
 	for (i = 0; i < 2500; i++)
 		len += (size_t)sprintf(in + len,
-		    "%s{\"poller\":\"http\","
-		    "\"ref\":{\"n\":%zu}}\n",
+		    i == 5 ? "%s { \"poller\" : \"http\" ,\t\"ref\":"
+		             "{ \"n\":%zu } } \r\n"
+		           : "%s{\"poller\":\"http\",\"ref\":{\"n\":%zu}}\n",
 		    i == 7 ? "# skip me\n" : "", i);
 	r = CTL(in, "-S", p->path, "submit", "--file", "-");
 	free(in);
@@ -2897,6 +2959,10 @@ START_TEST(test_ctl_submit_file)
 	}
 	check_json(json_object_array_get_idx(t, 499),
 	    "{\"poller\":\"http\",\"ref\":{\"n\":2499}}");
+	/* The lines go as they are, white space left out. */
+	ck_assert_ptr_nonnull(strstr(p->raw[1],
+	    "{\"poller\":\"http\",\"ref\":{\"n\":4}},"
+	    "{\"poller\":\"http\",\"ref\":{\"n\":5}},"));
 	peer_free(p);
 }
 END_TEST
@@ -3004,7 +3070,8 @@ client_suite(void)
 	    test_unsolicited, test_bad_reply_content);
 	TC("streams", test_wait_stream, test_wait_not_done, test_wait_stop,
 	    test_wait_buffered, test_bad_wait_reply, test_wait_reentrant,
-	    test_watch, test_bad_list_watch_reply, test_async_stream, test_close_in_callback);
+	    test_watch, test_bad_list_watch_reply, test_async_stream,
+	    test_async_text, test_close_in_callback);
 	TC("errors", test_error_mapping, test_error_reset);
 	TC("symbols", test_symbols);
 	TC("pollexctl", test_ctl_usage, test_ctl_get, test_ctl_wait,
