@@ -224,10 +224,10 @@ px_get_string(json_object *o, const char *key)
 }
 
 /*
- * Copy the JSON value v (in checked text) to dst without the white space
- * outside its strings, and a NUL; returns the length copied, without the
- * NUL.  dst has room for v.n + 1 bytes.  The daemon's text is compact
- * already; a peer's may not be.
+ * Copy the JSON value v (in text frame_check() took) to dst without the
+ * white space outside its strings, and a NUL; returns the length copied,
+ * without the NUL.  dst has room for v.n + 1 bytes.  The daemon's text is
+ * compact already; a peer's may not be.
  */
 size_t
 px_json_compact(char *dst, struct jspan v)

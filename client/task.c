@@ -212,9 +212,10 @@ px_put_string(char **pp, struct jspan s)
 }
 
 /*
- * Build a task from the span of a Task object in checked JSON text (see
- * jspan.h).  JSON null counts as absent.  Returns POLLEX_E_INVAL when a
- * member is missing or of the wrong type.
+ * Build a task from the span of a Task object in text frame_check() took
+ * (a reply, or pollex_task_parse()'s argument).  JSON null counts as
+ * absent.  Returns POLLEX_E_INVAL when a member is missing or of the wrong
+ * type.
  */
 int
 px_task_from_text(struct jspan o, pollex_task **out)
