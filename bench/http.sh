@@ -31,6 +31,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The client measured is pollexctl itself, not libtool's wrapper script
+# around it in the build tree (a shell and sed that cost ~10 ms per run).
+ctl=$top/client/pollexctl
+if [ -x "$top/client/.libs/pollexctl" ]; then
+	ctl=$top/client/.libs/pollexctl
+	LD_LIBRARY_PATH=$top/client/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+	export LD_LIBRARY_PATH
+fi
+
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 hwm_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
 now_ms() { date +%s%3N; }
@@ -106,7 +115,7 @@ scenario() {
 	c0=$(ticks "$pid")
 	t0=$(now_ms)
 	# The client's CPU: times(1) of the shell that ran it.
-	sh -c "${POLLEX_BENCH_CLIENT_WRAPPER:-} \"$top/client/pollexctl\" -S \"$dir/p.sock\" -t 60s submit \
+	sh -c "${POLLEX_BENCH_CLIENT_WRAPPER:-} \"$ctl\" -S \"$dir/p.sock\" -t 60s submit \
 	    --file \"$dir/tasks.jsonl\" --wait --wait-timeout 120s >\"$dir/out\"; \
 	    times" >"$dir/times"
 	t1=$(now_ms)

@@ -45,7 +45,14 @@ enum jspan_type {
 int jspan_check(const char *text, size_t len, int max_depth, struct jspan *v,
     const char **why, size_t *at);
 
-/* Everything below assumes spans inside a text that passed jspan_check(). */
+/*
+ * Everything below assumes spans inside a text that passed jspan_check(),
+ * or one that json-c's strict mode accepts: the readers find their way by
+ * brackets, quotes, backslashes, commas and colons only, so what json-c
+ * takes and jspan_check() refuses (a raw control character in a string, a
+ * number spelt "1.", lax UTF-8) reads the same.  libpollex's frame_check()
+ * relies on that; check_jspan tests it.
+ */
 
 enum jspan_type jspan_type(struct jspan v);
 

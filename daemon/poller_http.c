@@ -605,7 +605,7 @@ hk_batch_done(void *arg, const struct http_response *r)
 	struct jspan body, items, item;
 	struct jspan_iter it;
 	json_object *doc;
-	char buf[128], *why, *seen, *kalloc;
+	char buf[128], *why, *seen, *kalloc, *redo = NULL;
 	const char *key;
 	size_t i, j, t, cap, *slot, *next;
 	const size_t NONE = SIZE_MAX;
@@ -624,7 +624,7 @@ hk_batch_done(void *arg, const struct http_response *r)
 	 * cost thousands of json-c values for the few members the rules
 	 * read. */
 	json = r->body != NULL && r->body_len > 0 &&
-	    jspan_check(r->body, r->body_len, 64, &body, NULL, NULL) == 0;
+	    jspan_check_json(r->body, r->body_len, &body, &redo) == 0;
 	if (!json || !jspan_pointer(body, hk->items != NULL ? hk->items : "",
 	    &items) || jspan_type(items) != JS_ARRAY) {
 		xasprintf(&why, "%s %s: the response has no array of items "
@@ -632,6 +632,7 @@ hk_batch_done(void *arg, const struct http_response *r)
 		    hk->items : "", !json ? " (the body is not JSON)" : "");
 		hk_poll_failed(h, why, NAN);
 		free(why);
+		free(redo);
 		return;
 	}
 	/* The tasks by key (open addressing; tasks sharing a key are
@@ -697,6 +698,7 @@ hk_batch_done(void *arg, const struct http_response *r)
 	free(slot);
 	free(next);
 	free(seen);
+	free(redo);
 	hk_poll_ok(h, r->retry_after);
 }
 
@@ -708,7 +710,7 @@ hk_batch_poll(struct op *op, char **cause)
 	struct task *t;
 	struct jspan rs;
 	const char *key, *ref;
-	char buf[128], *kalloc;
+	char buf[128], *kalloc, *redo;
 	size_t i;
 	int r;
 
@@ -726,11 +728,14 @@ hk_batch_poll(struct op *op, char **cause)
 	 * request runs: only the batch indexes and keys are kept. */
 	for (i = 0; i < h->ntt; i++) {
 		ref = h->tt[i].ref;
-		key = ref != NULL && jspan_check(ref, strlen(ref), 64, &rs,
-		    NULL, NULL) == 0 ? hk_span_id(rs, h->hk->ref_id, buf,
-		    sizeof buf, &kalloc) : (kalloc = NULL);
+		key = kalloc = redo = NULL;
+		if (ref != NULL && jspan_check_json(ref, strlen(ref), &rs,
+		    &redo) == 0)
+			key = hk_span_id(rs, h->hk->ref_id, buf, sizeof buf,
+			    &kalloc);
 		h->keys[i] = kalloc != NULL ? kalloc : key != NULL ?
 		    xstrdup(key) : NULL;
+		free(redo);
 	}
 	r = req_tmpl_render(h->hk->poll, h->tt, h->ntt, &h->rq, cause);
 	free(h->tt);

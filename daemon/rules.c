@@ -92,6 +92,79 @@ jparse(const char *text)
 
 #define JSPAN_TOK_DEPTH 256
 
+/* json-c prints a number as it was spelt ("1."): set each again, so that
+ * it prints its value ("1.0"). */
+static void
+respell_numbers(json_object *o)
+{
+	size_t i;
+
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		json_object_set_double(o, json_object_get_double(o));
+		break;
+	case json_type_array:
+		for (i = 0; i < json_object_array_length(o); i++)
+			respell_numbers(json_object_array_get_idx(o, i));
+		break;
+	case json_type_object: {
+		json_object_object_foreach(o, k, val) {
+			(void)k;
+			respell_numbers(val);
+		}
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+int
+jspan_check_json(const char *text, size_t len, struct jspan *v, char **redo)
+{
+	static json_tokener *tok;
+	json_object *o;
+	char *copy;
+	int ok;
+
+	*redo = NULL;
+	if (jspan_check(text, len, 64, v, NULL, NULL) == 0)
+		return 0;
+	/* The rare way: as json-c reads it, NUL-terminated so that a bare
+	 * number ends. */
+	if (tok == NULL) {
+		if ((tok = json_tokener_new_ex(64)) == NULL)
+			return -1;
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+		    JSON_TOKENER_VALIDATE_UTF8);
+	}
+	copy = xstrndup(text, len);
+	json_tokener_reset(tok);
+	o = json_tokener_parse_ex(tok, copy, -1);
+	ok = o != NULL && json_tokener_get_error(tok) == json_tokener_success;
+	if (ok) {
+		const char *end = copy + json_tokener_get_parse_end(tok);
+
+		while (*end == ' ' || *end == '\t' || *end == '\n' ||
+		    *end == '\r')
+			end++;
+		ok = *end == '\0';
+	}
+	free(copy);
+	if (ok)
+		respell_numbers(o);
+	if (ok)
+		*redo = xstrdup(json_object_to_json_string_ext(o,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	if (*redo != NULL &&
+	    jspan_check(*redo, strlen(*redo), 64, v, NULL, NULL) == 0)
+		return 0;
+	free(*redo);
+	*redo = NULL;
+	return -1;
+}
+
 json_object *
 jspan_json(struct jspan v)
 {
@@ -355,13 +428,18 @@ static json_object *
 task_value(const char *text, json_object *doc, const char *ptr)
 {
 	struct jspan d, v;
+	json_object *o = NULL;
+	char *redo;
 
 	if (doc != NULL)
 		return json_object_get(jptr_get(doc, ptr));
-	if (text == NULL || jspan_check(text, strlen(text), 64, &d, NULL,
-	    NULL) == -1 || !jspan_pointer(d, ptr, &v))
-		return NULL;
-	return jspan_json(v);
+	if (text != NULL && jspan_check_json(text, strlen(text), &d,
+	    &redo) == 0) {
+		if (jspan_pointer(d, ptr, &v))
+			o = jspan_json(v);
+		free(redo);
+	}
+	return o;
 }
 
 /* The value of a placeholder: a new reference, or NULL with *why. */

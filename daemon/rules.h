@@ -29,6 +29,14 @@ json_object *jparse(const char *text);
 /* The value of a span of checked JSON as a json-c value (a new reference;
  * NULL for null): scalars are made directly, containers parsed. */
 json_object *jspan_json(struct jspan v);
+/*
+ * jspan_check() for text that json-c accepts too: what json-c's strict
+ * mode takes and jspan refuses (a raw tab in a string, "1.", lax UTF-8) is
+ * rewritten by json-c into *redo (to free; NULL when not needed) and that
+ * is checked instead.  0 with *v, or -1 when neither takes it.
+ */
+int jspan_check_json(const char *text, size_t len, struct jspan *v,
+    char **redo);
 
 /* What a template is rendered from: JSON texts (NULL when absent). */
 struct tmpl_task {

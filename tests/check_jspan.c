@@ -160,6 +160,28 @@ START_TEST(test_members_items_pointers)
 }
 END_TEST
 
+/* The readers on text json-c takes and jspan_check() refuses. */
+START_TEST(test_readers_on_lenient_text)
+{
+	static const char text[] = "{\"a\": \"x\ty\", \"b\": 1., \"c\": "
+	    "\"\xc0\xaf\", \"d\": [1., {\"e\": \"\xed\xa0\x80\"}], \"f\": -.5, "
+	    "\"g\": 0.E5, \"h\": 3}";
+	struct jspan d = { text, sizeof text - 1 }, v;
+	const char *why;
+
+	ck_assert_int_eq(jspan_check(text, sizeof text - 1, 64, &v, &why, NULL),
+	    -1);
+	ck_assert(jspan_member(d, "a", 1, &v) && span_is(v, "\"x\ty\""));
+	ck_assert(jspan_member(d, "b", 1, &v) && span_is(v, "1."));
+	ck_assert(jspan_pointer(d, "/d/1/e", &v) &&
+	    span_is(v, "\"\xed\xa0\x80\""));
+	ck_assert(jspan_pointer(d, "/d/0", &v) && span_is(v, "1."));
+	ck_assert(jspan_member(d, "f", 1, &v) && span_is(v, "-.5"));
+	ck_assert(jspan_member(d, "g", 1, &v) && span_is(v, "0.E5"));
+	ck_assert(jspan_member(d, "h", 1, &v) && span_is(v, "3"));
+}
+END_TEST
+
 START_TEST(test_strings_and_integers)
 {
 	const char *s;
@@ -322,6 +344,7 @@ jspan_suite(void)
 	tcase_add_test(tc, test_check_depth_and_position);
 	tcase_add_test(tc, test_members_items_pointers);
 	tcase_add_test(tc, test_strings_and_integers);
+	tcase_add_test(tc, test_readers_on_lenient_text);
 	tcase_add_test(tc, test_agrees_with_jsonc);
 	suite_add_tcase(s, tc);
 	return s;

@@ -89,7 +89,9 @@ AM_TESTS_ENVIRONMENT = \
 # Client library unit tests live in their own fragment.
 include tests/client.mk
 
-# make check-valgrind: the unit suites under valgrind, then the integration
+# make check-valgrind: the unit suites under valgrind (through libtool, so
+# that a suite linked with the shared libpollex is run, not its wrapper
+# script), then the integration
 # suites with pollexd itself under valgrind (every test stops the daemon
 # with SIGTERM and requires exit status 0, so a valgrind error fails it).
 VALGRIND_CMD = valgrind -q --error-exitcode=99 --leak-check=full \
@@ -98,7 +100,8 @@ VALGRIND_CMD = valgrind -q --error-exitcode=99 --leak-check=full \
 check-valgrind: $(check_PROGRAMS) daemon/pollexd
 	@set -e; $(AM_TESTS_ENVIRONMENT) for t in $(UNIT_TESTS); do \
 	  echo "valgrind: $$t"; \
-	  CK_FORK=no CK_DEFAULT_TIMEOUT=600 $(VALGRIND_CMD) ./$$t; \
+	  CK_FORK=no CK_DEFAULT_TIMEOUT=600 \
+	    $(LIBTOOL) --mode=execute $(VALGRIND_CMD) ./$$t; \
 	done
 	@set -e; $(AM_TESTS_ENVIRONMENT) for t in $(INTEGRATION_TESTS); do \
 	  echo "valgrind (pollexd): $$t"; \
