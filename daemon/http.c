@@ -81,11 +81,6 @@ enum http_req_state {
 	REQ_WAITING,		/* retry timer, or a deferred callback */
 };
 
-struct http_hdr {
-	char *name;
-	char *value;
-};
-
 struct http_req {
 	struct http_client *cl;
 	TAILQ_ENTRY(http_req) entry;
@@ -113,8 +108,8 @@ struct http_req {
 	int too_large;
 	char *buf;
 	size_t len, cap;
-	struct http_hdr *hdrs;
-	size_t nhdrs;
+	char *hdrs;		/* "name\0value\0" for each header */
+	size_t hlen, hcap;
 
 	struct event *timer;
 	struct http_response r;
@@ -590,18 +585,27 @@ http_write_cb(char *p, size_t size, size_t n, void *rp)
 	return len;
 }
 
+/* Forget the headers (a new response starts); the buffer is kept. */
 static void
 http_hdrs_clear(struct http_req *req)
 {
-	size_t i;
+	req->hlen = 0;
+}
 
-	for (i = 0; i < req->nhdrs; i++) {
-		free(req->hdrs[i].name);
-		free(req->hdrs[i].value);
+static void
+http_hdrs_add(struct http_req *req, const char *s, size_t len)
+{
+	const char *nul = memchr(s, '\0', len);
+
+	if (nul != NULL)	/* the entries are NUL-terminated */
+		len = (size_t)(nul - s);
+	if (req->hlen + len + 1 > req->hcap) {
+		req->hcap = (req->hlen + len + 1) * 2;
+		req->hdrs = xreallocarray(req->hdrs, req->hcap, 1);
 	}
-	free(req->hdrs);
-	req->hdrs = NULL;
-	req->nhdrs = 0;
+	memcpy(req->hdrs + req->hlen, s, len);
+	req->hdrs[req->hlen + len] = '\0';
+	req->hlen += len + 1;
 }
 
 /* Keep the headers of the last response only (not those of a 100). */
@@ -624,23 +628,26 @@ http_header_cb(char *p, size_t size, size_t n, void *rp)
 	v = colon + 1;
 	while (v < p + nl && (*v == ' ' || *v == '\t'))
 		v++;
-	req->hdrs = xreallocarray(req->hdrs, req->nhdrs + 1,
-	    sizeof *req->hdrs);
-	req->hdrs[req->nhdrs].name = xstrndup(p, (size_t)(colon - p));
-	req->hdrs[req->nhdrs].value = xstrndup(v, (size_t)(p + nl - v));
-	req->nhdrs++;
+	/* Packed in one buffer per request: no allocation per header. */
+	http_hdrs_add(req, p, (size_t)(colon - p));
+	http_hdrs_add(req, v, (size_t)(p + nl - v));
 	return len;
 }
 
+/* The last header of that name (a repeated header's last value). */
 static const char *
 http_req_header(const struct http_req *req, const char *name)
 {
-	size_t i;
+	const char *p = req->hdrs, *end = req->hdrs + req->hlen, *v;
+	const char *found = NULL;
 
-	for (i = req->nhdrs; i > 0; i--)
-		if (strcasecmp(req->hdrs[i - 1].name, name) == 0)
-			return req->hdrs[i - 1].value;
-	return NULL;
+	while (p != NULL && p < end) {
+		v = p + strlen(p) + 1;
+		if (strcasecmp(p, name) == 0)
+			found = v;
+		p = v + strlen(v) + 1;
+	}
+	return found;
 }
 
 const char *
@@ -934,7 +941,7 @@ http_req_destroy(struct http_req *req)
 {
 	curl_slist_free_all(req->slist);
 	free(req->buf);
-	http_hdrs_clear(req);
+	free(req->hdrs);
 	event_free(req->timer);
 	free(req->method0);
 	free(req->url0);

@@ -567,6 +567,78 @@ sb_value(struct sbuf *b, json_object *v, enum tctx ctx)
 	}
 }
 
+/* A JSON text that json-c prints as it is (see refs_raw()). */
+static int
+raw_serialize(json_object *o, struct printbuf *pb, int level, int flags)
+{
+	const char *text = json_object_get_userdata(o);
+
+	(void)level;
+	(void)flags;
+	return printbuf_memappend(pb, text, (int)strlen(text));
+}
+
+static void
+raw_free(json_object *o, void *userdata)
+{
+	(void)o;
+	free(userdata);
+}
+
+/*
+ * A body string that is exactly {{refs/PTR}}: the array written as text
+ * from each ref's value in place (a search of 1,000 tasks would otherwise
+ * make and print 1,000 json-c values), as a value json-c prints verbatim.
+ */
+static json_object *
+refs_raw(struct rctx *r, const struct piece *pc, char **why)
+{
+	struct sbuf b = { NULL, 0, 0 };
+	struct jspan d, v;
+	json_object *o, *jv;
+	const char *text;
+	char *redo;
+	size_t i;
+	int ok;
+
+	sb_add(&b, "[", 1);
+	for (i = 0; i < r->n; i++) {
+		if (i > 0)
+			sb_add(&b, ",", 1);
+		ok = 0;
+		if (r->tasks[i].ref_doc != NULL) {
+			if ((jv = jptr_get(r->tasks[i].ref_doc, pc->arg)) !=
+			    NULL) {
+				text = json_object_to_json_string_ext(jv,
+				    JSON_C_TO_STRING_PLAIN |
+				    JSON_C_TO_STRING_NOSLASHESCAPE);
+				sb_add(&b, text, strlen(text));
+				ok = 1;
+			}
+		} else if (r->tasks[i].ref != NULL &&
+		    jspan_check_json(r->tasks[i].ref, strlen(r->tasks[i].ref),
+		    &d, &redo) == 0) {
+			if (jspan_pointer(d, pc->arg, &v) &&
+			    jspan_type(v) != JS_NULL) {
+				sb_add(&b, v.p, v.n);
+				ok = 1;
+			}
+			free(redo);
+		}
+		if (!ok) {
+			xasprintf(why, "{{refs%s}}: task %s has no ref%s",
+			    pc->arg, r->tasks[i].id != NULL ? r->tasks[i].id :
+			    "?", pc->arg);
+			free(b.p);
+			return NULL;
+		}
+	}
+	sb_add(&b, "]", 1);
+	o = json_object_new_array();
+	json_object_set_serializer(o, raw_serialize, b.p, raw_free);
+	return o;
+}
+
 /* Render a string template as text; NULL with *why. */
 static char *
 stmpl_text(const struct stmpl *t, struct rctx *r, enum tctx ctx, char **why)
@@ -776,6 +848,8 @@ body_render(const struct req_tmpl *t, json_object *v, size_t *i,
 	switch (json_object_get_type(v)) {
 	case json_type_string:
 		s = t->bstr[(*i)++];
+		if (s->whole && s->p[0].kind == PH_REFS)
+			return refs_raw(r, &s->p[0], why);
 		if (s->whole)
 			return ph_value(r, &s->p[0], why);
 		if ((text = stmpl_text(s, r, T_BODY, why)) == NULL)
