@@ -426,6 +426,58 @@ START_TEST(test_rules_eval)
 }
 END_TEST
 
+/* Generated items: every rule kind, parsed and read in place, the same
+ * outcome (eval() compares the two). */
+START_TEST(test_rules_generated_items)
+{
+	static const char *const keys[] = { "status", "steps", "n", "out",
+		"error", "pct", "st\\u0061tus" };
+	static const char *const vals[] = { "\"succeeded\"", "\"DONE\"",
+		"\"Failed\"", "\"fa\\u0069led\"", "\"ok\"", "\"broken\"", "1",
+		"1.0", "10e-1", "-0", "2", "0.5", "null", "true", "[]",
+		"[\"ok\"]", "[\"ok\", \"ok\"]", "[\"ok\", \"broken\"]",
+		"[\"ok\", null]", "{\"code\": \"E\", \"message\": \"m\"}",
+		"{\"code\": 7}", "{\"b\": [1, {\"c\": \"\\n\"}], \"a\": 1}",
+		"\"\"" };
+	struct rules *r;
+	char err[512], buf[512], doc[1024];
+	unsigned seed = 7;
+	size_t n, k, m;
+	int i, seen[PX_STATE_COUNT] = { 0 };
+
+	r = rread("{\"outcome\": {\"rules\": ["
+	    "{\"path\": \"/status\", \"in\": [\"succeeded\", \"done\"], "
+	    " \"ignore_case\": true, \"state\": \"succeeded\"},"
+	    "{\"path\": \"/status\", \"equals\": \"Failed\", \"state\": \"failed\"},"
+	    "{\"path\": \"/steps\", \"all\": \"ok\", \"state\": \"succeeded\"},"
+	    "{\"path\": \"/steps\", \"any\": \"broken\", \"state\": \"failed\"},"
+	    "{\"path\": \"/error/code\", \"exists\": true, \"state\": \"failed\"},"
+	    "{\"path\": \"/out/b/1/c\", \"equals\": \"\\n\", \"state\": "
+	    "\"succeeded\"},"
+	    "{\"path\": \"/n\", \"equals\": 1, \"state\": \"succeeded\"}],"
+	    "\"result\": \"/out\", \"error_message\": \"/error/message\","
+	    "\"error_code\": \"/error/code\", \"progress\": \"/pct\"}}",
+	    err, sizeof err);
+	ck_assert_msg(r != NULL, "%s", err);
+	for (i = 0; i < 5000; i++) {
+		n = (size_t)snprintf(doc, sizeof doc, "{");
+		m = (size_t)(rand_r(&seed) % 5);
+		for (k = 0; k < m; k++)
+			n += (size_t)snprintf(doc + n, sizeof doc - n,
+			    "%s\"%s\": %s", k > 0 ? ", " : "",
+			    keys[rand_r(&seed) % (sizeof keys / sizeof keys[0])],
+			    vals[rand_r(&seed) % (sizeof vals / sizeof vals[0])]);
+		snprintf(doc + n, sizeof doc - n, "}");
+		seen[eval(r, doc, 200, 0, buf, sizeof buf, NULL)]++;
+	}
+	/* Every outcome came up. */
+	ck_assert_int_gt(seen[PX_STATE_PENDING], 100);
+	ck_assert_int_gt(seen[PX_STATE_SUCCEEDED], 100);
+	ck_assert_int_gt(seen[PX_STATE_FAILED], 100);
+	rules_free(r);
+}
+END_TEST
+
 START_TEST(test_rules_errors)
 {
 	static const struct {
@@ -488,6 +540,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_template_errors);
 	tcase_add_test(tc, test_rules_eval);
 	tcase_add_test(tc, test_check_json_lenient);
+	tcase_add_test(tc, test_rules_generated_items);
 	tcase_add_test(tc, test_rules_errors);
 	suite_add_tcase(s, tc);
 	return s;
