@@ -660,5 +660,8 @@ poller_to_json(const struct poller *p)
 	if (p->last_error != NULL)
 		json_object_object_add(o, "last_error",
 		    json_object_new_string(p->last_error));
+	if (p->conf != NULL && p->conf->kind->stats != NULL)
+		json_object_object_add(o, "http",
+		    p->conf->kind->stats(p->conf->kconf));
 	return o;
 }

@@ -80,6 +80,8 @@ struct poller_kind {
 	int (*cancel)(struct op *op, char **cause);
 	/* Stop an operation without completing it and free kstate. */
 	void (*abort)(struct op *op);
+	/* The kind's own counters for Pollers, or NULL (optional). */
+	json_object *(*stats)(const void *kconf);
 };
 
 extern const struct poller_kind poller_kind_exec;

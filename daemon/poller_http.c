@@ -1254,6 +1254,33 @@ hk_abort(struct op *op)
 	op->kstate = NULL;
 }
 
+/* The transport's counters (Pollers "http"): zero before the first
+ * request, since the client is made then. */
+static json_object *
+hk_stats(const void *arg)
+{
+	const struct hk_conf *hk = arg;
+	struct http_client_stats st;
+	json_object *o = json_object_new_object();
+
+	memset(&st, 0, sizeof st);
+	if (hk->client != NULL)
+		http_client_stats(hk->client, &st);
+	json_object_object_add(o, "requests",
+	    json_object_new_int64((int64_t)st.requests));
+	json_object_object_add(o, "retries",
+	    json_object_new_int64((int64_t)st.retries));
+	json_object_object_add(o, "failures",
+	    json_object_new_int64((int64_t)st.failures));
+	json_object_object_add(o, "connects",
+	    json_object_new_int64((int64_t)st.connects));
+	json_object_object_add(o, "in_flight",
+	    json_object_new_int64((int64_t)st.in_flight));
+	json_object_object_add(o, "queued",
+	    json_object_new_int64((int64_t)st.queued));
+	return o;
+}
+
 const struct poller_kind poller_kind_http_batch = {
 	.name = "http-batch",
 	.configure = hk_configure_batch,
@@ -1264,6 +1291,7 @@ const struct poller_kind poller_kind_http_batch = {
 	.start = hk_start,
 	.cancel = hk_cancel,
 	.abort = hk_abort,
+	.stats = hk_stats,
 };
 
 const struct poller_kind poller_kind_http_each = {
@@ -1278,4 +1306,5 @@ const struct poller_kind poller_kind_http_each = {
 	.start = hk_start,
 	.cancel = hk_cancel,
 	.abort = hk_abort,
+	.stats = hk_stats,
 };

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <math.h>
 #include <signal.h>
@@ -195,6 +196,33 @@ START_TEST(test_batch_start_and_search)
 	 * task per tick. */
 	ck_assert_msg(searches >= 2 && searches <= 10, "%ld searches",
 	    searches);
+	/* Pollers shows the transport's counters: every request the service
+	 * saw, over kept-alive connections. */
+	{
+		json_object *all, *http;
+		char *text = NULL;
+		int64_t req, conn;
+
+		ck_assert_int_eq(pollex_pollers(c, &text), 0);
+		all = json_tokener_parse(text);
+		ck_assert_ptr_nonnull(all);
+		http = json_object_object_get(json_object_array_get_idx(
+		    json_object_object_get(all, "pollers"), 0), "http");
+		ck_assert_ptr_nonnull(http);
+		req = json_object_get_int64(json_object_object_get(http,
+		    "requests"));
+		conn = json_object_get_int64(json_object_object_get(http,
+		    "connects"));
+		ck_assert_int_eq(req, 20 + searches);
+		ck_assert_msg(conn >= 1 && conn < req, "%" PRId64
+		    " connections for %" PRId64 " requests", conn, req);
+		ck_assert_int_eq(json_object_get_int64(json_object_object_get(
+		    http, "failures")), 0);
+		ck_assert_int_eq(json_object_get_int64(json_object_object_get(
+		    http, "in_flight")), 0);
+		json_object_put(all);
+		free(text);
+	}
 	for (i = 0; i < 20; i++)
 		free(ids[i]);
 }
