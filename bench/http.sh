@@ -131,13 +131,17 @@ scenario() {
 	    .last_due_ms))) / 1000)}')
 	ok=$(grep -c " succeeded" "$dir/out" || true)
 	# The store's group commits over the run.
-	commits=$("$top/client/pollexctl" -S "$dir/p.sock" --json stats |
+	commits=$("$ctl" -S "$dir/p.sock" --json stats |
 	    jq -c '.store // {} | {commits, batch_mean, commit_ms_mean}')
+	# The transport's own count: requests sent, connections opened.
+	http=$("$ctl" -S "$dir/p.sock" --json pollers | jq -c --arg p "$poller" \
+	    '[.pollers[] | select(.name == $p) | .http |
+	    {requests, connects, retries}][0]')
 	kill "$pid"; wait "$pid" || true; pid=
 	reqs=$(curl -s "$base/_control/requests")
 	ccpu=$(sed -n 2p "$dir/times" | awk '{ gsub("m", " "); gsub("s", "");
 	    print $1 * 60 + $2 + $3 * 60 + $4 }')
-	echo "{\"poller\":\"$poller\",\"tasks\":$n,\"succeeded\":$ok,\"wall_s\":$(echo "$t0 $t1" | awk '{ printf "%.3f", ($2 - $1) / 1000 }'),\"pollexd_cpu_s\":$(echo "$c0 $c1" | awk '{ printf "%.2f", ($2 - $1) / 100 }'),\"client_cpu_s\":$ccpu,\"peak_rss_kb\":$hwm,\"span\":$span,\"store\":$commits,\"requests\":$(echo "$reqs" | jq -c '{total, by_route}')}"
+	echo "{\"poller\":\"$poller\",\"tasks\":$n,\"succeeded\":$ok,\"wall_s\":$(echo "$t0 $t1" | awk '{ printf "%.3f", ($2 - $1) / 1000 }'),\"pollexd_cpu_s\":$(echo "$c0 $c1" | awk '{ printf "%.2f", ($2 - $1) / 100 }'),\"client_cpu_s\":$ccpu,\"peak_rss_kb\":$hwm,\"span\":$span,\"store\":$commits,\"http\":$http,\"requests\":$(echo "$reqs" | jq -c '{total, by_route}')}"
 }
 
 start_service
