@@ -1262,22 +1262,23 @@ hk_stats(const void *arg)
 	const struct hk_conf *hk = arg;
 	struct http_client_stats st;
 	json_object *o = json_object_new_object();
+	size_t i;
 
 	memset(&st, 0, sizeof st);
 	if (hk->client != NULL)
 		http_client_stats(hk->client, &st);
-	json_object_object_add(o, "requests",
-	    json_object_new_int64((int64_t)st.requests));
-	json_object_object_add(o, "retries",
-	    json_object_new_int64((int64_t)st.retries));
-	json_object_object_add(o, "failures",
-	    json_object_new_int64((int64_t)st.failures));
-	json_object_object_add(o, "connects",
-	    json_object_new_int64((int64_t)st.connects));
-	json_object_object_add(o, "in_flight",
-	    json_object_new_int64((int64_t)st.in_flight));
-	json_object_object_add(o, "queued",
-	    json_object_new_int64((int64_t)st.queued));
+	const struct {
+		const char *key;
+		uint64_t v;
+	} f[] = {
+		{ "requests", st.requests }, { "retries", st.retries },
+		{ "failures", st.failures }, { "connects", st.connects },
+		{ "in_flight", st.in_flight }, { "queued", st.queued },
+	};
+
+	for (i = 0; i < nitems(f); i++)
+		json_object_object_add(o, f[i].key,
+		    json_object_new_int64((int64_t)f[i].v));
 	return o;
 }
 
