@@ -5,3 +5,8 @@ dist_doc_DATA += README.md docs/protocol.md docs/configuration.md \
 	docs/decisions.md docs/http-pollers.md docs/http-templates.md \
 	common/io.pollex.varlink
 dist_man_MANS += docs/man/pollexd.8 docs/man/pollexd.conf.5
+
+# README's C example compiles as written (tests/readme-example.sh).
+TESTS += tests/readme-example.sh
+EXTRA_DIST += tests/readme-example.sh
+tests/readme-example.log: client/libpollex.la
