@@ -23,7 +23,23 @@ client_pollexctl_SOURCES = \
 	client/pollexctl-task.c client/pollexctl-info.c
 client_pollexctl_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
 client_pollexctl_LDADD = client/libpollex.la common/libpxutil.la \
+	common/libpxproto.la \
 	$(JSONC_LIBS) -lm
 
 dist_man_MANS += docs/man/pollexctl.1 docs/man/libpollex.3
 EXTRA_DIST += client/libpollex.map client/libpollex.pc.in
+
+# bash completion, where bash-completion looks for it on demand.
+bashcompletiondir = $(datadir)/bash-completion/completions
+dist_bashcompletion_DATA = client/pollexctl.bash
+install-data-hook: install-completion-name
+uninstall-hook: uninstall-completion-name
+install-completion-name:
+	cd '$(DESTDIR)$(bashcompletiondir)' && mv -f pollexctl.bash pollexctl
+uninstall-completion-name:
+	rm -f '$(DESTDIR)$(bashcompletiondir)/pollexctl'
+.PHONY: install-completion-name uninstall-completion-name
+TESTS += tests/completion.sh
+EXTRA_DIST += tests/completion.sh
+TESTS += tests/ctl-messages.sh
+EXTRA_DIST += tests/ctl-messages.sh

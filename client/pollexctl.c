@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "pollexctl.h"
+#include "proto.h"
 #include "util.h"
 
 struct ctl_options ctl = {.io_timeout_ms = -1};
@@ -324,21 +326,35 @@ ctl_connect(void)
 	    *path == '\0')
 		path = NULL;
 	if ((r = pollex_connect(ctl.socket, &c)) != 0) {
+		int err = errno;
+		char user[PATH_MAX], tried[2 * PATH_MAX + 64];
+		const char *hint = "";
+
 		if (r == POLLEX_E_NOMEM)
 			ctl_fatalx("out of memory");
-		if (errno == EAGAIN)
+		if (err == EACCES || err == EPERM)
+			hint = " (the socket is for the members of its group, "
+			    "usually \"pollex\": usermod -aG pollex USER, then "
+			    "log in again)";
+		if (path == NULL) {
+			/* Name the paths px_socket_for_client() tried. */
+			if (px_user_socket(user, sizeof user, geteuid()) ==
+			    NULL)
+				snprintf(user, sizeof user, "(too long)");
+			snprintf(tried, sizeof tried, "%s and %s", user,
+			    PX_SYSTEM_SOCKET);
+		}
+		if (err == EAGAIN)
 			ctl_warnx("cannot connect to %s: the daemon is not "
 			          "accepting connections (listen queue full)",
 			    path != NULL ? path : "pollexd");
 		else if (path != NULL)
-			ctl_warnx(
-			    "cannot connect to %s: %s", path, strerror(errno));
+			ctl_warnx("cannot connect to %s: %s%s", path,
+			    strerror(err), hint);
 		else
-			ctl_warnx(
-			    "cannot connect to pollexd (no -S, "
-			    "POLLEX_SOCKET unset: tried the default sockets): "
-			    "%s",
-			    strerror(errno));
+			ctl_warnx("cannot connect to pollexd (no -S, "
+			          "POLLEX_SOCKET unset; tried %s): %s%s",
+			    tried, strerror(err), hint);
 		exit(r == POLLEX_E_INVAL ? CTL_EXIT_USAGE
 		                         : CTL_EXIT_UNREACHABLE);
 	}
