@@ -99,8 +99,9 @@ grep -q "bad.conf.*pollers.timer.intervall" "$dir/check" ||
 
 start_daemon
 
-# Two timers, waited for together: both succeed, the shorter first.
-a=$(ctl submit timer --args '{"seconds": 2}') || fail "submit a"
+# Two timers, waited for together: both succeed, the shorter first (3 s
+# apart, so that a loaded machine still resolves them in separate polls).
+a=$(ctl submit timer --args '{"seconds": 4}') || fail "submit a"
 b=$(ctl submit timer --args '{"seconds": 1}' --label team=web) || fail "submit b"
 expect 0 list
 echo "$out" | grep -Eq "^$b  *(starting|pending)  *timer .*team=web" ||
@@ -111,10 +112,10 @@ case $first in
 "$b succeeded {\"slept\":1,"*) ;;
 *) fail "wait: b should finish first and succeed: $out" ;;
 esac
-echo "$out" | grep -q "^$a succeeded {\"slept\":2," || fail "wait: $out"
+echo "$out" | grep -q "^$a succeeded {\"slept\":4," || fail "wait: $out"
 expect 0 get --json "$a"
 [ "$(echo "$out" | jq -r .state)" = succeeded ] || fail "get: $out"
-[ "$(echo "$out" | jq -r .result.slept)" = 2 ] || fail "get: $out"
+[ "$(echo "$out" | jq -r .result.slept)" = 4 ] || fail "get: $out"
 
 # The start program refuses bad arguments: the task fails, wait exits 1.
 c=$(ctl submit timer --args '{"seconds": -1}') || fail "submit c"

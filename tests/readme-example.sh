@@ -14,7 +14,12 @@ awk '/^## Using it from C/ { s = 1 } s && /^```c$/ { c = 1; next }
 test -s "$tmp/timer-wait.c" || { echo "readme-example: no C block found"; exit 1; }
 grep -q '^main(void)' "$tmp/timer-wait.c" ||
 	{ echo "readme-example: the C block is not a whole program"; exit 1; }
-$CC -Wall -Wextra -Werror -I"$top/client" -o "$tmp/timer-wait" \
+# A library built with --enable-sanitizers needs its runtime first.
+san=
+ldd "$build/client/.libs/libpollex.so" | grep -q libasan &&
+	san="-fsanitize=address,undefined"
+# shellcheck disable=SC2086
+$CC $san -Wall -Wextra -Werror -I"$top/client" -o "$tmp/timer-wait" \
     "$tmp/timer-wait.c" "$build/client/.libs/libpollex.so" \
     -Wl,-rpath,"$build/client/.libs"
 # Without a daemon it says so and exits 4, as written.
