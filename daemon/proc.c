@@ -3,7 +3,15 @@
  * posix_spawn in a new process group with default signal dispositions and an
  * empty mask (the daemon ignores SIGPIPE; its children must not).  Exit is
  * seen through a pidfd, so no SIGCHLD handler is needed; kernels without
- * pidfd_open get a short waitpid timer instead. */
+ * pidfd_open get a short waitpid timer instead.
+ *
+ * A readable pidfd only says "look now": Linux can report it a moment before
+ * waitpid() can collect the status (seen when several children exit at
+ * once), so the pidfd event stays armed until the child is reaped, and a
+ * wake-up that reaps nothing hands over to the waitpid timer.  A killed child
+ * (timeout, output cap, abort) gets that timer too, so reaping never depends
+ * on a notification alone; and the timeout ends the run at once, whether or
+ * not the child was reaped yet (it then is later, in the background). */
 #include "config.h"
 
 #include <errno.h>
@@ -35,6 +43,8 @@ struct proc {
 	int pidfd;
 	int fd_in, fd_out, fd_err;
 	struct event *ev_in, *ev_out, *ev_err, *ev_pid, *ev_timeout;
+	struct event *ev_reap;		/* waitpid timer */
+	unsigned int reap_ms;		/* its next period */
 	char *input;
 	size_t input_len, input_off;
 	char *out;
@@ -44,15 +54,19 @@ struct proc {
 	char errlast[PROC_ERR_LINE + 1];
 	unsigned int err_lines;
 	char *tag;
-	int exited, status, signo, timed_out, overflow, aborted;
+	int exited, status, signo, timed_out, overflow;
+	int aborted;			/* cb does not (or no more) run */
 	proc_cb cb;
 	void *arg;
 };
 
 static LIST_HEAD(, proc) procs = LIST_HEAD_INITIALIZER(procs);
 
+#define PROC_REAP_MS_MAX 50	/* longest period of the waitpid timer */
+
 static void proc_check_done(struct proc *);
 static void proc_free(struct proc *);
+static void proc_reap_later(struct proc *);
 
 static int
 proc_pidfd_open(pid_t pid)
@@ -79,11 +93,15 @@ proc_close_fd(int *fd, struct event **ev)
 	}
 }
 
+/* Kill the process group; the waitpid timer then reaps the child even
+ * if no exit notification comes. */
 static void
 proc_kill(struct proc *p)
 {
-	if (!p->exited && p->pid > 0)
-		kill(-p->pid, SIGKILL);
+	if (p->exited || p->pid <= 0)
+		return;
+	kill(-p->pid, SIGKILL);
+	proc_reap_later(p);
 }
 
 static void
@@ -185,11 +203,11 @@ proc_err_cb(evutil_socket_t fd, short what, void *arg)
 	proc_check_done(p);
 }
 
-/* Collect the exit status if the child has exited. */
+/* Collect the exit status if the child has exited; then stop watching. */
 static void
 proc_reap(struct proc *p)
 {
-	int status;
+	int status = 0, lost = 0;
 	pid_t r;
 
 	if (p->exited || p->pid <= 0)
@@ -197,23 +215,61 @@ proc_reap(struct proc *p)
 	do
 		r = waitpid(p->pid, &status, WNOHANG);
 	while (r == -1 && errno == EINTR);
-	if (r != p->pid)
+	if (r == -1 && errno == ECHILD) {
+		/* Not ours to wait for any more: nothing would tell us. */
+		log_warnx("%s[%ld]: exit status lost", p->tag, (long)p->pid);
+		lost = 1;
+	} else if (r != p->pid)
 		return;
 	p->exited = 1;
-	if (WIFEXITED(status))
+	p->status = -1;
+	if (!lost && WIFEXITED(status))
 		p->status = WEXITSTATUS(status);
-	else if (WIFSIGNALED(status)) {
-		p->status = -1;
+	else if (!lost && WIFSIGNALED(status))
 		p->signo = WTERMSIG(status);
-	}
 	if (p->ev_pid != NULL) {
 		event_free(p->ev_pid);
 		p->ev_pid = NULL;
+	}
+	if (p->ev_reap != NULL) {
+		event_free(p->ev_reap);
+		p->ev_reap = NULL;
 	}
 	if (p->pidfd != -1) {
 		close(p->pidfd);
 		p->pidfd = -1;
 	}
+}
+
+/* Try waitpid() again shortly (1ms, doubling up to PROC_REAP_MS_MAX). */
+static void
+proc_reap_later(struct proc *p)
+{
+	struct timeval tv;
+
+	if (p->exited || p->pid <= 0 || evtimer_pending(p->ev_reap, NULL))
+		return;
+	tv.tv_sec = 0;
+	tv.tv_usec = (suseconds_t)p->reap_ms * 1000;
+	evtimer_add(p->ev_reap, &tv);
+	if (p->reap_ms < PROC_REAP_MS_MAX)
+		p->reap_ms = p->reap_ms * 2 < PROC_REAP_MS_MAX ?
+		    p->reap_ms * 2 : PROC_REAP_MS_MAX;
+}
+
+static void
+proc_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proc *p = arg;
+
+	(void)fd;
+	(void)what;
+	proc_reap(p);
+	if (!p->exited) {
+		proc_reap_later(p);
+		return;
+	}
+	proc_check_done(p);
 }
 
 static void
@@ -224,15 +280,48 @@ proc_pid_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	proc_reap(p);
-	if (!p->exited && p->pidfd == -1) {
-		/* No pidfd: look again shortly. */
-		struct timeval tv = { 0, 10000 };
-		evtimer_add(p->ev_pid, &tv);
+	if (!p->exited) {
+		/* Readable before the status can be collected: the timer
+		 * takes over (the pidfd would only wake us again and
+		 * again, level-triggered, until then). */
+		event_del(p->ev_pid);
+		proc_reap_later(p);
 		return;
 	}
 	proc_check_done(p);
 }
 
+/* Run cb with what the run gave; it does not run again. */
+static void
+proc_deliver(struct proc *p)
+{
+	struct proc_result r;
+
+	if (p->errline_len > 0)
+		proc_err_line(p);
+	memset(&r, 0, sizeof r);
+	if (p->exited) {
+		r.exited = p->signo == 0;
+		r.status = p->status;
+		r.signo = p->signo;
+	} else {
+		/* Killed, not reaped yet. */
+		r.status = -1;
+		r.signo = SIGKILL;
+	}
+	r.timed_out = p->timed_out;
+	r.overflow = p->overflow;
+	if (p->out == NULL)
+		p->out = xcalloc(1, 1);
+	p->out[p->out_len] = '\0';
+	r.out = p->out;
+	r.out_len = p->out_len;
+	r.err_last = p->errlast;
+	p->aborted = 1;
+	p->cb(p->arg, &r);
+}
+
+/* The timeout ends the run now, reaped or not: kill, close, deliver. */
 static void
 proc_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -247,35 +336,23 @@ proc_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	proc_close_fd(&p->fd_in, &p->ev_in);
 	proc_close_fd(&p->fd_out, &p->ev_out);
 	proc_close_fd(&p->fd_err, &p->ev_err);
-	proc_check_done(p);
+	proc_reap(p);
+	if (p->exited) {
+		proc_check_done(p);
+		return;
+	}
+	/* Still to be reaped: the waitpid timer armed by proc_kill() does
+	 * it, then frees the proc (aborted by now). */
+	proc_deliver(p);
 }
 
 static void
 proc_check_done(struct proc *p)
 {
-	struct proc_result r;
-
 	if (!p->exited || p->fd_out != -1 || p->fd_err != -1)
 		return;
-	if (p->aborted) {
-		proc_free(p);
-		return;
-	}
-	if (p->errline_len > 0)
-		proc_err_line(p);
-	memset(&r, 0, sizeof r);
-	r.exited = p->signo == 0;
-	r.status = p->status;
-	r.signo = p->signo;
-	r.timed_out = p->timed_out;
-	r.overflow = p->overflow;
-	if (p->out == NULL)
-		p->out = xcalloc(1, 1);
-	p->out[p->out_len] = '\0';
-	r.out = p->out;
-	r.out_len = p->out_len;
-	r.err_last = p->errlast;
-	p->cb(p->arg, &r);
+	if (!p->aborted)
+		proc_deliver(p);
 	proc_free(p);
 }
 
@@ -288,6 +365,8 @@ proc_free(struct proc *p)
 	proc_close_fd(&p->fd_err, &p->ev_err);
 	if (p->ev_pid != NULL)
 		event_free(p->ev_pid);
+	if (p->ev_reap != NULL)
+		event_free(p->ev_reap);
 	if (p->ev_timeout != NULL)
 		event_free(p->ev_timeout);
 	if (p->pidfd != -1)
@@ -412,15 +491,16 @@ proc_start(struct event_base *base, const struct proc_spec *spec, proc_cb cb,
 	p->ev_err = event_new(base, p->fd_err, EV_READ | EV_PERSIST,
 	    proc_err_cb, p);
 	event_add(p->ev_err, NULL);
+	p->ev_reap = evtimer_new(base, proc_reap_cb, p);
+	p->reap_ms = 1;
 	if ((p->pidfd = proc_pidfd_open(p->pid)) != -1) {
-		p->ev_pid = event_new(base, p->pidfd, EV_READ, proc_pid_cb, p);
+		/* Persistent: disarmed only by a wake-up that reaps
+		 * nothing (proc_pid_cb), or when reaped. */
+		p->ev_pid = event_new(base, p->pidfd, EV_READ | EV_PERSIST,
+		    proc_pid_cb, p);
 		event_add(p->ev_pid, NULL);
-	} else {
-		p->ev_pid = evtimer_new(base, proc_pid_cb, p);
-		tv.tv_sec = 0;
-		tv.tv_usec = 10000;
-		evtimer_add(p->ev_pid, &tv);
-	}
+	} else
+		proc_reap_later(p);	/* no pidfd: waitpid timer only */
 	p->ev_timeout = evtimer_new(base, proc_timeout_cb, p);
 	tv.tv_sec = (time_t)(spec->timeout / 1000);
 	tv.tv_usec = (suseconds_t)(spec->timeout % 1000) * 1000;
@@ -442,7 +522,7 @@ void
 proc_abort(struct proc *p)
 {
 	p->aborted = 1;
-	proc_kill(p);
+	proc_kill(p);	/* and the waitpid timer frees it once reaped */
 	proc_close_fd(&p->fd_in, &p->ev_in);
 	proc_close_fd(&p->fd_out, &p->ev_out);
 	proc_close_fd(&p->fd_err, &p->ev_err);
