@@ -5,13 +5,19 @@
  * seen through a pidfd, so no SIGCHLD handler is needed; kernels without
  * pidfd_open get a short waitpid timer instead.
  *
- * A readable pidfd only says "look now": Linux can report it a moment before
- * waitpid() can collect the status (seen when several children exit at
- * once), so the pidfd event stays armed until the child is reaped, and a
- * wake-up that reaps nothing hands over to the waitpid timer.  A killed child
- * (timeout, output cap, abort) gets that timer too, so reaping never depends
- * on a notification alone; and the timeout ends the run at once, whether or
- * not the child was reaped yet (it then is later, in the background). */
+ * The loop uses libevent's epoll change list, which defers epoll_ctl(DEL)
+ * until after we close the fd.  A posix_spawn child holds a copy of every fd
+ * until its exec closes them (posix_spawn returns a little before that), so
+ * an fd we close meanwhile stays in the epoll set, and its readiness is then
+ * reported under its number, to whatever we watch on that number next: a
+ * new child's pidfd woke up while that child had just started.  The child
+ * therefore closes every other fd before its exec (closefrom), and a pidfd
+ * wake-up is only a hint: one that reaps nothing disarms the pidfd for a
+ * moment (the waitpid timer re-arms it), never for good.  A killed child
+ * (timeout, output cap, abort) gets the waitpid timer until reaped, so
+ * reaping never depends on a notification alone; and the timeout ends the
+ * run at once, whether or not the child was reaped yet (it then is later,
+ * in the background). */
 #include "config.h"
 
 #include <errno.h>
@@ -55,6 +61,7 @@ struct proc {
 	unsigned int err_lines;
 	char *tag;
 	int exited, status, signo, timed_out, overflow;
+	int killed;
 	int aborted;			/* cb does not (or no more) run */
 	proc_cb cb;
 	void *arg;
@@ -101,6 +108,7 @@ proc_kill(struct proc *p)
 	if (p->exited || p->pid <= 0)
 		return;
 	kill(-p->pid, SIGKILL);
+	p->killed = 1;
 	proc_reap_later(p);
 }
 
@@ -265,11 +273,17 @@ proc_reap_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	proc_reap(p);
-	if (!p->exited) {
-		proc_reap_later(p);
+	if (p->exited) {
+		proc_check_done(p);
 		return;
 	}
-	proc_check_done(p);
+	if (p->ev_pid != NULL && !p->killed) {
+		/* After a false wake-up: the pidfd again (level-triggered,
+		 * so an exit meanwhile is not missed). */
+		event_add(p->ev_pid, NULL);
+		return;
+	}
+	proc_reap_later(p);
 }
 
 static void
@@ -281,9 +295,8 @@ proc_pid_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	proc_reap(p);
 	if (!p->exited) {
-		/* Readable before the status can be collected: the timer
-		 * takes over (the pidfd would only wake us again and
-		 * again, level-triggered, until then). */
+		/* A false wake-up (see the top): look again shortly rather
+		 * than at once, in case the cause is still there. */
 		event_del(p->ev_pid);
 		proc_reap_later(p);
 		return;
@@ -434,6 +447,10 @@ proc_start(struct event_base *base, const struct proc_spec *spec, proc_cb cb,
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 34)
+	/* Before the exec, while posix_spawn still waits: see the top. */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
 	if (spec->dir != NULL)
 		posix_spawn_file_actions_addchdir_np(&fa, spec->dir);
 	posix_spawnattr_init(&attr);
