@@ -268,6 +268,76 @@ START_TEST(test_returned_delay_clamped_above)
 }
 END_TEST
 
+/* Bad delays: each value, where it goes, what the warning says, the
+ * shortest gap between polls it may give (ms). */
+static const struct {
+	const char *value;
+	int per_task;
+	const char *keys;
+	const char *want;
+	long long gap;
+} bad_delays[] = {
+	{ "NaN", 0, "", "returned delay NaN, not a positive number of "
+	    "seconds: ignored, the interval (200ms) applies", 190 },
+	{ "Infinity", 0, "", "returned delay Infinity, not a positive number",
+	    190 },
+	{ "-Infinity", 0, "", "returned delay -Infinity, not a positive "
+	    "number", 190 },
+	{ "1e999", 0, "", "returned delay 1e999, not a positive number", 190 },
+	{ "0", 0, "", "returned delay 0, not a positive number", 190 },
+	{ "-5", 0, "", "returned delay -5, not a positive number", 190 },
+	{ "1e308", 0, ", \"max_interval\": \"300ms\"", "returned delay 1e308, "
+	    "above max_interval: 300ms used", 290 },
+	{ "0.001", 0, ", \"min_interval\": \"150ms\"", "returned delay 0.001, "
+	    "below min_interval: 150ms used", 140 },
+	{ "NaN", 1, "", "returned a task's delay NaN, not a positive number "
+	    "of seconds: ignored", 190 },
+	{ "-1", 1, "", "returned a task's delay -1, not a positive number", 190 },
+};
+
+/* Issue 11 #10: a bad delay is ignored (or clamped) and logged with its
+ * value, once for many polls; the poller keeps its interval. */
+START_TEST(test_bad_delay_warned_once)
+{
+	char keys[256], outcome[128], *id, *log, *p;
+	size_t i, n;
+	char **runs;
+	int count = 0;
+
+	if (bad_delays[_i].per_task) {
+		snprintf(outcome, sizeof outcome, "{\"state\": \"pending\", "
+		    "\"delay\": %s}", bad_delays[_i].value);
+		td_set(td, "outcomes/x", outcome);
+	} else
+		td_set(td, "delay", bad_delays[_i].value);
+	snprintf(keys, sizeof keys, "\"interval\": \"200ms\"%s",
+	    bad_delays[_i].keys);
+	start(keys, NULL);
+	id = submit("x", NULL);
+	for (i = 0; i < 8; i++)
+		expect_note("poll 1");
+	/* Polled at the interval (or the clamped delay), never sooner: no
+	 * busy loop, and not parked at max_interval either (the notes came
+	 * within T each). */
+	for (i = 1; i < 8; i++)
+		ck_assert_msg(run_gap(i - 1, i) >= bad_delays[_i].gap,
+		    "polls %zu and %zu %lld ms apart", i - 1, i,
+		    run_gap(i - 1, i));
+	runs = td_runs(td, &n);
+	strv_free_n(runs, n);
+	log = td_log(td);
+	for (p = log; (p = strstr(p, "poller p: the poll returned")) != NULL;
+	    p++)
+		count++;
+	ck_assert_msg(count == 1, "%d warnings for %zu polls: %s", count, n,
+	    tail(log));
+	ck_assert_msg(strstr(log, bad_delays[_i].want) != NULL, "want \"%s\" "
+	    "in %s", bad_delays[_i].want, tail(log));
+	free(log);
+	free(id);
+}
+END_TEST
+
 START_TEST(test_failing_poll_fails_after_n)
 {
 	pollex_task *t;
@@ -1228,6 +1298,8 @@ exec_suite(void)
 	tcase_add_test(tc, test_returned_delay_used);
 	tcase_add_test(tc, test_returned_delay_clamped);
 	tcase_add_test(tc, test_returned_delay_clamped_above);
+	tcase_add_loop_test(tc, test_bad_delay_warned_once, 0,
+	    (int)(sizeof bad_delays / sizeof bad_delays[0]));
 	tcase_add_test(tc, test_failing_poll_fails_after_n);
 	tcase_add_test(tc, test_failing_poll_recovers);
 	tcase_add_test(tc, test_garbage_output_is_a_failed_poll);
