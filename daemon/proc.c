@@ -265,6 +265,7 @@ proc_reap_later(struct proc *p)
 		    p->reap_ms * 2 : PROC_REAP_MS_MAX;
 }
 
+/* The waitpid timer: reaped, else back to the pidfd, else again later. */
 static void
 proc_reap_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -286,6 +287,7 @@ proc_reap_cb(evutil_socket_t fd, short what, void *arg)
 	proc_reap_later(p);
 }
 
+/* The pidfd woke us: reaped, or a false wake-up. */
 static void
 proc_pid_cb(evutil_socket_t fd, short what, void *arg)
 {

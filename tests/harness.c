@@ -157,6 +157,7 @@ count_zombie(pid_t pid, pid_t pgrp, int zombie, const char *comm, void *arg)
 	return 0;
 }
 
+/* How many children ppid has, and how many of them are zombies. */
 int
 pid_children(pid_t ppid, int *zombies)
 {
@@ -202,6 +203,7 @@ orphan_one(pid_t pid, pid_t pgrp, int zombie, const char *comm, void *arg)
 	return 0;
 }
 
+/* Kill (and reap) the live orphans of a pollexd killed on purpose. */
 int
 td_kill_orphans(void)
 {
