@@ -1217,6 +1217,63 @@ START_TEST(test_timeouts_kill_reap_and_count)
 }
 END_TEST
 
+/* The same with start programs: each one ending starts the next waiting
+ * task's at once; all 500 tasks get their ref (none stays starting), and
+ * nothing is left running. */
+START_TEST(test_many_start_programs_never_stall)
+{
+	enum { N = 500 };
+	pollex_spec **specs = calloc(N, sizeof *specs);
+	char keys[1024], args[64], **ids = NULL, *json = NULL;
+	long long starting, last = -1, since = mono_ms(), end;
+	json_object *o, *arr;
+	size_t i;
+	int kids, zombies;
+
+	snprintf(keys, sizeof keys, "\"interval\": \"30s\", \"max_starts\": 8, "
+	    "\"start\": %s", td->start_argv);
+	start(keys, NULL);
+	for (i = 0; i < N; i++) {
+		specs[i] = pollex_spec_new("p");
+		snprintf(args, sizeof args, "{\"name\": \"s%03zu\"}", i);
+		ck_assert_int_eq(pollex_spec_set_args(specs[i], args), 0);
+	}
+	ck_assert_msg(pollex_submit_many(c, (const pollex_spec *const *)specs,
+	    N, &ids, NULL) == 0, "submit: %s", pollex_error_message(c));
+	for (i = 0; i < N; i++)
+		pollex_spec_free(specs[i]);
+	free(specs);
+	for (end = mono_ms() + 60000;; poll(NULL, 0, 20)) {
+		ck_assert_int_eq(pollex_pollers(c, &json), 0);
+		ck_assert_ptr_nonnull(o = json_tokener_parse(json));
+		ck_assert(json_object_object_get_ex(o, "pollers", &arr));
+		starting = json_object_get_int64(json_object_object_get(
+		    json_object_array_get_idx(arr, 0), "starting"));
+		json_object_put(o);
+		free(json);
+		if (starting == 0)
+			break;
+		if (starting != last) {
+			last = starting;
+			since = mono_ms();
+		} else if (mono_ms() - since > STALL_MS || mono_ms() > end) {
+			kids = pid_children(td->pid, &zombies);
+			ck_abort_msg("%lld tasks still starting after %lld ms "
+			    "without change; %d children (%d zombies)",
+			    starting, mono_ms() - since, kids, zombies);
+		}
+	}
+	for (i = 0; i < N; i += 37) {
+		pollex_task *t = get(ids[i]);
+		ck_assert_int_eq(pollex_task_state(t), POLLEX_PENDING);
+		ck_assert_ptr_nonnull(strstr(pollex_task_ref(t), "testpoller"));
+		pollex_task_free(t);
+	}
+	cancel_all_and_rest(ids);
+	pollex_strv_free(ids);
+}
+END_TEST
+
 /* Issue 11 #1 at ordinary settings: Cancel calls that never got a reply.
  * Clients cancel at once, each call running the cancel program, while the
  * poller polls the same tasks with several programs in flight; every call
@@ -1339,6 +1396,7 @@ exec_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_many_short_programs_never_stall);
 	tcase_add_test(tc, test_timeouts_kill_reap_and_count);
+	tcase_add_test(tc, test_many_start_programs_never_stall);
 	tcase_add_test(tc, test_concurrent_cancels_all_answered);
 	suite_add_tcase(s, tc);
 	return s;
