@@ -1042,7 +1042,18 @@ END_TEST
 
 /* ---- many programs at once ------------------------------------------- */
 
-#define STALL_MS 5000	/* no poll ends for this long: the poller is stuck */
+/* No poll ends for this long: the poller is stuck (scaled like Check's
+ * timeouts, for runs under valgrind). */
+#define STALL_MS (5000 * slow())
+
+/* CK_TIMEOUT_MULTIPLIER, or 1. */
+static long long
+slow(void)
+{
+	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+
+	return m != NULL && atoi(m) > 1 ? atoi(m) : 1;
+}
 
 struct pstat {
 	long long polls, failed, in_flight, outstanding;
@@ -1182,7 +1193,7 @@ START_TEST(test_many_short_programs_never_stall)
 	    "\"max_batch\": 1, \"max_inflight\": 6, \"timeout\": \"2s\"",
 	    NULL);
 	ids = submit_n(40);
-	await_polls(2000, 100000);
+	await_polls(2000, 100000 * slow());
 	{
 		struct pstat ps;
 
@@ -1207,7 +1218,7 @@ START_TEST(test_timeouts_kill_reap_and_count)
 	    "\"timeout\": \"50ms\", \"fail_after\": 0, "
 	    "\"backoff_initial\": \"10ms\", \"backoff_max\": \"10ms\"", NULL);
 	ids = submit_n(16);
-	await_polls(600, 60000);
+	await_polls(600, 60000 * slow());
 	pstat(&ps);
 	ck_assert_int_eq(ps.failed, ps.polls);
 	ck_assert_msg(strstr(ps.last_error, "timed out after 50ms and was "
@@ -1243,7 +1254,7 @@ START_TEST(test_many_start_programs_never_stall)
 	for (i = 0; i < N; i++)
 		pollex_spec_free(specs[i]);
 	free(specs);
-	for (end = mono_ms() + 60000;; poll(NULL, 0, 20)) {
+	for (end = mono_ms() + 60000 * slow();; poll(NULL, 0, 20)) {
 		ck_assert_int_eq(pollex_pollers(c, &json), 0);
 		ck_assert_ptr_nonnull(o = json_tokener_parse(json));
 		ck_assert(json_object_object_get_ex(o, "pollers", &arr));
