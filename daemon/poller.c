@@ -23,6 +23,16 @@ struct cancel_listener {
 	void *arg;
 };
 
+/* Kinds of bad delays a poll returned, each warned about on its own. */
+enum poller_delay_bad {
+	DELAY_INVALID,		/* not a positive number: ignored */
+	DELAY_SHORT,		/* below min_interval: clamped */
+	DELAY_LONG,		/* above max_interval: clamped */
+	DELAY_NBAD
+};
+
+#define POLLER_DELAY_WARN_MS 60000	/* one warning per kind per minute */
+
 struct poller {
 	TAILQ_ENTRY(poller) entry;
 	struct pxd *pxd;
@@ -38,6 +48,8 @@ struct poller {
 	uint64_t polls;
 	uint64_t failed_polls;
 	char *last_error;
+	uint64_t delay_warned[DELAY_NBAD];	/* mono ms, 0: never */
+	uint64_t delay_quiet[DELAY_NBAD];	/* held back since */
 };
 
 static const struct poller_kind *const poller_kinds[] = {
@@ -423,6 +435,59 @@ op_outcome_task(struct op *op, struct task *t, const struct outcome *o)
 		}
 		break;
 	}
+}
+
+/* Warn about a bad delay, at most once per kind per POLLER_DELAY_WARN_MS;
+ * the next warning counts those held back. */
+static void
+poller_delay_warn(struct poller *p, enum poller_delay_bad kind,
+    const char *what, const char *text, const char *why)
+{
+	uint64_t now = mono_ms();
+	char more[64] = "";
+
+	if (p->delay_warned[kind] != 0 &&
+	    now - p->delay_warned[kind] < POLLER_DELAY_WARN_MS) {
+		p->delay_quiet[kind]++;
+		return;
+	}
+	if (p->delay_quiet[kind] > 0)
+		snprintf(more, sizeof more, " (and %llu more since the last "
+		    "warning)", (unsigned long long)p->delay_quiet[kind]);
+	log_warnx("poller %s: the poll returned %s %s, %s%s", p->name, what,
+	    text, why, more);
+	p->delay_warned[kind] = now;
+	p->delay_quiet[kind] = 0;
+}
+
+double
+op_delay(struct op *op, const char *what, double secs, const char *text)
+{
+	const struct sched_policy *pol = &op->conf->policy;
+	struct poller *p = op->poller;
+	char num[64], d[32], why[96];
+
+	if (text == NULL) {
+		snprintf(num, sizeof num, "%g", secs);
+		text = num;
+	}
+	if (!isfinite(secs) || secs <= 0) {
+		snprintf(why, sizeof why, "not a positive number of seconds: "
+		    "ignored, the interval (%s) applies",
+		    fmt_duration(pol->interval, d, sizeof d));
+		poller_delay_warn(p, DELAY_INVALID, what, text, why);
+		return NAN;
+	}
+	if (secs * 1000.0 < (double)pol->min_interval) {
+		snprintf(why, sizeof why, "below min_interval: %s used",
+		    fmt_duration(pol->min_interval, d, sizeof d));
+		poller_delay_warn(p, DELAY_SHORT, what, text, why);
+	} else if (secs * 1000.0 > (double)pol->max_interval) {
+		snprintf(why, sizeof why, "above max_interval: %s used",
+		    fmt_duration(pol->max_interval, d, sizeof d));
+		poller_delay_warn(p, DELAY_LONG, what, text, why);
+	}
+	return secs;
 }
 
 void

@@ -96,6 +96,15 @@ void op_outcome(struct op *op, const char *task_id, const struct outcome *o);
 /* The same for the task at index idx of op's batch (gone: nothing). */
 void op_outcome_at(struct op *op, size_t idx, const struct outcome *o);
 void op_poll_done(struct op *op, const struct sched_result *r);
+/*
+ * Check a delay (seconds) a poll returned, for the poller (what "delay") or
+ * a task (what "a task's delay"), shown as text (NULL: as secs).  One that
+ * is not a positive finite number gives NaN (none: the interval applies);
+ * one outside [min_interval, max_interval] is returned, to be clamped.
+ * Either is logged, at most once a minute per poller and kind of fault.
+ */
+double op_delay(struct op *op, const char *what, double secs,
+    const char *text);
 void op_start_done(struct op *op, const char *ref, const char *code,
     const char *message);
 void op_cancel_done(struct op *op, enum cancel_verdict v, const char *reason);

@@ -245,7 +245,7 @@ exec_poll_cb(void *arg, const struct proc_result *r)
 	struct exec_run *run = op->kstate;
 	struct sched_result sr = { 0, NULL, NAN, 0 };
 	struct outcome *outs = NULL;
-	json_object *obj = NULL, *tasks = NULL, *v;
+	json_object *obj = NULL, *tasks = NULL, *v, *delay = NULL;
 	char *msg = NULL;
 	const char *why;
 	size_t i, n = 0;
@@ -264,7 +264,7 @@ exec_poll_cb(void *arg, const struct proc_result *r)
 			    "is not a number", run->spec.argv[0]);
 			goto failed;
 		}
-		sr.delay = json_object_get_double(v);
+		delay = v;
 	}
 	if (json_object_object_get_ex(obj, "tasks", &tasks) && tasks != NULL) {
 		if (!json_object_is_type(tasks, json_type_array)) {
@@ -284,9 +284,22 @@ exec_poll_cb(void *arg, const struct proc_result *r)
 			    "%s", run->spec.argv[0], i, why);
 			goto failed;
 		}
-	for (i = 0; i < n; i++)
-		op_outcome(op, json_object_get_string(json_object_object_get(
-		    json_object_array_get_idx(tasks, i), "id")), &outs[i]);
+	/* Delays that are no delay (0, negative, NaN, Infinity: json-c
+	 * takes those tokens) are ignored, out of range ones clamped; both
+	 * logged.  The rest of the output stands. */
+	if (delay != NULL)
+		sr.delay = op_delay(op, "delay", json_object_get_double(delay),
+		    json_object_to_json_string(delay));
+	for (i = 0; i < n; i++) {
+		v = json_object_array_get_idx(tasks, i);
+		if (outs[i].state == PX_STATE_PENDING &&
+		    json_object_object_get_ex(v, "delay", &delay) &&
+		    delay != NULL)
+			outs[i].delay = op_delay(op, "a task's delay",
+			    outs[i].delay, json_object_to_json_string(delay));
+		op_outcome(op, json_object_get_string(json_object_object_get(v,
+		    "id")), &outs[i]);
+	}
 	free(outs);
 	json_object_put(obj);
 	exec_run_free(run);

@@ -3,7 +3,21 @@
  * posix_spawn in a new process group with default signal dispositions and an
  * empty mask (the daemon ignores SIGPIPE; its children must not).  Exit is
  * seen through a pidfd, so no SIGCHLD handler is needed; kernels without
- * pidfd_open get a short waitpid timer instead. */
+ * pidfd_open get a short waitpid timer instead.
+ *
+ * The loop uses libevent's epoll change list, which defers epoll_ctl(DEL)
+ * until after we close the fd.  A posix_spawn child holds a copy of every fd
+ * until its exec closes them (posix_spawn returns a little before that), so
+ * an fd we close meanwhile stays in the epoll set, and its readiness is then
+ * reported under its number, to whatever we watch on that number next: a
+ * new child's pidfd woke up while that child had just started.  The child
+ * therefore closes every other fd before its exec (closefrom), and a pidfd
+ * wake-up is only a hint: one that reaps nothing disarms the pidfd for a
+ * moment (the waitpid timer re-arms it), never for good.  A killed child
+ * (timeout, output cap, abort) gets the waitpid timer until reaped, so
+ * reaping never depends on a notification alone; and the timeout ends the
+ * run at once, whether or not the child was reaped yet (it then is later,
+ * in the background). */
 #include "config.h"
 
 #include <errno.h>
@@ -35,6 +49,8 @@ struct proc {
 	int pidfd;
 	int fd_in, fd_out, fd_err;
 	struct event *ev_in, *ev_out, *ev_err, *ev_pid, *ev_timeout;
+	struct event *ev_reap;		/* waitpid timer */
+	unsigned int reap_ms;		/* its next period */
 	char *input;
 	size_t input_len, input_off;
 	char *out;
@@ -44,15 +60,20 @@ struct proc {
 	char errlast[PROC_ERR_LINE + 1];
 	unsigned int err_lines;
 	char *tag;
-	int exited, status, signo, timed_out, overflow, aborted;
+	int exited, status, signo, timed_out, overflow;
+	int killed;
+	int aborted;			/* cb does not (or no more) run */
 	proc_cb cb;
 	void *arg;
 };
 
 static LIST_HEAD(, proc) procs = LIST_HEAD_INITIALIZER(procs);
 
+#define PROC_REAP_MS_MAX 50	/* longest period of the waitpid timer */
+
 static void proc_check_done(struct proc *);
 static void proc_free(struct proc *);
+static void proc_reap_later(struct proc *);
 
 static int
 proc_pidfd_open(pid_t pid)
@@ -79,11 +100,16 @@ proc_close_fd(int *fd, struct event **ev)
 	}
 }
 
+/* Kill the process group; the waitpid timer then reaps the child even
+ * if no exit notification comes. */
 static void
 proc_kill(struct proc *p)
 {
-	if (!p->exited && p->pid > 0)
-		kill(-p->pid, SIGKILL);
+	if (p->exited || p->pid <= 0)
+		return;
+	kill(-p->pid, SIGKILL);
+	p->killed = 1;
+	proc_reap_later(p);
 }
 
 static void
@@ -185,11 +211,11 @@ proc_err_cb(evutil_socket_t fd, short what, void *arg)
 	proc_check_done(p);
 }
 
-/* Collect the exit status if the child has exited. */
+/* Collect the exit status if the child has exited; then stop watching. */
 static void
 proc_reap(struct proc *p)
 {
-	int status;
+	int status = 0, lost = 0;
 	pid_t r;
 
 	if (p->exited || p->pid <= 0)
@@ -197,18 +223,25 @@ proc_reap(struct proc *p)
 	do
 		r = waitpid(p->pid, &status, WNOHANG);
 	while (r == -1 && errno == EINTR);
-	if (r != p->pid)
+	if (r == -1 && errno == ECHILD) {
+		/* Not ours to wait for any more: nothing would tell us. */
+		log_warnx("%s[%ld]: exit status lost", p->tag, (long)p->pid);
+		lost = 1;
+	} else if (r != p->pid)
 		return;
 	p->exited = 1;
-	if (WIFEXITED(status))
+	p->status = -1;
+	if (!lost && WIFEXITED(status))
 		p->status = WEXITSTATUS(status);
-	else if (WIFSIGNALED(status)) {
-		p->status = -1;
+	else if (!lost && WIFSIGNALED(status))
 		p->signo = WTERMSIG(status);
-	}
 	if (p->ev_pid != NULL) {
 		event_free(p->ev_pid);
 		p->ev_pid = NULL;
+	}
+	if (p->ev_reap != NULL) {
+		event_free(p->ev_reap);
+		p->ev_reap = NULL;
 	}
 	if (p->pidfd != -1) {
 		close(p->pidfd);
@@ -216,6 +249,45 @@ proc_reap(struct proc *p)
 	}
 }
 
+/* Try waitpid() again shortly (1ms, doubling up to PROC_REAP_MS_MAX). */
+static void
+proc_reap_later(struct proc *p)
+{
+	struct timeval tv;
+
+	if (p->exited || p->pid <= 0 || evtimer_pending(p->ev_reap, NULL))
+		return;
+	tv.tv_sec = 0;
+	tv.tv_usec = (suseconds_t)p->reap_ms * 1000;
+	evtimer_add(p->ev_reap, &tv);
+	if (p->reap_ms < PROC_REAP_MS_MAX)
+		p->reap_ms = p->reap_ms * 2 < PROC_REAP_MS_MAX ?
+		    p->reap_ms * 2 : PROC_REAP_MS_MAX;
+}
+
+/* The waitpid timer: reaped, else back to the pidfd, else again later. */
+static void
+proc_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proc *p = arg;
+
+	(void)fd;
+	(void)what;
+	proc_reap(p);
+	if (p->exited) {
+		proc_check_done(p);
+		return;
+	}
+	if (p->ev_pid != NULL && !p->killed) {
+		/* After a false wake-up: the pidfd again (level-triggered,
+		 * so an exit meanwhile is not missed). */
+		event_add(p->ev_pid, NULL);
+		return;
+	}
+	proc_reap_later(p);
+}
+
+/* The pidfd woke us: reaped, or a false wake-up. */
 static void
 proc_pid_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -224,15 +296,47 @@ proc_pid_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	proc_reap(p);
-	if (!p->exited && p->pidfd == -1) {
-		/* No pidfd: look again shortly. */
-		struct timeval tv = { 0, 10000 };
-		evtimer_add(p->ev_pid, &tv);
+	if (!p->exited) {
+		/* A false wake-up (see the top): look again shortly rather
+		 * than at once, in case the cause is still there. */
+		event_del(p->ev_pid);
+		proc_reap_later(p);
 		return;
 	}
 	proc_check_done(p);
 }
 
+/* Run cb with what the run gave; it does not run again. */
+static void
+proc_deliver(struct proc *p)
+{
+	struct proc_result r;
+
+	if (p->errline_len > 0)
+		proc_err_line(p);
+	memset(&r, 0, sizeof r);
+	if (p->exited) {
+		r.exited = p->signo == 0;
+		r.status = p->status;
+		r.signo = p->signo;
+	} else {
+		/* Killed, not reaped yet. */
+		r.status = -1;
+		r.signo = SIGKILL;
+	}
+	r.timed_out = p->timed_out;
+	r.overflow = p->overflow;
+	if (p->out == NULL)
+		p->out = xcalloc(1, 1);
+	p->out[p->out_len] = '\0';
+	r.out = p->out;
+	r.out_len = p->out_len;
+	r.err_last = p->errlast;
+	p->aborted = 1;
+	p->cb(p->arg, &r);
+}
+
+/* The timeout ends the run now, reaped or not: kill, close, deliver. */
 static void
 proc_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -247,35 +351,23 @@ proc_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	proc_close_fd(&p->fd_in, &p->ev_in);
 	proc_close_fd(&p->fd_out, &p->ev_out);
 	proc_close_fd(&p->fd_err, &p->ev_err);
-	proc_check_done(p);
+	proc_reap(p);
+	if (p->exited) {
+		proc_check_done(p);
+		return;
+	}
+	/* Still to be reaped: the waitpid timer armed by proc_kill() does
+	 * it, then frees the proc (aborted by now). */
+	proc_deliver(p);
 }
 
 static void
 proc_check_done(struct proc *p)
 {
-	struct proc_result r;
-
 	if (!p->exited || p->fd_out != -1 || p->fd_err != -1)
 		return;
-	if (p->aborted) {
-		proc_free(p);
-		return;
-	}
-	if (p->errline_len > 0)
-		proc_err_line(p);
-	memset(&r, 0, sizeof r);
-	r.exited = p->signo == 0;
-	r.status = p->status;
-	r.signo = p->signo;
-	r.timed_out = p->timed_out;
-	r.overflow = p->overflow;
-	if (p->out == NULL)
-		p->out = xcalloc(1, 1);
-	p->out[p->out_len] = '\0';
-	r.out = p->out;
-	r.out_len = p->out_len;
-	r.err_last = p->errlast;
-	p->cb(p->arg, &r);
+	if (!p->aborted)
+		proc_deliver(p);
 	proc_free(p);
 }
 
@@ -288,6 +380,8 @@ proc_free(struct proc *p)
 	proc_close_fd(&p->fd_err, &p->ev_err);
 	if (p->ev_pid != NULL)
 		event_free(p->ev_pid);
+	if (p->ev_reap != NULL)
+		event_free(p->ev_reap);
 	if (p->ev_timeout != NULL)
 		event_free(p->ev_timeout);
 	if (p->pidfd != -1)
@@ -355,6 +449,10 @@ proc_start(struct event_base *base, const struct proc_spec *spec, proc_cb cb,
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 34)
+	/* Before the exec, while posix_spawn still waits: see the top. */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
 	if (spec->dir != NULL)
 		posix_spawn_file_actions_addchdir_np(&fa, spec->dir);
 	posix_spawnattr_init(&attr);
@@ -412,15 +510,16 @@ proc_start(struct event_base *base, const struct proc_spec *spec, proc_cb cb,
 	p->ev_err = event_new(base, p->fd_err, EV_READ | EV_PERSIST,
 	    proc_err_cb, p);
 	event_add(p->ev_err, NULL);
+	p->ev_reap = evtimer_new(base, proc_reap_cb, p);
+	p->reap_ms = 1;
 	if ((p->pidfd = proc_pidfd_open(p->pid)) != -1) {
-		p->ev_pid = event_new(base, p->pidfd, EV_READ, proc_pid_cb, p);
+		/* Persistent: disarmed only by a wake-up that reaps
+		 * nothing (proc_pid_cb), or when reaped. */
+		p->ev_pid = event_new(base, p->pidfd, EV_READ | EV_PERSIST,
+		    proc_pid_cb, p);
 		event_add(p->ev_pid, NULL);
-	} else {
-		p->ev_pid = evtimer_new(base, proc_pid_cb, p);
-		tv.tv_sec = 0;
-		tv.tv_usec = 10000;
-		evtimer_add(p->ev_pid, &tv);
-	}
+	} else
+		proc_reap_later(p);	/* no pidfd: waitpid timer only */
 	p->ev_timeout = evtimer_new(base, proc_timeout_cb, p);
 	tv.tv_sec = (time_t)(spec->timeout / 1000);
 	tv.tv_usec = (suseconds_t)(spec->timeout % 1000) * 1000;
@@ -442,7 +541,7 @@ void
 proc_abort(struct proc *p)
 {
 	p->aborted = 1;
-	proc_kill(p);
+	proc_kill(p);	/* and the waitpid timer frees it once reaped */
 	proc_close_fd(&p->fd_in, &p->ev_in);
 	proc_close_fd(&p->fd_out, &p->ev_out);
 	proc_close_fd(&p->fd_err, &p->ev_err);

@@ -35,7 +35,8 @@ struct proc;
 
 /*
  * Start the program in its own process group.  cb runs once, from the
- * loop, after the process exited and its pipes closed (or it was killed).
+ * loop, after the process exited and its pipes closed (or it was killed);
+ * at the timeout it runs at once, the killed child being reaped later.
  * Returns NULL with *cause when it cannot start (no such program...).
  */
 struct proc *proc_start(struct event_base *base, const struct proc_spec *spec,

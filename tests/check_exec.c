@@ -5,11 +5,13 @@
 #include <check.h>
 #include <json-c/json.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -41,16 +43,18 @@ teardown(void)
 	td_free(td);
 }
 
-/* Start with poller "p" (settings in poller_keys) and connect. */
+/* Start with poller "p" running poll_argv (a JSON array), settings in
+ * poller_keys, and connect. */
 static void
-start(const char *poller_keys, const char *daemon_keys)
+start_argv(const char *poll_argv, const char *poller_keys,
+    const char *daemon_keys)
 {
 	char *conf;
 	int r;
 
 	if (asprintf(&conf, "{ %s%s \"pollers\": {\"p\": {\"kind\": \"exec\", "
 	    "\"poll\": %s, %s}}}", daemon_keys != NULL ? daemon_keys : "",
-	    daemon_keys != NULL ? "," : "", td->poll_argv, poller_keys) == -1)
+	    daemon_keys != NULL ? "," : "", poll_argv, poller_keys) == -1)
 		abort();
 	ck_assert_msg(td_start(td, conf) == 0, "pollexd did not start: %s",
 	    tail(td_log(td)));
@@ -58,6 +62,13 @@ start(const char *poller_keys, const char *daemon_keys)
 	r = pollex_connect(td->sock, &c);
 	ck_assert_msg(r == 0, "connect: %s", pollex_strerror(r));
 	pollex_set_timeout(c, 20000);
+}
+
+/* Start with poller "p" running the test poller. */
+static void
+start(const char *poller_keys, const char *daemon_keys)
+{
+	start_argv(td->poll_argv, poller_keys, daemon_keys);
 }
 
 static char *
@@ -253,6 +264,76 @@ START_TEST(test_returned_delay_clamped_above)
 	id = submit("x", NULL);
 	expect_note("poll 1");
 	expect_note("poll 1");	/* within max_interval, not 100000s */
+	free(id);
+}
+END_TEST
+
+/* Bad delays: each value, where it goes, what the warning says, the
+ * shortest gap between polls it may give (ms). */
+static const struct {
+	const char *value;
+	int per_task;
+	const char *keys;
+	const char *want;
+	long long gap;
+} bad_delays[] = {
+	{ "NaN", 0, "", "returned delay NaN, not a positive number of "
+	    "seconds: ignored, the interval (200ms) applies", 190 },
+	{ "Infinity", 0, "", "returned delay Infinity, not a positive number",
+	    190 },
+	{ "-Infinity", 0, "", "returned delay -Infinity, not a positive "
+	    "number", 190 },
+	{ "1e999", 0, "", "returned delay 1e999, not a positive number", 190 },
+	{ "0", 0, "", "returned delay 0, not a positive number", 190 },
+	{ "-5", 0, "", "returned delay -5, not a positive number", 190 },
+	{ "1e308", 0, ", \"max_interval\": \"300ms\"", "returned delay 1e308, "
+	    "above max_interval: 300ms used", 290 },
+	{ "0.001", 0, ", \"min_interval\": \"150ms\"", "returned delay 0.001, "
+	    "below min_interval: 150ms used", 140 },
+	{ "NaN", 1, "", "returned a task's delay NaN, not a positive number "
+	    "of seconds: ignored", 190 },
+	{ "-1", 1, "", "returned a task's delay -1, not a positive number", 190 },
+};
+
+/* Issue 11 #10: a bad delay is ignored (or clamped) and logged with its
+ * value, once for many polls; the poller keeps its interval. */
+START_TEST(test_bad_delay_warned_once)
+{
+	char keys[256], outcome[128], *id, *log, *p;
+	size_t i, n;
+	char **runs;
+	int count = 0;
+
+	if (bad_delays[_i].per_task) {
+		snprintf(outcome, sizeof outcome, "{\"state\": \"pending\", "
+		    "\"delay\": %s}", bad_delays[_i].value);
+		td_set(td, "outcomes/x", outcome);
+	} else
+		td_set(td, "delay", bad_delays[_i].value);
+	snprintf(keys, sizeof keys, "\"interval\": \"200ms\"%s",
+	    bad_delays[_i].keys);
+	start(keys, NULL);
+	id = submit("x", NULL);
+	for (i = 0; i < 8; i++)
+		expect_note("poll 1");
+	/* Polled at the interval (or the clamped delay), never sooner: no
+	 * busy loop, and not parked at max_interval either (the notes came
+	 * within T each). */
+	for (i = 1; i < 8; i++)
+		ck_assert_msg(run_gap(i - 1, i) >= bad_delays[_i].gap,
+		    "polls %zu and %zu %lld ms apart", i - 1, i,
+		    run_gap(i - 1, i));
+	runs = td_runs(td, &n);
+	strv_free_n(runs, n);
+	log = td_log(td);
+	for (p = log; (p = strstr(p, "poller p: the poll returned")) != NULL;
+	    p++)
+		count++;
+	ck_assert_msg(count == 1, "%d warnings for %zu polls: %s", count, n,
+	    tail(log));
+	ck_assert_msg(strstr(log, bad_delays[_i].want) != NULL, "want \"%s\" "
+	    "in %s", bad_delays[_i].want, tail(log));
+	free(log);
 	free(id);
 }
 END_TEST
@@ -959,6 +1040,317 @@ START_TEST(test_sigterm_while_waiting)
 }
 END_TEST
 
+/* ---- many programs at once ------------------------------------------- */
+
+/* No poll ends for this long: the poller is stuck (scaled like Check's
+ * timeouts, for runs under valgrind). */
+#define STALL_MS (5000 * slow())
+
+/* CK_TIMEOUT_MULTIPLIER, or 1. */
+static long long
+slow(void)
+{
+	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+
+	return m != NULL && atoi(m) > 1 ? atoi(m) : 1;
+}
+
+struct pstat {
+	long long polls, failed, in_flight, outstanding;
+	char state[16];
+	char last_error[256];
+};
+
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Poller "p" as Pollers shows it. */
+static void
+pstat(struct pstat *ps)
+{
+	json_object *o, *arr, *p, *v;
+	char *json = NULL;
+
+	memset(ps, 0, sizeof *ps);
+	ck_assert_int_eq(pollex_pollers(c, &json), 0);
+	ck_assert_ptr_nonnull(o = json_tokener_parse(json));
+	ck_assert(json_object_object_get_ex(o, "pollers", &arr));
+	p = json_object_array_get_idx(arr, 0);
+	ck_assert_ptr_nonnull(p);
+	ps->polls = json_object_get_int64(json_object_object_get(p, "polls"));
+	ps->failed = json_object_get_int64(json_object_object_get(p,
+	    "failed_polls"));
+	ps->in_flight = json_object_get_int64(json_object_object_get(p,
+	    "in_flight"));
+	ps->outstanding = json_object_get_int64(json_object_object_get(p,
+	    "outstanding"));
+	snprintf(ps->state, sizeof ps->state, "%s", json_object_get_string(
+	    json_object_object_get(p, "state")));
+	if (json_object_object_get_ex(p, "last_error", &v))
+		snprintf(ps->last_error, sizeof ps->last_error, "%s",
+		    json_object_get_string(v));
+	json_object_put(o);
+	free(json);
+}
+
+/*
+ * Wait until the poller has ended want polls (failed ones included); fails
+ * as soon as the count stops growing for STALL_MS, or after limit_ms.
+ */
+static void
+await_polls(long long want, long long limit_ms)
+{
+	struct pstat ps;
+	long long last = -1, since = mono_ms(), end = mono_ms() + limit_ms;
+	int zombies, kids;
+
+	for (;;) {
+		pstat(&ps);
+		if (ps.polls >= want)
+			return;
+		if (ps.polls != last) {
+			last = ps.polls;
+			since = mono_ms();
+		} else if (mono_ms() - since > STALL_MS || mono_ms() > end) {
+			kids = pid_children(td->pid, &zombies);
+			ck_abort_msg("polls stuck at %lld of %lld for %lld ms: "
+			    "state %s, in_flight %lld, %d children (%d "
+			    "zombies)", ps.polls, want, mono_ms() - since,
+			    ps.state, ps.in_flight, kids, zombies);
+		}
+		poll(NULL, 0, 20);
+	}
+}
+
+/* Submit n tasks {"name": "tNNN"}; their ids (NULL-terminated). */
+static char **
+submit_n(size_t n)
+{
+	pollex_spec **specs = calloc(n, sizeof *specs);
+	char **ids = NULL, ref[64];
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		specs[i] = pollex_spec_new("p");
+		snprintf(ref, sizeof ref, "{\"name\": \"t%03zu\"}", i);
+		ck_assert_int_eq(pollex_spec_set_ref(specs[i], ref), 0);
+	}
+	r = pollex_submit_many(c, (const pollex_spec *const *)specs, n, &ids,
+	    NULL);
+	ck_assert_msg(r == 0, "submit: %s", pollex_error_message(c));
+	for (i = 0; i < n; i++)
+		pollex_spec_free(specs[i]);
+	free(specs);
+	return ids;
+}
+
+/* With no task left, the poller must come to rest (bounded) with no
+ * child left, running or zombie. */
+static void
+await_rest(void)
+{
+	struct pstat ps;
+	long long end;
+	int kids = -1, zombies = 0;
+
+	for (end = mono_ms() + T; mono_ms() < end; poll(NULL, 0, 20)) {
+		pstat(&ps);
+		kids = pid_children(td->pid, &zombies);
+		if (ps.in_flight == 0 && ps.outstanding == 0 && kids == 0)
+			return;
+	}
+	ck_abort_msg("not at rest: state %s, in_flight %lld, outstanding "
+	    "%lld, %d children (%d zombies)", ps.state, ps.in_flight,
+	    ps.outstanding, kids, zombies);
+}
+
+/* Cancel every task (no cancel program: at once), then await_rest(). */
+static void
+cancel_all_and_rest(char **ids)
+{
+	size_t i;
+
+	for (i = 0; ids[i] != NULL; i++)
+		cancel_expect(ids[i], 1, NULL);
+	await_rest();
+}
+
+/* Issue 11 #1: several poll programs exiting in the same loop pass once
+ * lost one's exit for good (a zombie, a poll in flight for ever). */
+START_TEST(test_many_short_programs_never_stall)
+{
+	char **ids;
+
+	start_argv("[\"/bin/sh\", \"-c\", \"cat >/dev/null; "
+	    "echo '{\\\"tasks\\\": []}'\"]", "\"interval\": \"10ms\", "
+	    "\"max_batch\": 1, \"max_inflight\": 6, \"timeout\": \"2s\"",
+	    NULL);
+	ids = submit_n(40);
+	await_polls(2000, 100000 * slow());
+	{
+		struct pstat ps;
+
+		pstat(&ps);
+		ck_assert_msg(ps.failed == 0, "%lld failed polls: %s",
+		    ps.failed, ps.last_error);
+	}
+	cancel_all_and_rest(ids);
+	pollex_strv_free(ids);
+}
+END_TEST
+
+/* A program that ignores SIGTERM and never ends: every run is killed at
+ * the timeout, reaped, and counted as a failed poll, many at once. */
+START_TEST(test_timeouts_kill_reap_and_count)
+{
+	struct pstat ps;
+	char **ids;
+
+	start_argv("[\"/bin/sh\", \"-c\", \"trap '' TERM; exec sleep 600\"]",
+	    "\"interval\": \"10ms\", \"max_batch\": 1, \"max_inflight\": 8, "
+	    "\"timeout\": \"50ms\", \"fail_after\": 0, "
+	    "\"backoff_initial\": \"10ms\", \"backoff_max\": \"10ms\"", NULL);
+	ids = submit_n(16);
+	await_polls(600, 60000 * slow());
+	pstat(&ps);
+	ck_assert_int_eq(ps.failed, ps.polls);
+	ck_assert_msg(strstr(ps.last_error, "timed out after 50ms and was "
+	    "killed") != NULL, "last_error: %s", ps.last_error);
+	cancel_all_and_rest(ids);
+	pollex_strv_free(ids);
+}
+END_TEST
+
+/* The same with start programs: each one ending starts the next waiting
+ * task's at once; all 500 tasks get their ref (none stays starting), and
+ * nothing is left running. */
+START_TEST(test_many_start_programs_never_stall)
+{
+	enum { N = 500 };
+	pollex_spec **specs = calloc(N, sizeof *specs);
+	char keys[1024], args[64], **ids = NULL, *json = NULL;
+	long long starting, last = -1, since = mono_ms(), end;
+	json_object *o, *arr;
+	size_t i;
+	int kids, zombies;
+
+	snprintf(keys, sizeof keys, "\"interval\": \"30s\", \"max_starts\": 8, "
+	    "\"start\": %s", td->start_argv);
+	start(keys, NULL);
+	for (i = 0; i < N; i++) {
+		specs[i] = pollex_spec_new("p");
+		snprintf(args, sizeof args, "{\"name\": \"s%03zu\"}", i);
+		ck_assert_int_eq(pollex_spec_set_args(specs[i], args), 0);
+	}
+	ck_assert_msg(pollex_submit_many(c, (const pollex_spec *const *)specs,
+	    N, &ids, NULL) == 0, "submit: %s", pollex_error_message(c));
+	for (i = 0; i < N; i++)
+		pollex_spec_free(specs[i]);
+	free(specs);
+	for (end = mono_ms() + 60000 * slow();; poll(NULL, 0, 20)) {
+		ck_assert_int_eq(pollex_pollers(c, &json), 0);
+		ck_assert_ptr_nonnull(o = json_tokener_parse(json));
+		ck_assert(json_object_object_get_ex(o, "pollers", &arr));
+		starting = json_object_get_int64(json_object_object_get(
+		    json_object_array_get_idx(arr, 0), "starting"));
+		json_object_put(o);
+		free(json);
+		if (starting == 0)
+			break;
+		if (starting != last) {
+			last = starting;
+			since = mono_ms();
+		} else if (mono_ms() - since > STALL_MS || mono_ms() > end) {
+			kids = pid_children(td->pid, &zombies);
+			ck_abort_msg("%lld tasks still starting after %lld ms "
+			    "without change; %d children (%d zombies)",
+			    starting, mono_ms() - since, kids, zombies);
+		}
+	}
+	for (i = 0; i < N; i += 37) {
+		pollex_task *t = get(ids[i]);
+		ck_assert_int_eq(pollex_task_state(t), POLLEX_PENDING);
+		ck_assert_ptr_nonnull(strstr(pollex_task_ref(t), "testpoller"));
+		pollex_task_free(t);
+	}
+	cancel_all_and_rest(ids);
+	pollex_strv_free(ids);
+}
+END_TEST
+
+/* Issue 11 #1 at ordinary settings: Cancel calls that never got a reply.
+ * Clients cancel at once, each call running the cancel program, while the
+ * poller polls the same tasks with several programs in flight; every call
+ * is answered and everything comes to rest, no child left. */
+START_TEST(test_concurrent_cancels_all_answered)
+{
+	enum { CLIENTS = 8, EACH = 30 };
+	char **ids, buf[16];
+	pid_t kids[CLIENTS];
+	int i, j, status, done[2], eof = 0;
+	struct pstat ps;
+	struct pollfd pfd;
+	long long end;
+
+	start_argv("[\"/bin/sh\", \"-c\", \"cat >/dev/null; "
+	    "echo '{\\\"tasks\\\": []}'\"]", "\"interval\": \"10ms\", "
+	    "\"max_batch\": 1, \"max_inflight\": 8, \"timeout\": \"2s\", "
+	    "\"cancel\": [\"/bin/sh\", \"-c\", \"cat >/dev/null\"]", NULL);
+	ids = submit_n(CLIENTS * EACH);
+	ck_assert_int_eq(pipe(done), 0);
+	for (i = 0; i < CLIENTS; i++) {
+		if ((kids[i] = fork()) == 0) {
+			pollex *k = NULL;
+			int cancelled;
+
+			close(done[0]);
+			if (pollex_connect(td->sock, &k) != 0)
+				_exit(10);
+			pollex_set_timeout(k, T);
+			for (j = 0; j < EACH; j++) {
+				cancelled = 0;
+				if (pollex_cancel(k, ids[i * EACH + j],
+				    &cancelled, NULL) != 0)
+					_exit(11);	/* no reply in T */
+				if (!cancelled)
+					_exit(12);
+			}
+			pollex_close(k);
+			_exit(0);	/* done[1] closes with us */
+		}
+	}
+	close(done[1]);
+	/* EOF once every client has exited, bounded. */
+	pfd.fd = done[0];
+	pfd.events = POLLIN;
+	for (end = mono_ms() + 3 * T; !eof && mono_ms() < end; )
+		eof = poll(&pfd, 1, (int)(end - mono_ms())) == 1 &&
+		    read(done[0], buf, sizeof buf) == 0;
+	close(done[0]);
+	for (i = 0; i < CLIENTS; i++) {
+		if (!eof)
+			kill(kids[i], SIGKILL);
+		ck_assert_int_eq(waitpid(kids[i], &status, 0), kids[i]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "client %d: %s %d (11: a Cancel got no reply)", i,
+		    WIFEXITED(status) ? "exit" : "signal", WIFEXITED(status) ?
+		    WEXITSTATUS(status) : WTERMSIG(status));
+	}
+	/* Every task cancelled: the poller comes to rest, nothing left. */
+	await_rest();
+	pstat(&ps);
+	ck_assert_int_gt(ps.polls, 0);
+	pollex_strv_free(ids);
+}
+END_TEST
+
 static Suite *
 exec_suite(void)
 {
@@ -974,6 +1366,8 @@ exec_suite(void)
 	tcase_add_test(tc, test_returned_delay_used);
 	tcase_add_test(tc, test_returned_delay_clamped);
 	tcase_add_test(tc, test_returned_delay_clamped_above);
+	tcase_add_loop_test(tc, test_bad_delay_warned_once, 0,
+	    (int)(sizeof bad_delays / sizeof bad_delays[0]));
 	tcase_add_test(tc, test_failing_poll_fails_after_n);
 	tcase_add_test(tc, test_failing_poll_recovers);
 	tcase_add_test(tc, test_garbage_output_is_a_failed_poll);
@@ -1006,6 +1400,15 @@ exec_suite(void)
 	tcase_add_test(tc, test_idempotent_submit);
 	tcase_add_test(tc, test_other_uid_sees_nothing);
 	tcase_add_test(tc, test_sigterm_while_waiting);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("concurrency");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_many_short_programs_never_stall);
+	tcase_add_test(tc, test_timeouts_kill_reap_and_count);
+	tcase_add_test(tc, test_many_start_programs_never_stall);
+	tcase_add_test(tc, test_concurrent_cancels_all_answered);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -668,6 +668,8 @@ START_TEST(test_interrupted_start)
 	ck_assert_str_eq(note, "start 1 blocked");
 	close(fd);
 	ck_assert_int_eq(td_stop(td, SIGKILL), 128 + 9);
+	/* The blocked start program outlived the daemon: end it. */
+	ck_assert_int_eq(td_kill_orphans(), 1);
 	td_unset(td, "mode");
 	d_start(keys, NULL);
 	fd = raw_connect(td->sock);
@@ -703,6 +705,8 @@ START_TEST(test_idempotent_start_retried)
 	ck_assert_int_eq(td_note(td, T, note, sizeof note), 0);
 	close(fd);
 	ck_assert_int_eq(td_stop(td, SIGKILL), 128 + 9);
+	/* The blocked start program outlived the daemon: end it. */
+	ck_assert_int_eq(td_kill_orphans(), 1);
 	td_unset(td, "mode");
 	d_start(keys, NULL);
 	fd = raw_connect(td->sock);

@@ -1,6 +1,8 @@
 /* harness.c: start the real pollexd for integration tests. */
 #include "config.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -25,6 +27,7 @@
 #define READY_TIMEOUT_MS 20000
 #define STOP_TIMEOUT_MS 20000
 #define CTL_TIMEOUT_MS 30000
+#define LEFTOVER_GRACE_MS 2000	/* for orphans to end on their own */
 
 static const char *
 bin(const char *env, const char *fallback)
@@ -94,6 +97,147 @@ dgram_bind(const char *path)
 	return fd;
 }
 
+/*
+ * Each process in /proc whose parent is ppid: its pid, process group and
+ * whether it is a zombie, to fn; stops when fn returns non-zero.  Returns
+ * how many there were.
+ */
+static int
+proc_each_child(pid_t ppid, int (*fn)(pid_t, pid_t, int, const char *,
+    void *), void *arg)
+{
+	char path[300], buf[512], *rp, comm[64];
+	DIR *d;
+	struct dirent *de;
+	FILE *f;
+	char st;
+	long pp, pg;
+	int n = 0, len;
+
+	if ((d = opendir("/proc")) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(buf, sizeof buf, f) == NULL) {
+			fclose(f);
+			continue;
+		}
+		fclose(f);
+		/* "pid (comm) S ppid pgrp ...": comm may hold anything. */
+		if ((rp = strrchr(buf, ')')) == NULL ||
+		    sscanf(rp + 1, " %c %ld %ld", &st, &pp, &pg) != 3 ||
+		    pp != (long)ppid)
+			continue;
+		len = (int)(rp - strchr(buf, '(')) - 1;
+		snprintf(comm, sizeof comm, "%.*s", len < 0 ? 0 : len,
+		    strchr(buf, '(') + 1);
+		n++;
+		if (fn != NULL && fn((pid_t)atol(de->d_name), (pid_t)pg,
+		    st == 'Z', comm, arg) != 0)
+			break;
+	}
+	closedir(d);
+	return n;
+}
+
+static int
+count_zombie(pid_t pid, pid_t pgrp, int zombie, const char *comm, void *arg)
+{
+	int *zombies = arg;
+
+	(void)pid;
+	(void)pgrp;
+	(void)comm;
+	if (zombie)
+		(*zombies)++;
+	return 0;
+}
+
+/* How many children ppid has, and how many of them are zombies. */
+int
+pid_children(pid_t ppid, int *zombies)
+{
+	int z = 0, n;
+
+	n = proc_each_child(ppid, count_zombie, &z);
+	if (zombies != NULL)
+		*zombies = z;
+	return n;
+}
+
+struct orphans {
+	int live;
+	int kill;		/* kill the live ones */
+	char names[512];	/* "pid (comm) ..." of the live ones */
+};
+
+/* An orphan of pollexd's: in a process group other than ours, as pollexd
+ * starts every program in a group of its own (the test's own children,
+ * pollexd, pollexctl, test services, forked clients, are in ours). */
+static int
+orphan_one(pid_t pid, pid_t pgrp, int zombie, const char *comm, void *arg)
+{
+	struct orphans *o = arg;
+	size_t len = strlen(o->names);
+	int status;
+
+	if (pgrp == getpgrp())
+		return 0;
+	if (zombie) {
+		waitpid(pid, &status, WNOHANG);
+		return 0;
+	}
+	o->live++;
+	if (len + 40 < sizeof o->names)
+		snprintf(o->names + len, sizeof o->names - len, "%s%ld (%s)",
+		    len > 0 ? ", " : "", (long)pid, comm);
+	if (o->kill) {
+		kill(-pgrp, SIGKILL);
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	return 0;
+}
+
+/* Kill (and reap) the live orphans of a pollexd killed on purpose. */
+int
+td_kill_orphans(void)
+{
+	struct orphans o;
+
+	memset(&o, 0, sizeof o);
+	o.kill = 1;
+	proc_each_child(getpid(), orphan_one, &o);
+	return o.live;
+}
+
+/*
+ * Programs pollexd started that outlived it: reaped when they ended, else
+ * killed after LEFTOVER_GRACE_MS; 0, or how many had to be killed (names
+ * in buf).
+ */
+static int
+td_leftovers(char *buf, size_t len)
+{
+	long long end = now_ms() + LEFTOVER_GRACE_MS;
+	struct orphans o;
+
+	for (;;) {
+		memset(&o, 0, sizeof o);
+		o.kill = now_ms() >= end;
+		proc_each_child(getpid(), orphan_one, &o);
+		if (o.live == 0 || o.kill)
+			break;
+		poll(NULL, 0, 10);
+	}
+	snprintf(buf, len, "%s", o.names);
+	return o.live;
+}
+
 struct tdaemon *
 td_new(void)
 {
@@ -101,6 +245,9 @@ td_new(void)
 	const char *tp = bin_testpoller();
 	char *abs_tp;
 
+	/* What pollexd leaves behind when it dies comes to us, so that
+	 * td_free() can tell (and end it). */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	td->pid = -1;
 	td->dir = test_tmpdir();
 	chmod(td->dir, 0755);
@@ -277,10 +424,14 @@ td_reload(struct tdaemon *td)
 void
 td_free(struct tdaemon *td)
 {
+	char names[512];
+	int left;
+
 	if (td == NULL)
 		return;
 	if (td->pid > 0)
 		td_stop(td, SIGKILL);
+	left = td_leftovers(names, sizeof names);
 	close(td->ready_fd);
 	close(td->note_fd);
 	if (getenv("POLLEX_TEST_KEEP") == NULL)
@@ -294,6 +445,8 @@ td_free(struct tdaemon *td)
 	free(td->start_argv);
 	free(td->cancel_argv);
 	free(td);
+	ck_assert_msg(left == 0, "%d program(s) pollexd started were left "
+	    "running (now killed): %s", left, names);
 }
 
 int

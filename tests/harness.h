@@ -34,7 +34,15 @@ int td_start_args(struct tdaemon *td, const char *conf_text,
 int td_stop(struct tdaemon *td, int sig);
 /* Has it exited?  Reaps it when so; td->status then says how. */
 int td_exited(struct tdaemon *td);
+/* Stop (SIGKILL) if running and free; fails the test when a program
+ * pollexd started is still running a moment after (td_new() made this
+ * process their subreaper; it then kills them). */
 void td_free(struct tdaemon *td);
+/* Kill the programs that outlived a pollexd killed on purpose (as after
+ * SIGKILL); how many there were. */
+int td_kill_orphans(void);
+/* How many children ppid has (*zombies: how many of them are zombies). */
+int pid_children(pid_t ppid, int *zombies);
 /* SIGHUP and wait for READY=1 again. */
 int td_reload(struct tdaemon *td);
 
