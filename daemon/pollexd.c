@@ -877,8 +877,13 @@ pollexd_main(int argc, char **argv)
 	/* epoll's change list: libcurl drops a kept-alive connection's
 	 * socket from the loop when a transfer ends and adds it back for the
 	 * next, often in the same iteration; the changes then cancel out
-	 * instead of costing an epoll_ctl() each.  (Its caveat is fds
-	 * cloned with dup(), which pollexd does not watch.) */
+	 * instead of costing an epoll_ctl() each.  Its caveat is a watched
+	 * file that outlives its fd number: the epoll entry stays, and its
+	 * events come under that number to whatever is watched there next.
+	 * A spawned child's copies of the loop's fds were such files until
+	 * its exec closed them; proc.c now closes them before the exec, and
+	 * treats a child-exit wake-up that reaps nothing as possibly false
+	 * (docs/decisions.md). */
 	if ((ecfg = event_config_new()) == NULL ||
 	    event_config_set_flag(ecfg,
 	    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) == -1 ||
