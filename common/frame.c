@@ -79,11 +79,11 @@ frame_parse(const char *msg, size_t len, const char **why)
 		    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 		frame_tokener = tok;
 	} else
-		json_tokener_reset(tok);
+		frame_tokener_reset(tok);
 	obj = json_tokener_parse_ex(tok, msg, (int)len);
 	err = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
-	json_tokener_reset(tok);
+	frame_tokener_reset(tok);
 	if (obj == NULL && err != json_tokener_continue && end > 0 &&
 	    end <= len && frame_prefix_is_object(msg, end)) {
 		*why = "trailing data after the JSON object";

@@ -36,6 +36,21 @@ json_object *frame_parse(const char *msg, size_t len, const char **why);
 int frame_check(const char *msg, size_t len, struct jspan *obj,
     const char **why);
 
+/*
+ * frame_tokener_reset: json_tokener_reset() and what it forgets.  json-c
+ * (0.16) keeps a pending high surrogate across a reset: after a text that
+ * stopped (or failed) right after "\ud83d", the next \u escape the tokener
+ * reads, in any later text, gains a U+FFFD.  Every tokener that is reused
+ * is reset with this.  The fields are public in json_tokener.h.
+ */
+static inline void
+frame_tokener_reset(struct json_tokener *tok)
+{
+	json_tokener_reset(tok);
+	tok->high_surrogate = 0;
+	tok->ucs_char = 0;
+}
+
 /* Free what frame_parse() keeps between calls (the calling thread's). */
 void frame_cleanup(void);
 

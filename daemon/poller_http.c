@@ -25,6 +25,7 @@
 #include <strings.h>
 
 #include "conf.h"
+#include "frame.h"
 #include "http.h"
 #include "log.h"
 #include "poller.h"
@@ -337,7 +338,7 @@ hk_parse(const struct http_response *r)
 		json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
 		    JSON_TOKENER_VALIDATE_UTF8);
 	} else
-		json_tokener_reset(tok);
+		frame_tokener_reset(tok);
 	o = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
 	if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(tok) != r->body_len)) {
@@ -351,7 +352,7 @@ hk_parse(const struct http_response *r)
 			o = NULL;
 		}
 	}
-	json_tokener_reset(tok);
+	frame_tokener_reset(tok);
 	return o;
 }
 

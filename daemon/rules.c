@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "conf.h"
+#include "frame.h"
 #include "rules.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -73,7 +74,7 @@ jparse(const char *text)
 		return NULL;
 	if (tok == NULL && (tok = json_tokener_new()) == NULL)
 		return NULL;
-	json_tokener_reset(tok);
+	frame_tokener_reset(tok);
 	o = json_tokener_parse_ex(tok, text, -1);
 	if (json_tokener_get_error(tok) != json_tokener_success) {
 		json_object_put(o);
@@ -139,7 +140,7 @@ jspan_check_json(const char *text, size_t len, struct jspan *v, char **redo)
 		    JSON_TOKENER_VALIDATE_UTF8);
 	}
 	copy = xstrndup(text, len);
-	json_tokener_reset(tok);
+	frame_tokener_reset(tok);
 	o = json_tokener_parse_ex(tok, copy, -1);
 	ok = o != NULL && json_tokener_get_error(tok) == json_tokener_success;
 	if (ok) {
@@ -204,7 +205,7 @@ jspan_json(struct jspan v)
 			return NULL;
 		if (v.n > INT32_MAX)
 			return NULL;
-		json_tokener_reset(tok);
+		frame_tokener_reset(tok);
 		o = json_tokener_parse_ex(tok, v.p, (int)v.n);
 		if (json_tokener_get_error(tok) != json_tokener_success) {
 			json_object_put(o);

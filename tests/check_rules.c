@@ -218,6 +218,35 @@ START_TEST(test_check_json_lenient)
 }
 END_TEST
 
+/* A text that fails right after "\ud83d" leaves nothing in the reused
+ * tokeners for the next text: "\u00e9" is "é", not U+FFFD and "é". */
+START_TEST(test_tokener_no_pending_surrogate)
+{
+	static const char cafe[] = "\"caf\xc3\xa9\"";
+	static const char lax[] = "{\"a\": \"caf\\u00e9\", \"t\": \"\t\"}";
+	struct jspan d, v;
+	json_object *o;
+	char *redo, *s;
+
+	ck_assert_ptr_null(jparse("{\"a\": \"\\ud83d\\u00zz\"}"));
+	o = jparse("\"caf\\u00e9\"");
+	ck_assert_ptr_nonnull(o);
+	ck_assert_str_eq(json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_NOSLASHESCAPE), cafe);
+	json_object_put(o);
+
+	ck_assert_int_eq(jspan_check_json("{\"a\": \"\t\\ud83d\\u", 16, &d,
+	    &redo), -1);
+	ck_assert_int_eq(jspan_check_json(lax, strlen(lax), &d, &redo), 0);
+	ck_assert_ptr_nonnull(redo);
+	ck_assert(jspan_pointer(d, "/a", &v));
+	s = strndup(v.p, v.n);
+	ck_assert_str_eq(s, cafe);
+	free(s);
+	free(redo);
+}
+END_TEST
+
 START_TEST(test_template_errors)
 {
 	static const struct {
@@ -537,6 +566,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_render_per_task);
 	tcase_add_test(tc, test_render_batch);
 	tcase_add_test(tc, test_jparse);
+	tcase_add_test(tc, test_tokener_no_pending_surrogate);
 	tcase_add_test(tc, test_template_errors);
 	tcase_add_test(tc, test_rules_eval);
 	tcase_add_test(tc, test_check_json_lenient);
