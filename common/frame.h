@@ -18,7 +18,8 @@ ssize_t frame_find(const char *buf, size_t len);
 /*
  * frame_parse: parse one message (len bytes, without its NUL): strict JSON,
  * valid UTF-8, nesting at most PX_JSON_MAX_DEPTH, a single top-level object
- * with nothing but white space after it.  Returns a new reference, or NULL
+ * with nothing but white space after it.  Single-quoted strings, which
+ * json-c's strict mode takes, are refused ("single-quoted string in JSON").  Returns a new reference, or NULL
  * with *why pointing to a static description of what is wrong.
  */
 json_object *frame_parse(const char *msg, size_t len, const char **why);

@@ -92,6 +92,7 @@ START_TEST(test_parse_trailing_garbage_and_lax_json)
 	expect_bad("{\"a\":1}{\"b\":2}", 14, "trailing");
 	expect_bad("{\"a\":1,}", 8, "invalid");		/* strict: no commas */
 	expect_bad("{\"a\":1 /* c */}", 15, "invalid");	/* no comments */
+	expect_bad("{'a':1}", 7, "single-quoted");	/* json-c takes it */
 }
 END_TEST
 
