@@ -549,6 +549,9 @@ jspan_key_is(struct jspan raw, const char *key, size_t keylen)
 		return raw.n - 2 == keylen && memcmp(raw.p + 1, key, keylen) == 0;
 	if (jspan_string(raw, &s, &n, &alloc) == -1)
 		return 0;
+	/* A name is what comes before an escaped NUL ("a\u0000b" is "a"),
+	 * as json-c keeps names: read parsed or in place, the same member. */
+	n = strnlen(s, n);
 	eq = n == keylen && memcmp(s, key, keylen) == 0;
 	free(alloc);
 	return eq;

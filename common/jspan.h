@@ -68,7 +68,8 @@ struct jspan_iter {
 void jspan_iter_init(struct jspan_iter *it, struct jspan container);
 int jspan_next(struct jspan_iter *it, struct jspan *key, struct jspan *val);
 
-/* Does the raw key (quotes included) name key[0, keylen)? */
+/* Does the raw key (quotes included) name key[0, keylen)?  A name with an
+ * escaped NUL is read up to it, as json-c keeps it ("a\u0000b" is "a"). */
 int jspan_key_is(struct jspan rawkey, const char *key, size_t keylen);
 
 /*

@@ -25,7 +25,6 @@
 #include <strings.h>
 
 #include "conf.h"
-#include "frame.h"
 #include "http.h"
 #include "log.h"
 #include "poller.h"
@@ -323,37 +322,12 @@ hk_has_cancel(const void *arg)
 /* ------------------------------------------------------------------ */
 /* Helpers */
 
-/* The body as JSON, or NULL (empty or not JSON). */
+/* The body as JSON, or NULL (empty or not JSON): read as http-batch reads
+ * its items in place (jparse_body()), so both kinds judge alike. */
 static json_object *
 hk_parse(const struct http_response *r)
 {
-	static struct json_tokener *tok;	/* one for the thread */
-	json_object *o;
-
-	if (r->body == NULL || r->body_len == 0 || r->body_len > INT32_MAX)
-		return NULL;
-	if (tok == NULL) {
-		if ((tok = json_tokener_new_ex(64)) == NULL)
-			return NULL;
-		json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-		    JSON_TOKENER_VALIDATE_UTF8);
-	} else
-		frame_tokener_reset(tok);
-	o = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
-	if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != r->body_len)) {
-		/* Trailing whitespace is fine, anything else is not. */
-		size_t i = json_tokener_get_parse_end(tok);
-
-		while (i < r->body_len && isspace((unsigned char)r->body[i]))
-			i++;
-		if (i != r->body_len) {
-			json_object_put(o);
-			o = NULL;
-		}
-	}
-	frame_tokener_reset(tok);
-	return o;
+	return jparse_body(r->body, r->body_len);
 }
 
 /* A short message from a remote error body, or "". */
