@@ -1521,7 +1521,8 @@ rules_eval(const struct rules *r, const struct rule_input *in,
 		if (sc->message != NULL)
 			;	/* from the response */
 		else if (in->transport_error && in->error_text != NULL)
-			sc->message = xstrdup(in->error_text);
+			sc->message = utf8_repair(in->error_text,
+			    strlen(in->error_text), NULL);
 		else if (i < r->n)
 			xasprintf(&sc->message, "the response (HTTP %ld) matched "
 			    "outcome rule %zu, which says failed", in->status, i);
