@@ -734,6 +734,13 @@ http_req_done(struct http_req *req, enum http_error err, const char *fmt, ...)
 		if (vasprintf(&req->error_text, fmt, ap) == -1)
 			req->error_text = NULL;
 		va_end(ap);
+		/* Belt and braces: the token never leaves in a message. */
+		if (req->error_text != NULL && req->cl->token != NULL &&
+		    *req->cl->token != '\0')
+			while ((at = strstr(req->error_text,
+			    req->cl->token)) != NULL)
+				memset(at, '*', strlen(req->cl->token));
+		/* Then UTF-8: it may quote what a server sent. */
 		if (req->error_text != NULL && !utf8_valid(req->error_text,
 		    strlen(req->error_text))) {
 			at = utf8_repair(req->error_text,
@@ -741,12 +748,6 @@ http_req_done(struct http_req *req, enum http_error err, const char *fmt, ...)
 			free(req->error_text);
 			req->error_text = at;
 		}
-		/* Belt and braces: the token never leaves in a message. */
-		if (req->error_text != NULL && req->cl->token != NULL &&
-		    *req->cl->token != '\0')
-			while ((at = strstr(req->error_text,
-			    req->cl->token)) != NULL)
-				memset(at, '*', strlen(req->cl->token));
 		req->r.error_text = req->error_text != NULL ?
 		    req->error_text : "out of memory";
 	}
