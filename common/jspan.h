@@ -51,7 +51,10 @@ int jspan_check(const char *text, size_t len, int max_depth, struct jspan *v,
  * brackets, quotes, backslashes, commas and colons only, so what json-c
  * takes and jspan_check() refuses (a raw control character in a string, a
  * number spelt "1.", lax UTF-8) reads the same.  libpollex's frame_check()
- * relies on that; check_jspan tests it.
+ * relies on that; check_jspan tests it.  Member names in single quotes,
+ * which json-c also takes, they cannot follow: frame_parse() refuses them,
+ * and an iteration that meets one ends there, reading nothing past the
+ * span.
  */
 
 enum jspan_type jspan_type(struct jspan v);
