@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "pollexctl.h"
 #include "proto.h"
 #include "util.h"
@@ -536,7 +537,7 @@ ctl_parse_json(const char *text, const char **why)
 	if (o == NULL &&
 	    json_tokener_get_error(tok) == json_tokener_error_parse_utf8_string)
 		*why = "invalid UTF-8 in JSON";
-	json_tokener_reset(tok);
+	frame_tokener_reset(tok);
 	if (o == NULL)
 		return NULL;
 	for (; end < len; end++)

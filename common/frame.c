@@ -45,6 +45,27 @@ frame_prefix_is_object(const char *msg, size_t len)
 	return ok;
 }
 
+/* Does text json-c took hold a single-quoted string ('a', which its strict
+ * mode takes)?  The first quote outside a "..." string tells. */
+static int
+frame_single_quoted(const char *msg, size_t len)
+{
+	const char *p = msg, *end = msg + len;
+
+	if (memchr(msg, '\'', len) == NULL)
+		return 0;
+	for (; p < end; p++) {
+		if (*p == '\'')
+			return 1;
+		if (*p != '"')
+			continue;
+		for (p++; p < end && *p != '"'; p++)
+			if (*p == '\\')
+				p++;
+	}
+	return 0;
+}
+
 json_object *
 frame_parse(const char *msg, size_t len, const char **why)
 {
@@ -79,11 +100,11 @@ frame_parse(const char *msg, size_t len, const char **why)
 		    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 		frame_tokener = tok;
 	} else
-		json_tokener_reset(tok);
+		frame_tokener_reset(tok);
 	obj = json_tokener_parse_ex(tok, msg, (int)len);
 	err = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
-	json_tokener_reset(tok);
+	frame_tokener_reset(tok);
 	if (obj == NULL && err != json_tokener_continue && end > 0 &&
 	    end <= len && frame_prefix_is_object(msg, end)) {
 		*why = "trailing data after the JSON object";
@@ -112,6 +133,12 @@ frame_parse(const char *msg, size_t len, const char **why)
 			*why = "trailing data after the JSON object";
 			return NULL;
 		}
+	/* Not JSON, and what jspan's readers (libpollex) cannot follow. */
+	if (frame_single_quoted(msg, len)) {
+		json_object_put(obj);
+		*why = "single-quoted string in JSON";
+		return NULL;
+	}
 	return obj;
 }
 

@@ -18,7 +18,8 @@ ssize_t frame_find(const char *buf, size_t len);
 /*
  * frame_parse: parse one message (len bytes, without its NUL): strict JSON,
  * valid UTF-8, nesting at most PX_JSON_MAX_DEPTH, a single top-level object
- * with nothing but white space after it.  Returns a new reference, or NULL
+ * with nothing but white space after it.  Single-quoted strings, which
+ * json-c's strict mode takes, are refused ("single-quoted string in JSON").  Returns a new reference, or NULL
  * with *why pointing to a static description of what is wrong.
  */
 json_object *frame_parse(const char *msg, size_t len, const char **why);
@@ -35,6 +36,21 @@ json_object *frame_parse(const char *msg, size_t len, const char **why);
  */
 int frame_check(const char *msg, size_t len, struct jspan *obj,
     const char **why);
+
+/*
+ * frame_tokener_reset: json_tokener_reset() and what it forgets.  json-c
+ * (0.16) keeps a pending high surrogate across a reset: after a text that
+ * stopped (or failed) right after "\ud83d", the next \u escape the tokener
+ * reads, in any later text, gains a U+FFFD.  Every tokener that is reused
+ * is reset with this.  The fields are public in json_tokener.h.
+ */
+static inline void
+frame_tokener_reset(struct json_tokener *tok)
+{
+	json_tokener_reset(tok);
+	tok->high_surrogate = 0;
+	tok->ucs_char = 0;
+}
 
 /* Free what frame_parse() keeps between calls (the calling thread's). */
 void frame_cleanup(void);

@@ -341,12 +341,14 @@ skip_string(const char *p, const char *end)
 	return end;
 }
 
-/* Past the (checked) value that starts at p. */
+/* Past the (checked) value that starts at p, never past end. */
 static const char *
 skip_value(const char *p, const char *end)
 {
 	int depth = 0;
 
+	if (p >= end)
+		return end;
 	do {
 		switch (*p) {
 		case '"':
@@ -414,7 +416,13 @@ jspan_next(struct jspan_iter *it, struct jspan *key, struct jspan *val)
 			key->n = (size_t)(q - p);
 		}
 		p = skip_ws(q, end);
-		p = skip_ws(p + 1, end);	/* ':' */
+		if (p >= end || *p != ':') {
+			/* Not text these readers know (a name in single
+			 * quotes): the end, and no read past it. */
+			it->p = end;
+			return 0;
+		}
+		p = skip_ws(p + 1, end);
 	} else if (key != NULL) {
 		key->p = p;
 		key->n = 0;
@@ -541,6 +549,9 @@ jspan_key_is(struct jspan raw, const char *key, size_t keylen)
 		return raw.n - 2 == keylen && memcmp(raw.p + 1, key, keylen) == 0;
 	if (jspan_string(raw, &s, &n, &alloc) == -1)
 		return 0;
+	/* A name is what comes before an escaped NUL ("a\u0000b" is "a"),
+	 * as json-c keeps names: read parsed or in place, the same member. */
+	n = strnlen(s, n);
 	eq = n == keylen && memcmp(s, key, keylen) == 0;
 	free(alloc);
 	return eq;

@@ -51,7 +51,10 @@ int jspan_check(const char *text, size_t len, int max_depth, struct jspan *v,
  * brackets, quotes, backslashes, commas and colons only, so what json-c
  * takes and jspan_check() refuses (a raw control character in a string, a
  * number spelt "1.", lax UTF-8) reads the same.  libpollex's frame_check()
- * relies on that; check_jspan tests it.
+ * relies on that; check_jspan tests it.  Member names in single quotes,
+ * which json-c also takes, they cannot follow: frame_parse() refuses them,
+ * and an iteration that meets one ends there, reading nothing past the
+ * span.
  */
 
 enum jspan_type jspan_type(struct jspan v);
@@ -68,7 +71,8 @@ struct jspan_iter {
 void jspan_iter_init(struct jspan_iter *it, struct jspan container);
 int jspan_next(struct jspan_iter *it, struct jspan *key, struct jspan *val);
 
-/* Does the raw key (quotes included) name key[0, keylen)? */
+/* Does the raw key (quotes included) name key[0, keylen)?  A name with an
+ * escaped NUL is read up to it, as json-c keeps it ("a\u0000b" is "a"). */
 int jspan_key_is(struct jspan rawkey, const char *key, size_t keylen);
 
 /*

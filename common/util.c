@@ -1,4 +1,4 @@
-/* util.c: clocks, durations, canonical JSON, hashing. */
+/* util.c: clocks, durations, canonical JSON, UTF-8, hashing. */
 #include "config.h"
 
 #include <math.h>
@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "util.h"
+#include "xmalloc.h"
 
 uint64_t
 mono_ms(void)
@@ -158,6 +159,128 @@ json_string_escape(char *out, const char *s, size_t n)
 	}
 	*o++ = '"';
 	return (size_t)(o - out);
+}
+
+/*
+ * The sequence at s[0, n) (n >= 1): its length when it is one valid
+ * character other than NUL, else 0 with *bad the bytes one U+FFFD stands
+ * for (the longest start of a sequence that is valid so far, at least 1).
+ */
+static size_t
+utf8_seq(const unsigned char *s, size_t n, size_t *bad)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t need, i;
+
+	*bad = 1;
+	if (c >= 0x01 && c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		need = 1;
+	else if (c >= 0xe0 && c <= 0xef) {
+		need = 2;
+		if (c == 0xe0)
+			lo = 0xa0;	/* no overlong forms */
+		else if (c == 0xed)
+			hi = 0x9f;	/* no surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		need = 3;
+		if (c == 0xf0)
+			lo = 0x90;	/* no overlong forms */
+		else if (c == 0xf4)
+			hi = 0x8f;	/* nothing past U+10FFFF */
+	} else
+		return 0;		/* NUL, C0, C1, F5-FF, continuation */
+	for (i = 1; i <= need; i++) {
+		if (i >= n || s[i] < lo || s[i] > hi) {
+			*bad = i;
+			return 0;
+		}
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	return need + 1;
+}
+
+int
+utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, k, bad;
+
+	while (i < len) {
+		if (p[i] >= 0x01 && p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((k = utf8_seq(p + i, len - i, &bad)) == 0)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
+size_t
+utf8_copy(char *dst, size_t dstlen, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, o = 0, k, bad;
+
+	while (i < len) {
+		if ((k = utf8_seq(p + i, len - i, &bad)) > 0) {
+			if (o + k >= dstlen)
+				break;
+			memcpy(dst + o, p + i, k);
+			o += k;
+			i += k;
+		} else {
+			if (o + 3 >= dstlen)
+				break;
+			memcpy(dst + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i += bad;
+		}
+	}
+	dst[o] = '\0';
+	return o;
+}
+
+char *
+utf8_repair(const char *s, size_t len, size_t *outlen)
+{
+	char *out;
+	size_t n;
+
+	if (utf8_valid(s, len)) {
+		out = xmalloc(len + 1);
+		memcpy(out, s, len);
+		out[len] = '\0';
+		n = len;
+	} else {
+		/* At most 3 bytes out for each byte in. */
+		out = xmalloc(3 * len + 1);
+		n = utf8_copy(out, 3 * len + 1, s, len);
+	}
+	if (outlen != NULL)
+		*outlen = n;
+	return out;
+}
+
+size_t
+utf8_trim(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t j = len, bad;
+
+	/* Back to the last byte that is not a continuation byte. */
+	while (j > 0 && len - j < 4 && (p[j - 1] & 0xc0) == 0x80)
+		j--;
+	if (j == 0 || p[j - 1] < 0xc2 || p[j - 1] > 0xf4)
+		return len;
+	j--;
+	if (utf8_seq(p + j, len - j, &bad) == 0 && bad == len - j)
+		return j;
+	return len;
 }
 
 struct canon {

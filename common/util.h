@@ -1,4 +1,4 @@
-/* util.h: clocks, durations, canonical JSON, hashing. */
+/* util.h: clocks, durations, canonical JSON, UTF-8, hashing. */
 #ifndef POLLEX_UTIL_H
 #define POLLEX_UTIL_H
 
@@ -38,6 +38,29 @@ char *json_canonical(json_object *v);
  * which must have room for 6 * n + 3 bytes; returns the bytes written.
  */
 size_t json_string_escape(char *out, const char *s, size_t n);
+
+/*
+ * UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF)
+ * for bytes from outside (programs' output, HTTP headers and bodies,
+ * clients) that become JSON strings.  A NUL byte counts as invalid: the
+ * strings are C strings.
+ *
+ * utf8_valid: is s[0, len) valid UTF-8 without NUL bytes?
+ * utf8_copy: s[0, len) into dst (size dstlen >= 1, NUL-terminated), each
+ * invalid sequence (the longest start of a sequence that cannot go on, as
+ * Unicode recommends: "\xe2\x82" is one, "\xc0\xaf" two) and each NUL
+ * replaced with U+FFFD; it stops before a character that does not fit.
+ * Returns the bytes written, without the NUL.
+ * utf8_repair: the same into a malloc'd string (aborts when out of memory);
+ * *outlen (when not NULL) is its length.
+ * utf8_trim: len without a character cut short at the end of s[0, len)
+ * (the start of a sequence that is valid so far), so that text cut at a
+ * byte limit ends on a character boundary: utf8_trim(s, max).
+ */
+int utf8_valid(const char *s, size_t len);
+size_t utf8_copy(char *dst, size_t dstlen, const char *s, size_t len);
+char *utf8_repair(const char *s, size_t len, size_t *outlen);
+size_t utf8_trim(const char *s, size_t len);
 
 /* Keyed hash (SipHash-1-3) with a per-process random key. */
 void hash_init(void);

@@ -613,8 +613,9 @@ static size_t
 http_header_cb(char *p, size_t size, size_t n, void *rp)
 {
 	struct http_req *req = rp;
-	size_t len = size * n, nl;
+	size_t len = size * n, nl, flen;
 	const char *colon, *v;
+	char *fixed;
 
 	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
 		http_hdrs_clear(req);
@@ -628,9 +629,16 @@ http_header_cb(char *p, size_t size, size_t n, void *rp)
 	v = colon + 1;
 	while (v < p + nl && (*v == ' ' || *v == '\t'))
 		v++;
-	/* Packed in one buffer per request: no allocation per header. */
+	/* Packed in one buffer per request: no allocation per header.
+	 * Values end up in refs and messages: UTF-8, repaired. */
 	http_hdrs_add(req, p, (size_t)(colon - p));
-	http_hdrs_add(req, v, (size_t)(p + nl - v));
+	if (utf8_valid(v, (size_t)(p + nl - v)))
+		http_hdrs_add(req, v, (size_t)(p + nl - v));
+	else {
+		fixed = utf8_repair(v, (size_t)(p + nl - v), &flen);
+		http_hdrs_add(req, fixed, flen);
+		free(fixed);
+	}
 	return len;
 }
 
@@ -732,6 +740,14 @@ http_req_done(struct http_req *req, enum http_error err, const char *fmt, ...)
 			while ((at = strstr(req->error_text,
 			    req->cl->token)) != NULL)
 				memset(at, '*', strlen(req->cl->token));
+		/* Then UTF-8: it may quote what a server sent. */
+		if (req->error_text != NULL && !utf8_valid(req->error_text,
+		    strlen(req->error_text))) {
+			at = utf8_repair(req->error_text,
+			    strlen(req->error_text), NULL);
+			free(req->error_text);
+			req->error_text = at;
+		}
 		req->r.error_text = req->error_text != NULL ?
 		    req->error_text : "out of memory";
 	}

@@ -394,7 +394,8 @@ exec_cancel_cb(void *arg, const struct proc_result *r)
 {
 	struct op *op = arg;
 	struct exec_run *run = op->kstate;
-	char *msg = NULL, *reason, *nl;
+	const char *line;
+	char *msg = NULL, *reason;
 	size_t len;
 
 	if (r->exited && r->status == 0 && !r->timed_out && !r->overflow) {
@@ -405,10 +406,10 @@ exec_cancel_cb(void *arg, const struct proc_result *r)
 	}
 	if (r->exited && r->status == 1 && !r->timed_out && !r->overflow) {
 		/* The first line of stdout says why, else stderr's last. */
-		len = strspn(r->out, " \t\r\n");
-		reason = xstrndup(r->out + len, 512);
-		if ((nl = strpbrk(reason, "\r\n")) != NULL)
-			*nl = '\0';
+		line = r->out + strspn(r->out, " \t\r\n");
+		len = strcspn(line, "\r\n");
+		reason = utf8_repair(line, len <= 512 ? len :
+		    utf8_trim(line, 512), NULL);
 		if (*reason == '\0') {
 			free(reason);
 			reason = xstrdup(r->err_last[0] != '\0' ? r->err_last :

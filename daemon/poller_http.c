@@ -322,37 +322,12 @@ hk_has_cancel(const void *arg)
 /* ------------------------------------------------------------------ */
 /* Helpers */
 
-/* The body as JSON, or NULL (empty or not JSON). */
+/* The body as JSON, or NULL (empty or not JSON): read as http-batch reads
+ * its items in place (jparse_body()), so both kinds judge alike. */
 static json_object *
 hk_parse(const struct http_response *r)
 {
-	static struct json_tokener *tok;	/* one for the thread */
-	json_object *o;
-
-	if (r->body == NULL || r->body_len == 0 || r->body_len > INT32_MAX)
-		return NULL;
-	if (tok == NULL) {
-		if ((tok = json_tokener_new_ex(64)) == NULL)
-			return NULL;
-		json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-		    JSON_TOKENER_VALIDATE_UTF8);
-	} else
-		json_tokener_reset(tok);
-	o = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
-	if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != r->body_len)) {
-		/* Trailing whitespace is fine, anything else is not. */
-		size_t i = json_tokener_get_parse_end(tok);
-
-		while (i < r->body_len && isspace((unsigned char)r->body[i]))
-			i++;
-		if (i != r->body_len) {
-			json_object_put(o);
-			o = NULL;
-		}
-	}
-	json_tokener_reset(tok);
-	return o;
+	return jparse_body(r->body, r->body_len);
 }
 
 /* A short message from a remote error body, or "". */
@@ -375,8 +350,11 @@ hk_remote_message(json_object *doc, const char *pointer, char *buf,
 		if (v != NULL && !json_object_is_type(v, json_type_string))
 			v = NULL;
 	}
+	/* Cut on a character boundary (and valid UTF-8 whatever json-c
+	 * let through). */
 	if (v != NULL)
-		snprintf(buf, len, "%s", json_object_get_string(v));
+		utf8_copy(buf, len, json_object_get_string(v),
+		    strlen(json_object_get_string(v)));
 }
 
 /* "HTTP 503 from GET http://...: the message" or the transport error;
@@ -385,17 +363,20 @@ static char *
 hk_describe(const char *method, const char *url,
     const struct http_response *r, json_object *doc, const char *pointer)
 {
-	char msg[HK_MSG_MAX + 1], *s;
+	char msg[HK_MSG_MAX + 1], *s, *v;
 
-	if (r->error != HTTP_OK) {
+	if (r->error != HTTP_OK)
 		xasprintf(&s, "%s %s: %s", method, url,
 		    r->error_text != NULL ? r->error_text : "request failed");
-		return s;
+	else {
+		hk_remote_message(doc, pointer, msg, sizeof msg);
+		xasprintf(&s, "HTTP %ld from %s %s%s%s", r->status, method,
+		    url, *msg ? ": " : "", msg);
 	}
-	hk_remote_message(doc, pointer, msg, sizeof msg);
-	xasprintf(&s, "HTTP %ld from %s %s%s%s", r->status, method, url,
-	    *msg ? ": " : "", msg);
-	return s;
+	/* The URL may come from a response's header. */
+	v = utf8_repair(s, strlen(s), NULL);
+	free(s);
+	return v;
 }
 
 static int
@@ -1068,6 +1049,22 @@ hk_join(const char *base, const char *loc)
 	return s;
 }
 
+/* A JSON string of text from a response (a header, a URL): UTF-8, with
+ * U+FFFD for what was not. */
+static json_object *
+hk_string(const char *s)
+{
+	json_object *o;
+	char *v;
+
+	if (utf8_valid(s, strlen(s)))
+		return json_object_new_string(s);
+	v = utf8_repair(s, strlen(s), NULL);
+	o = json_object_new_string(v);
+	free(v);
+	return o;
+}
+
 static void
 hk_add_lro(json_object *ref, const struct http_response *r,
     const char *method, json_object *doc)
@@ -1082,24 +1079,23 @@ hk_add_lro(json_object *ref, const struct http_response *r,
 	if (loc != NULL && *loc == '\0')
 		loc = NULL;
 	json_object_object_add(ref, "method", json_object_new_string(method));
-	json_object_object_add(ref, "original", json_object_new_string(r->url));
+	json_object_object_add(ref, "original", hk_string(r->url));
 	if (loc != NULL) {
 		u = hk_join(r->url, loc);
-		json_object_object_add(ref, "location",
-		    json_object_new_string(u));
+		json_object_object_add(ref, "location", hk_string(u));
 		free(u);
 	}
 	if (op_loc != NULL && *op_loc != '\0') {
 		json_object_object_add(ref, "lro",
 		    json_object_new_string("operation-location"));
 		u = hk_join(r->url, op_loc);
-		json_object_object_add(ref, "url", json_object_new_string(u));
+		json_object_object_add(ref, "url", hk_string(u));
 		free(u);
 	} else if (loc != NULL) {
 		json_object_object_add(ref, "lro",
 		    json_object_new_string("location"));
 		u = hk_join(r->url, loc);
-		json_object_object_add(ref, "url", json_object_new_string(u));
+		json_object_object_add(ref, "url", hk_string(u));
 		free(u);
 	} else {
 		json_object_object_add(ref, "lro", json_object_new_string("done"));
@@ -1137,7 +1133,7 @@ hk_start_done(void *arg, const struct http_response *r)
 					    h->url, rs->header);
 					goto failed;
 				}
-				v = json_object_new_string(hv);
+				v = hk_string(hv);
 			} else {
 				if (doc == NULL || (v = jptr_get(doc,
 				    rs->pointer)) == NULL) {

@@ -170,7 +170,10 @@ proc_err_line(struct proc *p)
 {
 	p->errline[p->errline_len] = '\0';
 	if (p->errline_len > 0) {
-		memcpy(p->errlast, p->errline, p->errline_len + 1);
+		/* Kept for messages: UTF-8, cut on a character boundary. */
+		utf8_copy(p->errlast, sizeof p->errlast, p->errline,
+		    p->errline_len < PROC_ERR_LINE ? p->errline_len :
+		    utf8_trim(p->errline, p->errline_len));
 		if (p->err_lines < PROC_ERR_LINES)
 			log_notice("%s[%ld]: %s", p->tag, (long)p->pid,
 			    p->errline);

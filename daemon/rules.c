@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "conf.h"
+#include "frame.h"
 #include "rules.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -73,7 +74,7 @@ jparse(const char *text)
 		return NULL;
 	if (tok == NULL && (tok = json_tokener_new()) == NULL)
 		return NULL;
-	json_tokener_reset(tok);
+	frame_tokener_reset(tok);
 	o = json_tokener_parse_ex(tok, text, -1);
 	if (json_tokener_get_error(tok) != json_tokener_success) {
 		json_object_put(o);
@@ -124,6 +125,7 @@ jspan_check_json(const char *text, size_t len, struct jspan *v, char **redo)
 {
 	static json_tokener *tok;
 	json_object *o;
+	const char *s;
 	char *copy;
 	int ok;
 
@@ -139,7 +141,7 @@ jspan_check_json(const char *text, size_t len, struct jspan *v, char **redo)
 		    JSON_TOKENER_VALIDATE_UTF8);
 	}
 	copy = xstrndup(text, len);
-	json_tokener_reset(tok);
+	frame_tokener_reset(tok);
 	o = json_tokener_parse_ex(tok, copy, -1);
 	ok = o != NULL && json_tokener_get_error(tok) == json_tokener_success;
 	if (ok) {
@@ -151,11 +153,14 @@ jspan_check_json(const char *text, size_t len, struct jspan *v, char **redo)
 		ok = *end == '\0';
 	}
 	free(copy);
-	if (ok)
+	if (ok) {
 		respell_numbers(o);
-	if (ok)
-		*redo = xstrdup(json_object_to_json_string_ext(o,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		/* json-c also takes overlong forms and encoded surrogates,
+		 * and writes them back as they came: U+FFFD for them. */
+		s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+		    JSON_C_TO_STRING_NOSLASHESCAPE);
+		*redo = utf8_repair(s, strlen(s), NULL);
+	}
 	json_object_put(o);
 	if (*redo != NULL &&
 	    jspan_check(*redo, strlen(*redo), 64, v, NULL, NULL) == 0)
@@ -163,6 +168,21 @@ jspan_check_json(const char *text, size_t len, struct jspan *v, char **redo)
 	free(*redo);
 	*redo = NULL;
 	return -1;
+}
+
+json_object *
+jparse_body(const char *text, size_t len)
+{
+	struct jspan v;
+	json_object *o;
+	char *redo;
+
+	if (text == NULL || len == 0 ||
+	    jspan_check_json(text, len, &v, &redo) == -1)
+		return NULL;
+	o = jspan_json(v);
+	free(redo);
+	return o;
 }
 
 json_object *
@@ -204,7 +224,7 @@ jspan_json(struct jspan v)
 			return NULL;
 		if (v.n > INT32_MAX)
 			return NULL;
-		json_tokener_reset(tok);
+		frame_tokener_reset(tok);
 		o = json_tokener_parse_ex(tok, v.p, (int)v.n);
 		if (json_tokener_get_error(tok) != json_tokener_success) {
 			json_object_put(o);
@@ -1239,6 +1259,23 @@ rules_read(struct cfg *c, const char *key)
 	return r;
 }
 
+/* Equal strings of a and b bytes (NULs included), ASCII case ignored when
+ * icase. */
+static int
+str_equal(const char *a, size_t an, const char *b, size_t bn, int icase)
+{
+	size_t i;
+
+	if (an != bn)
+		return 0;
+	if (!icase)
+		return memcmp(a, b, an) == 0;
+	for (i = 0; i < an; i++)
+		if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i]))
+			return 0;
+	return 1;
+}
+
 /* Equal JSON values: numbers by value, strings optionally ignoring case,
  * anything else by canonical text. */
 static int
@@ -1258,10 +1295,10 @@ val_equal(json_object *a, json_object *b, int icase)
 	if (ta == json_type_null)
 		return 1;
 	if (ta == json_type_string)
-		return icase ? strcasecmp(json_object_get_string(a),
-		    json_object_get_string(b)) == 0 :
-		    strcmp(json_object_get_string(a),
-		    json_object_get_string(b)) == 0;
+		return str_equal(json_object_get_string(a),
+		    (size_t)json_object_get_string_len(a),
+		    json_object_get_string(b),
+		    (size_t)json_object_get_string_len(b), icase);
 	if (ta == json_type_boolean)
 		return json_object_get_boolean(a) == json_object_get_boolean(b);
 	ca = json_canonical(a);
@@ -1290,12 +1327,8 @@ span_equal(struct jspan v, json_object *b, int icase)
 	if (json_object_is_type(b, json_type_string) &&
 	    jspan_plain_string(v)) {
 		n = v.n - 2;
-		if ((size_t)json_object_get_string_len(b) != n ||
-		    memchr(v.p + 1, '\0', n) != NULL)
-			return 0;
-		return icase ? strncasecmp(v.p + 1, json_object_get_string(b),
-		    n) == 0 : memcmp(v.p + 1, json_object_get_string(b),
-		    n) == 0;
+		return str_equal(v.p + 1, n, json_object_get_string(b),
+		    (size_t)json_object_get_string_len(b), icase);
 	}
 	a = jspan_json(v);
 	eq = val_equal(a, b, icase);
@@ -1488,7 +1521,8 @@ rules_eval(const struct rules *r, const struct rule_input *in,
 		if (sc->message != NULL)
 			;	/* from the response */
 		else if (in->transport_error && in->error_text != NULL)
-			sc->message = xstrdup(in->error_text);
+			sc->message = utf8_repair(in->error_text,
+			    strlen(in->error_text), NULL);
 		else if (i < r->n)
 			xasprintf(&sc->message, "the response (HTTP %ld) matched "
 			    "outcome rule %zu, which says failed", in->status, i);

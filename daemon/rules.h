@@ -26,6 +26,14 @@ json_object *jptr_get(json_object *doc, const char *ptr);	/* borrowed */
  * reference.  One tokener kept for the daemon's thread: the refs and
  * arguments of every poll are parsed without a tokener each. */
 json_object *jparse(const char *text);
+/*
+ * A response body as JSON (NULL when empty or not JSON; a new reference):
+ * the very text jspan_check_json() reads in place, parsed, so that a body
+ * read whole (http-each) and one read in place (http-batch's items) say
+ * the same: numbers json-c takes beyond RFC 8259 ("02.5", "1.") respelt,
+ * strings repaired to UTF-8 (U+FFFD), in both.
+ */
+json_object *jparse_body(const char *text, size_t len);
 /* The value of a span of checked JSON as a json-c value (a new reference;
  * NULL for null): scalars are made directly, containers parsed. */
 json_object *jspan_json(struct jspan v);
@@ -33,7 +41,9 @@ json_object *jspan_json(struct jspan v);
  * jspan_check() for text that json-c accepts too: what json-c's strict
  * mode takes and jspan refuses (a raw tab in a string, "1.", lax UTF-8) is
  * rewritten by json-c into *redo (to free; NULL when not needed) and that
- * is checked instead.  0 with *v, or -1 when neither takes it.
+ * is checked instead: every number respelt from its value ("02.5" is 2.5),
+ * invalid UTF-8 (overlong forms, surrogates) repaired to U+FFFD.  0 with
+ * *v, or -1 when neither takes it.
  */
 int jspan_check_json(const char *text, size_t len, struct jspan *v,
     char **redo);

@@ -160,6 +160,26 @@ tasktab_emit(struct tasktab *tt, struct task *t, enum task_event ev,
 		tt->hooks->event(tt->arg, t, ev, old);
 }
 
+/* A copy of s (or NULL) as a task keeps its texts: valid UTF-8, U+FFFD
+ * where the bytes that came in were not (json-c lets overlong forms and
+ * encoded surrogates through; programs and services send anything). */
+static char *
+task_text(const char *s)
+{
+	return s != NULL ? utf8_repair(s, strlen(s), NULL) : NULL;
+}
+
+/* s, or its repair in *fixed (to free) when it is not valid UTF-8: what a
+ * lookup compares with the kept texts. */
+static const char *
+task_lookup_text(const char *s, char **fixed)
+{
+	*fixed = NULL;
+	if (utf8_valid(s, strlen(s)))
+		return s;
+	return *fixed = utf8_repair(s, strlen(s), NULL);
+}
+
 struct task *
 tasktab_create(struct tasktab *tt, const struct task_init *in, double now)
 {
@@ -172,10 +192,10 @@ tasktab_create(struct tasktab *tt, const struct task_init *in, double now)
 	t->heap_idx = UINT32_MAX;
 	t->store_idx = UINT32_MAX;
 	t->state = in->ref != NULL ? PX_STATE_PENDING : PX_STATE_STARTING;
-	t->ref = in->ref != NULL ? xstrdup(in->ref) : NULL;
-	t->args = in->args != NULL ? xstrdup(in->args) : NULL;
-	t->labels = in->labels != NULL ? xstrdup(in->labels) : NULL;
-	t->idem_key = in->idem_key != NULL ? xstrdup(in->idem_key) : NULL;
+	t->ref = task_text(in->ref);
+	t->args = task_text(in->args);
+	t->labels = task_text(in->labels);
+	t->idem_key = task_text(in->idem_key);
 	t->created = t->updated = now;
 	t->deadline = in->deadline;
 
@@ -209,15 +229,19 @@ tasktab_find_key(struct tasktab *tt, uid_t owner, const char *key)
 {
 	struct hmap_node *n;
 	struct task *t;
-	uint64_t h = key_hash(owner, key);
+	char *fixed;
+	uint64_t h;
 
+	key = task_lookup_text(key, &fixed);
+	h = key_hash(owner, key);
 	for (n = hmap_chain(&tt->keys, h); n != NULL; n = n->next) {
 		t = hmap_entry(n, struct task, key_node);
 		if (n->hash == h && t->owner == owner &&
 		    strcmp(t->idem_key, key) == 0)
-			return t;
+			break;
 	}
-	return NULL;
+	free(fixed);
+	return n != NULL ? t : NULL;
 }
 
 struct task *
@@ -226,15 +250,19 @@ tasktab_find_ref(struct tasktab *tt, uid_t owner, const struct poller *p,
 {
 	struct hmap_node *n;
 	struct task *t;
-	uint64_t h = ref_hash(owner, p, ref);
+	char *fixed;
+	uint64_t h;
 
+	ref = task_lookup_text(ref, &fixed);
+	h = ref_hash(owner, p, ref);
 	for (n = hmap_chain(&tt->refs, h); n != NULL; n = n->next) {
 		t = hmap_entry(n, struct task, ref_node);
 		if (n->hash == h && t->owner == owner && t->poller == p &&
 		    strcmp(t->ref, ref) == 0)
-			return t;
+			break;
 	}
-	return NULL;
+	free(fixed);
+	return n != NULL ? t : NULL;
 }
 
 struct task *
@@ -421,7 +449,7 @@ tasktab_set_ref(struct tasktab *tt, struct task *t, const char *ref,
 	if (t->state != PX_STATE_STARTING)
 		return;
 	free(t->ref);
-	t->ref = xstrdup(ref);
+	t->ref = task_text(ref);
 	hmap_insert(&tt->refs, &t->ref_node,
 	    ref_hash(t->owner, t->poller, t->ref));
 	t->in_ref_index = 1;
@@ -435,13 +463,12 @@ tasktab_finish(struct tasktab *tt, struct task *t, enum px_state st,
 {
 	if (px_state_terminal((enum px_state)t->state) || !px_state_terminal(st))
 		return -1;
-	if (result != NULL)
-		t->result = xstrdup(result);
+	t->result = task_text(result);
 	if (code != NULL) {
 		t->error = xcalloc(1, sizeof *t->error);
-		t->error->code = xstrdup(code);
-		t->error->message = xstrdup(message != NULL ? message : code);
-		t->error->details = details != NULL ? xstrdup(details) : NULL;
+		t->error->code = task_text(code);
+		t->error->message = task_text(message != NULL ? message : code);
+		t->error->details = task_text(details);
 	}
 	tasktab_set_state(tt, t, st, now);
 	return 0;

@@ -92,6 +92,7 @@ START_TEST(test_parse_trailing_garbage_and_lax_json)
 	expect_bad("{\"a\":1}{\"b\":2}", 14, "trailing");
 	expect_bad("{\"a\":1,}", 8, "invalid");		/* strict: no commas */
 	expect_bad("{\"a\":1 /* c */}", 15, "invalid");	/* no comments */
+	expect_bad("{'a':1}", 7, "single-quoted");	/* json-c takes it */
 }
 END_TEST
 
@@ -177,6 +178,35 @@ START_TEST(test_check_agrees)
 }
 END_TEST
 
+/* Messages that stop inside or after an escaped high surrogate ("\ud83d")
+ * or fail right after one leave nothing behind in the reused tokener: the
+ * next message's "\u00e9" is "é", not U+FFFD followed by "é". */
+START_TEST(test_parse_no_state_between_messages)
+{
+	static const char *const poison[] = {
+		"{\"a\":\"\\ud83d", "{\"a\":\"\\ud83d\\", "{\"a\":\"\\ud83d\\u",
+		"{\"a\":\"\\ud83d\\u00", "{\"a\":\"\\ud83d\\q\"}",
+		"{\"a\":\"\\ud83d\\ud83d", "{\"a\":\"\\ud8",
+		"{\"a\":\"\\ud83d\\u00zz\"}",
+	};
+	const char *why;
+	json_object *o, *v;
+	size_t i;
+
+	for (i = 0; i < sizeof poison / sizeof poison[0]; i++) {
+		ck_assert_ptr_null(frame_parse(poison[i], strlen(poison[i]),
+		    &why));
+		o = frame_parse("{\"a\":\"caf\\u00e9\"}", 17, &why);
+		ck_assert_ptr_nonnull(o);
+		ck_assert(json_object_object_get_ex(o, "a", &v));
+		ck_assert_msg(json_object_get_string_len(v) == 5 &&
+		    memcmp(json_object_get_string(v), "caf\xc3\xa9", 5) == 0,
+		    "after %s: \"%s\"", poison[i], json_object_get_string(v));
+		json_object_put(o);
+	}
+}
+END_TEST
+
 START_TEST(test_names)
 {
 	enum px_state st;
@@ -231,6 +261,7 @@ frame_suite(void)
 	tcase_add_test(tc, test_parse_trailing_garbage_and_lax_json);
 	tcase_add_test(tc, test_serialize_round_trip);
 	tcase_add_test(tc, test_check_agrees);
+	tcase_add_test(tc, test_parse_no_state_between_messages);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("names");
 	tcase_add_test(tc, test_names);

@@ -218,6 +218,35 @@ START_TEST(test_check_json_lenient)
 }
 END_TEST
 
+/* A text that fails right after "\ud83d" leaves nothing in the reused
+ * tokeners for the next text: "\u00e9" is "é", not U+FFFD and "é". */
+START_TEST(test_tokener_no_pending_surrogate)
+{
+	static const char cafe[] = "\"caf\xc3\xa9\"";
+	static const char lax[] = "{\"a\": \"caf\\u00e9\", \"t\": \"\t\"}";
+	struct jspan d, v;
+	json_object *o;
+	char *redo, *s;
+
+	ck_assert_ptr_null(jparse("{\"a\": \"\\ud83d\\u00zz\"}"));
+	o = jparse("\"caf\\u00e9\"");
+	ck_assert_ptr_nonnull(o);
+	ck_assert_str_eq(json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_NOSLASHESCAPE), cafe);
+	json_object_put(o);
+
+	ck_assert_int_eq(jspan_check_json("{\"a\": \"\t\\ud83d\\u", 16, &d,
+	    &redo), -1);
+	ck_assert_int_eq(jspan_check_json(lax, strlen(lax), &d, &redo), 0);
+	ck_assert_ptr_nonnull(redo);
+	ck_assert(jspan_pointer(d, "/a", &v));
+	s = strndup(v.p, v.n);
+	ck_assert_str_eq(s, cafe);
+	free(s);
+	free(redo);
+}
+END_TEST
+
 START_TEST(test_template_errors)
 {
 	static const struct {
@@ -302,8 +331,11 @@ eval1(struct rules *r, struct rule_input *in, char *buf, size_t len,
 
 /*
  * Evaluate rules on doc with status; returns the state, result/message in
- * buf.  A JSON doc is evaluated twice, parsed by json-c and read in place
- * (as http-batch reads search items), and both must say the same.
+ * buf.  A JSON doc is evaluated twice, parsed (as http-each reads a body,
+ * jparse_body()) and read in place (as http-batch reads search items,
+ * jspan_check_json()), and both must say the same; so must their verdicts
+ * on whether doc is JSON at all (a doc that is not is evaluated as no
+ * body).
  */
 static enum px_state
 eval(struct rules *r, const char *doc, long status, int terr, char *buf,
@@ -311,10 +343,11 @@ eval(struct rules *r, const char *doc, long status, int terr, char *buf,
 {
 	struct rule_input in;
 	struct jspan span;
-	json_object *d = doc != NULL ? J(doc) : NULL;
+	json_object *d = doc != NULL ? jparse_body(doc, strlen(doc)) : NULL;
 	enum px_state st, st2;
-	char buf2[512];
+	char buf2[512], *redo = NULL;
 	double p, p2;
+	int inplace;
 
 	memset(&in, 0, sizeof in);
 	in.status = status;
@@ -323,18 +356,25 @@ eval(struct rules *r, const char *doc, long status, int terr, char *buf,
 	in.doc = d;
 	in.header = hdr;
 	st = eval1(r, &in, buf, len, &p);
-	if (d != NULL) {
-		ck_assert_int_eq(jspan_check(doc, strlen(doc), 64, &span, NULL,
-		    NULL), 0);
+	if (doc != NULL) {
+		inplace = jspan_check_json(doc, strlen(doc), &span, &redo) == 0;
+		ck_assert_msg(inplace == (d != NULL || strcmp(doc, "null") == 0),
+		    "%s: JSON %s in place, %s parsed", doc,
+		    inplace ? "yes" : "no", d != NULL ? "yes" : "no");
+	} else
+		inplace = 0;
+	if (inplace) {
 		in.doc = NULL;
 		in.span = &span;
 		st2 = eval1(r, &in, buf2, sizeof buf2, &p2);
 		ck_assert_msg(st2 == st, "%s: state %d in place, %d parsed",
 		    doc, st2, st);
-		ck_assert_str_eq(buf2, buf);
+		ck_assert_msg(strcmp(buf2, buf) == 0, "%s: \"%s\" in place, "
+		    "\"%s\" parsed", doc, buf2, buf);
 		ck_assert_msg((isnan(p) && isnan(p2)) || p == p2,
 		    "%s: progress %g in place, %g parsed", doc, p2, p);
 	}
+	free(redo);
 	if (progress != NULL)
 		*progress = p;
 	json_object_put(d);
@@ -410,6 +450,18 @@ START_TEST(test_rules_eval)
 	ck_assert(isnan(p));
 	ck_assert_int_eq(eval(r, "{\"n\": 2, \"out\": 1}", 200, 0, buf,
 	    sizeof buf, NULL), PX_STATE_SUCCEEDED);	/* the header rule */
+	/* A number json-c takes beyond RFC 8259 is respelt, read whole or
+	 * in place: the result is JSON, the same both ways. */
+	ck_assert_int_eq(eval(r, "{\"status\": \"done\", \"out\": {\"v\": 02.5, "
+	    "\"w\": [-01, 1.]}}", 200, 0, buf, sizeof buf, NULL),
+	    PX_STATE_SUCCEEDED);
+	ck_assert_str_eq(buf, "{\"v\":2.5,\"w\":[-1,1.0]}");
+	/* A name with an escaped NUL is the part before it, both ways. */
+	ck_assert_int_eq(eval(r, "{\"status\\u0000x\": \"done\"}", 200, 0,
+	    buf, sizeof buf, NULL), PX_STATE_SUCCEEDED);
+	ck_assert_int_eq(eval(r, "{\"out\\u0000\": 5, \"status\": \"done\"}",
+	    200, 0, buf, sizeof buf, NULL), PX_STATE_SUCCEEDED);
+	ck_assert_str_eq(buf, "5");
 	rules_free(r);
 
 	/* default state; a body that is not JSON sees no path matcher */
@@ -431,15 +483,25 @@ END_TEST
 START_TEST(test_rules_generated_items)
 {
 	static const char *const keys[] = { "status", "steps", "n", "out",
-		"error", "pct", "st\\u0061tus" };
+		"error", "pct", "st\\u0061tus", "status\\u0000x",
+		"n\\u0000", "\\u006e", "out\\u0000\\u0000", "p\\u0063t" };
 	static const char *const vals[] = { "\"succeeded\"", "\"DONE\"",
 		"\"Failed\"", "\"fa\\u0069led\"", "\"ok\"", "\"broken\"", "1",
 		"1.0", "10e-1", "-0", "2", "0.5", "null", "true", "[]",
 		"[\"ok\"]", "[\"ok\", \"ok\"]", "[\"ok\", \"broken\"]",
 		"[\"ok\", null]", "{\"code\": \"E\", \"message\": \"m\"}",
 		"{\"code\": 7}", "{\"b\": [1, {\"c\": \"\\n\"}], \"a\": 1}",
-		"\"\"" };
-	struct rules *r;
+		"\"\"",
+		/* numbers json-c takes beyond RFC 8259, and edges */
+		"02.5", "-01", "00", "1.", "-.5", "0.E5", "1e400", "-1e400",
+		"1E+2", "1e0001", "-0.0", "2.50", "18446744073709551616",
+		"9223372036854775808", "-9223372036854775809", "NaN",
+		"[1, 02.5]", "{\"b\": 01.0, \"a\": [1.]}",
+		/* strings with NULs, lone surrogates, bad UTF-8 */
+		"\"done\\u0000\"", "\"a\\u0000b\"", "\"\\ud800\"",
+		"\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"d\tne\"",
+		"[\"ok\", \"o\\u006b\"]" };
+	struct rules *r, *r2;
 	char err[512], buf[512], doc[1024];
 	unsigned seed = 7;
 	size_t n, k, m;
@@ -459,7 +521,21 @@ START_TEST(test_rules_generated_items)
 	    "\"error_code\": \"/error/code\", \"progress\": \"/pct\"}}",
 	    err, sizeof err);
 	ck_assert_msg(r != NULL, "%s", err);
-	for (i = 0; i < 5000; i++) {
+	r2 = rread("{\"outcome\": {\"rules\": ["
+	    "{\"path\": \"/status\", \"equals\": \"done\\u0000\", "
+	    " \"state\": \"failed\"},"
+	    "{\"path\": \"/n\", \"in\": [2.5, 100, -1], \"state\": "
+	    "\"succeeded\"},"
+	    "{\"path\": \"/status\", \"equals\": \"DONE\", \"ignore_case\": "
+	    "true, \"state\": \"succeeded\"},"
+	    "{\"path\": \"/out/b\", \"exists\": true, \"state\": \"failed\"},"
+	    "{\"path\": \"/status\", \"equals\": \"\\ufffd\", \"state\": "
+	    "\"failed\"}],"
+	    "\"result\": \"\", \"error_message\": \"/status\","
+	    "\"error_code\": \"/n\", \"progress\": \"/n\"}}",
+	    err, sizeof err);
+	ck_assert_msg(r2 != NULL, "%s", err);
+	for (i = 0; i < 10000; i++) {
 		n = (size_t)snprintf(doc, sizeof doc, "{");
 		m = (size_t)(rand_r(&seed) % 5);
 		for (k = 0; k < m; k++)
@@ -469,12 +545,14 @@ START_TEST(test_rules_generated_items)
 			    vals[rand_r(&seed) % (sizeof vals / sizeof vals[0])]);
 		snprintf(doc + n, sizeof doc - n, "}");
 		seen[eval(r, doc, 200, 0, buf, sizeof buf, NULL)]++;
+		eval(r2, doc, 200, 0, buf, sizeof buf, NULL);
 	}
 	/* Every outcome came up. */
 	ck_assert_int_gt(seen[PX_STATE_PENDING], 100);
 	ck_assert_int_gt(seen[PX_STATE_SUCCEEDED], 100);
 	ck_assert_int_gt(seen[PX_STATE_FAILED], 100);
 	rules_free(r);
+	rules_free(r2);
 }
 END_TEST
 
@@ -537,11 +615,16 @@ rules_suite(void)
 	tcase_add_test(tc, test_render_per_task);
 	tcase_add_test(tc, test_render_batch);
 	tcase_add_test(tc, test_jparse);
+	tcase_add_test(tc, test_tokener_no_pending_surrogate);
 	tcase_add_test(tc, test_template_errors);
 	tcase_add_test(tc, test_rules_eval);
 	tcase_add_test(tc, test_check_json_lenient);
-	tcase_add_test(tc, test_rules_generated_items);
 	tcase_add_test(tc, test_rules_errors);
+	suite_add_tcase(s, tc);
+	/* Thousands of documents, two ways: more time under the sanitizers. */
+	tc = tcase_create("generated");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_rules_generated_items);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,7 +1,9 @@
-/* check_util.c: durations, canonical JSON, hashing and the hash table. */
+/* check_util.c: durations, canonical JSON, UTF-8, hashing and the hash
+ * table. */
 #include "config.h"
 
 #include <check.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,6 +146,199 @@ START_TEST(test_hash_keyed)
 }
 END_TEST
 
+/* A reference to compare with: decode by the formula, then refuse what
+ * RFC 3629 refuses. */
+static int
+ref_utf8_valid(const unsigned char *s, size_t n)
+{
+	size_t i = 0, j, k;
+	uint32_t cp;
+
+	while (i < n) {
+		if (s[i] == 0)
+			return 0;
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((s[i] & 0xe0) == 0xc0) {
+			k = 2;
+			cp = s[i] & 0x1f;
+		} else if ((s[i] & 0xf0) == 0xe0) {
+			k = 3;
+			cp = s[i] & 0x0f;
+		} else if ((s[i] & 0xf8) == 0xf0) {
+			k = 4;
+			cp = s[i] & 0x07;
+		} else
+			return 0;
+		if (i + k > n)
+			return 0;
+		for (j = 1; j < k; j++) {
+			if ((s[i + j] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + j] & 0x3f);
+		}
+		if ((k == 2 && cp < 0x80) || (k == 3 && cp < 0x800) ||
+		    (k == 4 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
+/* utf8_valid() agrees with the reference; a repair is valid, and is the
+ * input itself when the input is valid. */
+static void
+utf8_one(const unsigned char *s, size_t n)
+{
+	char r[16];
+	size_t rn;
+	int v = utf8_valid((const char *)s, n);
+
+	if (v != ref_utf8_valid(s, n))
+		ck_abort_msg("%02x %02x %02x %02x (%zu): utf8_valid %d", s[0],
+		    n > 1 ? s[1] : 0, n > 2 ? s[2] : 0, n > 3 ? s[3] : 0, n, v);
+	rn = utf8_copy(r, sizeof r, (const char *)s, n);
+	if (!ref_utf8_valid((unsigned char *)r, rn) || strlen(r) != rn ||
+	    (v && (rn != n || memcmp(r, s, n) != 0)))
+		ck_abort_msg("%02x %02x %02x %02x (%zu): bad repair", s[0],
+		    n > 1 ? s[1] : 0, n > 2 ? s[2] : 0, n > 3 ? s[3] : 0, n);
+}
+
+/* Every sequence of one to three bytes, and the four-byte ones with a
+ * lead byte F0-F7 and the others on the edges of the continuation range
+ * (and of F0's and F4's narrower second byte). */
+START_TEST(test_utf8_exhaustive)
+{
+	static const unsigned char edge[] = { 0x00, 0x41, 0x7f, 0x80, 0x81,
+		0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc3, 0xf0, 0xff };
+	unsigned char b[4];
+	unsigned a, c, d, e;
+
+	for (a = 0; a < 256; a++) {
+		b[0] = (unsigned char)a;
+		utf8_one(b, 1);
+		for (c = 0; c < 256; c++) {
+			b[1] = (unsigned char)c;
+			utf8_one(b, 2);
+			if (a < 0xc0)
+				continue;
+			for (d = 0; d < 256; d++) {
+				b[2] = (unsigned char)d;
+				utf8_one(b, 3);
+			}
+		}
+	}
+	for (a = 0xf0; a < 0xf8; a++)
+		for (c = 0; c < 256; c++)
+			for (d = 0; d < nitems(edge); d++)
+				for (e = 0; e < nitems(edge); e++) {
+					b[0] = (unsigned char)a;
+					b[1] = (unsigned char)c;
+					b[2] = edge[d];
+					b[3] = edge[e];
+					utf8_one(b, 4);
+				}
+}
+END_TEST
+
+#define FFFD "\xef\xbf\xbd"
+
+/* What each kind of bad input becomes: one U+FFFD per longest start of a
+ * sequence that cannot go on. */
+START_TEST(test_utf8_repair)
+{
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *out;
+	} cases[] = {
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14,
+		  "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+		{ "\x7f\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf\xf4\x8f\xbf\xbf",
+		  15, "\x7f\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf"
+		  "\xf4\x8f\xbf\xbf" },			/* the edges */
+		{ "\xed\x9f\xbf\xee\x80\x80", 6, "\xed\x9f\xbf\xee\x80\x80" },
+		/* overlong forms */
+		{ "\xc0\x80", 2, FFFD FFFD }, { "\xc1\xbf", 2, FFFD FFFD },
+		{ "\xe0\x80\x80", 3, FFFD FFFD FFFD },
+		{ "\xe0\x9f\xbf", 3, FFFD FFFD FFFD },
+		{ "\xf0\x80\x80\x80", 4, FFFD FFFD FFFD FFFD },
+		{ "\xf0\x8f\xbf\xbf", 4, FFFD FFFD FFFD FFFD },
+		/* surrogates encoded in UTF-8 */
+		{ "\xed\xa0\x80", 3, FFFD FFFD FFFD },
+		{ "\xed\xbf\xbf", 3, FFFD FFFD FFFD },
+		{ "\xed\xa0\xbd\xed\xb8\x80", 6, FFFD FFFD FFFD FFFD FFFD FFFD },
+		/* past U+10FFFF, bytes that are never UTF-8 */
+		{ "\xf4\x90\x80\x80", 4, FFFD FFFD FFFD FFFD },
+		{ "\xf5\x80\x80\x80", 4, FFFD FFFD FFFD FFFD },
+		{ "a\xffz\xfe", 4, "a" FFFD "z" FFFD },
+		{ "\x80\xbf", 2, FFFD FFFD },		/* lone continuations */
+		/* sequences cut short: one U+FFFD for what there is */
+		{ "\xe2\x82", 2, FFFD }, { "\xe2\x82" "A", 3, FFFD "A" },
+		{ "\xf0\x9f\x98", 3, FFFD }, { "\xf0\x9f\x98" "A", 4, FFFD "A" },
+		{ "\xc3", 1, FFFD }, { "\xc3\xc3\xa9", 3, FFFD "\xc3\xa9" },
+		{ "\xf0\x9f\xe2\x82\xac", 5, FFFD "\xe2\x82\xac" },
+		/* NUL bytes */
+		{ "a\0b", 3, "a" FFFD "b" }, { "\0", 1, FFFD },
+		{ "", 0, "" },
+	};
+	char *r;
+	size_t i, n;
+
+	for (i = 0; i < nitems(cases); i++) {
+		r = utf8_repair(cases[i].in, cases[i].len, &n);
+		ck_assert_msg(n == strlen(cases[i].out) &&
+		    strcmp(r, cases[i].out) == 0, "case %zu: \"%s\"", i, r);
+		ck_assert_int_eq(utf8_valid(cases[i].in, cases[i].len),
+		    strcmp(r, cases[i].in) == 0 &&
+		    strlen(cases[i].in) == cases[i].len);
+		free(r);
+	}
+}
+END_TEST
+
+/* Cutting at a byte limit: never inside a character. */
+START_TEST(test_utf8_cut)
+{
+	static const char s[] = "ab\xf0\x9f\x98\x80" "c\xc3\xa9";
+	char buf[16];
+	size_t max;
+
+	/* utf8_trim(s, max): a four-byte character cut after 1, 2, 3
+	 * bytes goes entirely; complete ones stay. */
+	ck_assert_uint_eq(utf8_trim(s, 2), 2);
+	for (max = 3; max < 6; max++)
+		ck_assert_uint_eq(utf8_trim(s, max), 2);
+	ck_assert_uint_eq(utf8_trim(s, 6), 6);
+	ck_assert_uint_eq(utf8_trim(s, 7), 7);
+	ck_assert_uint_eq(utf8_trim(s, 8), 7);
+	ck_assert_uint_eq(utf8_trim(s, 9), 9);
+	ck_assert_uint_eq(utf8_trim("", 0), 0);
+	/* Not cut short but invalid: left for the repair. */
+	ck_assert_uint_eq(utf8_trim("a\xe0\x80", 3), 3);
+	ck_assert_uint_eq(utf8_trim("a\xff", 2), 2);
+	ck_assert_uint_eq(utf8_trim("a\x80\x80\x80\x80", 5), 5);
+	ck_assert_uint_eq(utf8_trim("\xc3\xa9\xa9", 3), 3);
+
+	/* utf8_copy() stops before what does not fit. */
+	for (max = 1; max <= 11; max++) {
+		memset(buf, 'x', sizeof buf);
+		utf8_copy(buf, max, s, sizeof s - 1);
+		ck_assert_str_eq(buf, max == 1 ? "" : max == 2 ? "a" :
+		    max <= 6 ? "ab" : max == 7 ? "ab\xf0\x9f\x98\x80" :
+		    max <= 9 ? "ab\xf0\x9f\x98\x80" "c" :
+		    "ab\xf0\x9f\x98\x80" "c\xc3\xa9");
+	}
+	ck_assert_uint_eq(utf8_copy(buf, 3, "\xff\xff", 2), 0);
+	ck_assert_str_eq(buf, "");
+	ck_assert_uint_eq(utf8_copy(buf, 6, "\xff\xff", 2), 3);
+	ck_assert_str_eq(buf, FFFD);
+}
+END_TEST
+
 static Suite *
 util_suite(void)
 {
@@ -157,6 +352,13 @@ util_suite(void)
 	tcase_add_test(tc, test_escape);
 	tcase_add_test(tc, test_hmap);
 	tcase_add_test(tc, test_hash_keyed);
+	tcase_add_test(tc, test_utf8_repair);
+	tcase_add_test(tc, test_utf8_cut);
+	suite_add_tcase(s, tc);
+	/* Millions of sequences: more time under the sanitizers. */
+	tc = tcase_create("utf8-exhaustive");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_utf8_exhaustive);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -263,6 +263,8 @@ struct fault {
 	int		 chunked;
 	int		 redirect_loop;
 	char		*redirect_to;
+	int		 latin1;	/* "latin1": body and header values with
+					 * U+0080-U+00FF as one byte each */
 };
 TAILQ_HEAD(faultq, fault);
 
@@ -1266,7 +1268,26 @@ fault_flag(struct fault *f, const char *key)
 		return &f->chunked;
 	if (strcmp(key, "redirect_loop") == 0)
 		return &f->redirect_loop;
+	if (strcmp(key, "latin1") == 0)
+		return &f->latin1;
 	return NULL;
+}
+
+/* UTF-8 s to Latin-1 in place (U+0080-U+00FF to one byte each: invalid
+ * UTF-8 for a client to cope with); returns the new length. */
+static size_t
+latin1(char *s, size_t n)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++)
+		if (((unsigned char)s[i] == 0xc2 || (unsigned char)s[i] == 0xc3)
+		    && i + 1 < n) {
+			s[o++] = (char)(((s[i] & 3) << 6) | (s[i + 1] & 0x3f));
+			i++;
+		} else
+			s[o++] = s[i];
+	return o;
 }
 
 /* A fault from its control request; NULL with err set if invalid. */
@@ -1423,6 +1444,8 @@ badval:
 	}
 	if (f->rst)
 		f->reset = 1;
+	if (f->latin1 && f->body != NULL)
+		f->bodylen = latin1(f->body, f->bodylen);
 	if (!f->reset && !f->mid_body && !f->truncated && !f->oversized_set &&
 	    !f->redirect_loop && f->redirect_to == NULL && f->status == 0 &&
 	    f->body == NULL && f->delay_ms == 0 && f->headers == NULL &&
@@ -1529,8 +1552,14 @@ fault_add_headers(struct reqctx *rc, struct fault *f)
 	if (f->retry_after_ms != NULL)
 		add_header(rc, "retry-after-ms", "%s", f->retry_after_ms);
 	if (f->headers != NULL) {
-		json_object_object_foreach(f->headers, k, v)
-			add_header(rc, k, "%s", json_object_get_string(v));
+		json_object_object_foreach(f->headers, k, v) {
+			char *hv = xstrdup(json_object_get_string(v));
+
+			if (f->latin1)
+				hv[latin1(hv, strlen(hv))] = '\0';
+			add_header(rc, k, "%s", hv);
+			free(hv);
+		}
 	}
 }
 
