@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,7 +384,6 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	struct client *cl;
 	struct ucred cred;
 	struct uidconn *uc;
-	struct group *gr;
 	socklen_t len;
 	struct timeval tv = { 1, 0 };
 	int fd, i;
@@ -442,10 +440,11 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		cl->who.gid = cred.gid;
 		cl->who.pid = cred.pid;
 		cl->who.privileged = cred.uid == 0;
-		if (!cl->who.privileged && conf->admin_group != NULL &&
-		    (gr = getgrnam(conf->admin_group)) != NULL)
+		/* The group was resolved when the configuration loaded:
+		 * no NSS lookup (which may block) on the loop. */
+		if (!cl->who.privileged && conf->admin_group != NULL)
 			cl->who.privileged = server_peer_in_group(fd, cred.gid,
-			    gr->gr_gid);
+			    conf->admin_gid);
 		cl->uc = uc;
 		uc->count++;
 		cl->in = evbuffer_new();
