@@ -196,6 +196,8 @@ pxd_reply_after_commit(struct pxd *pxd, struct call *call, char *reply,
 	a->nids = nids;
 	TAILQ_INSERT_TAIL(&pxd->acks, a, entry);
 	call_on_abort(call, ack_abort_cb, a);
+	call_set_held(call, sizeof *a + strlen(reply) + 1 +
+	    nids * (sizeof *ids + TASK_ID_LEN + 1));
 }
 
 /* Commit this iteration's changes, then release or fail the held replies. */

@@ -35,6 +35,7 @@
 #define SERVER_OUT_LOW (1u * 1024 * 1024)	/* resume below */
 #define SERVER_SLOTS_HIGH 4096		/* unanswered calls: stop reading */
 #define SERVER_SLOTS_LOW 1024
+#define SERVER_CALL_COST 512		/* bytes counted per parked call */
 
 struct client;
 
@@ -43,7 +44,9 @@ struct slot {
 	struct client *cl;
 	struct call *call;		/* until its final reply */
 	struct evbuffer *held;		/* replies while not at the head */
+	size_t cost;			/* counted in cl->parked */
 	int finished;
+	int oneway;			/* on cl->oneway: no replies, no order */
 };
 
 struct uidconn {
@@ -65,9 +68,14 @@ struct client {
 	size_t scanned;			/* bytes of in known to hold no NUL */
 	struct caller who;
 	struct uidconn *uc;
-	TAILQ_HEAD(, slot) slots;
-	unsigned int nslots;
-	unsigned int unfinished;
+	TAILQ_HEAD(, slot) slots;	/* calls with replies, in order */
+	TAILQ_HEAD(, slot) oneway;	/* oneway calls not finished yet */
+	unsigned int nslots;		/* both lists */
+	unsigned int unfinished;	/* calls of slots not answered yet */
+	unsigned int noneway;		/* oneway calls not finished yet */
+	size_t held;			/* bytes in the slots' held buffers */
+	size_t parked;			/* cost of parked calls */
+	struct slot *dispatching;	/* cleared when it finishes at once */
 	int dirty;
 	int eof;			/* the peer sent EOF */
 	int closing;			/* close once out is written */
@@ -87,6 +95,7 @@ struct server {
 	TAILQ_HEAD(, client) dirty;
 	LIST_HEAD(, uidconn) uids;
 	unsigned int nclients;
+	uint64_t dropped;	/* clients dropped over max_output_buffer */
 	int stopping;
 	int activated;		/* the socket is systemd's: never unlink it */
 };
@@ -115,6 +124,27 @@ unsigned int
 server_connections(const struct server *srv)
 {
 	return srv->nclients;
+}
+
+static size_t client_bytes(const struct client *);
+
+/* The server's part of Stats: what clients hold, drops, accepts. */
+void
+server_stats(const struct server *srv, json_object *p)
+{
+	const struct client *cl;
+	uint64_t bytes = 0, pending = 0;
+
+	TAILQ_FOREACH(cl, &srv->clients, entry) {
+		bytes += client_bytes(cl);
+		pending += cl->unfinished + cl->noneway;
+	}
+	json_object_object_add(p, "client_bytes",
+	    json_object_new_int64((int64_t)bytes));
+	json_object_object_add(p, "pending_calls",
+	    json_object_new_int64((int64_t)pending));
+	json_object_object_add(p, "clients_dropped",
+	    json_object_new_int64((int64_t)srv->dropped));
 }
 
 /* Create the missing directories of path's parent (mode 0755). */
@@ -450,6 +480,7 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		cl->in = evbuffer_new();
 		cl->out = evbuffer_new();
 		TAILQ_INIT(&cl->slots);
+		TAILQ_INIT(&cl->oneway);
 		cl->ev_read = event_new(srv->pxd->base, fd, EV_READ | EV_PERSIST,
 		    client_read_cb, cl);
 		cl->ev_write = event_new(srv->pxd->base, fd, EV_WRITE,
@@ -472,19 +503,61 @@ client_mark_dirty(struct client *cl)
 	TAILQ_INSERT_TAIL(&cl->srv->dirty, cl, dirty_entry);
 }
 
-/* Read while output and unanswered calls are below their marks. */
+/*
+ * What a client holds, counted against max_output_buffer: unread output,
+ * replies held behind an unfinished call, and its parked calls.
+ */
+static size_t
+client_bytes(const struct client *cl)
+{
+	return evbuffer_get_length(cl->out) + cl->held + cl->parked;
+}
+
+/* Reading pauses above the high mark and resumes below the low one:
+ * 4 and 1 MiB, or half and an eighth of a smaller max_output_buffer. */
+static size_t
+client_mark(const struct client *cl, int high)
+{
+	uint64_t cap = cl->srv->pxd->conf->max_output_buffer;
+
+	if (high)
+		return cap / 2 < SERVER_OUT_HIGH ? (size_t)(cap / 2) :
+		    SERVER_OUT_HIGH;
+	return cap / 8 < SERVER_OUT_LOW ? (size_t)(cap / 8) : SERVER_OUT_LOW;
+}
+
+/* Drop a client that holds more than max_output_buffer. */
+static void
+client_check_cap(struct client *cl)
+{
+	uint64_t cap = cl->srv->pxd->conf->max_output_buffer;
+	size_t n = client_bytes(cl);
+
+	if (cl->dead || n <= cap)
+		return;
+	log_warnx("client %d (uid %lu): holds %zu bytes (unread replies, "
+	    "replies held behind an unfinished call, parked calls), more "
+	    "than max_output_buffer %llu: dropping it", cl->fd,
+	    (unsigned long)cl->who.uid, n, (unsigned long long)cap);
+	cl->dead = 1;
+	cl->srv->dropped++;
+	client_mark_dirty(cl);
+}
+
+/* Read while held bytes and unanswered calls are below their marks. */
 static void
 client_update_reading(struct client *cl)
 {
-	size_t out = evbuffer_get_length(cl->out);
+	size_t n = client_bytes(cl);
 	int want;
 
 	if (cl->dead || cl->closing || cl->eof || cl->srv->stopping)
 		want = 0;
 	else if (cl->reading)
-		want = out < SERVER_OUT_HIGH && cl->nslots < SERVER_SLOTS_HIGH;
+		want = n < client_mark(cl, 1) &&
+		    cl->nslots < SERVER_SLOTS_HIGH;
 	else
-		want = out < SERVER_OUT_LOW && cl->nslots < SERVER_SLOTS_LOW;
+		want = n < client_mark(cl, 0) && cl->nslots < SERVER_SLOTS_LOW;
 	if (want && !cl->reading) {
 		event_add(cl->ev_read, NULL);
 		/* Messages may be waiting in the buffer already. */
@@ -506,6 +579,7 @@ client_advance(struct client *cl)
 		cl->nslots--;
 		free(s);
 		if ((s = TAILQ_FIRST(&cl->slots)) != NULL && s->held != NULL) {
+			cl->held -= evbuffer_get_length(s->held);
 			evbuffer_add_buffer(cl->out, s->held);
 			evbuffer_free(s->held);
 			s->held = NULL;
@@ -514,7 +588,8 @@ client_advance(struct client *cl)
 	client_mark_dirty(cl);
 }
 
-/* The sink of a call: replies go to the output or wait in the slot. */
+/* The sink of a call: replies go to the output or wait in the slot; a
+ * oneway call only ends. */
 static void
 slot_sink(void *arg, const char *msg, size_t len, int final)
 {
@@ -522,12 +597,24 @@ slot_sink(void *arg, const char *msg, size_t len, int final)
 	struct client *cl = s->cl;
 	struct evbuffer *dst;
 
+	if (final && cl->dispatching == s)
+		cl->dispatching = NULL;
+	if (s->oneway) {
+		TAILQ_REMOVE(&cl->oneway, s, entry);
+		cl->nslots--;
+		cl->noneway--;
+		cl->parked -= s->cost;
+		free(s);
+		client_mark_dirty(cl);
+		return;
+	}
 	if (s == TAILQ_FIRST(&cl->slots))
 		dst = cl->out;
 	else {
 		if (s->held == NULL)
 			s->held = evbuffer_new();
 		dst = s->held;
+		cl->held += len + 1;
 	}
 	evbuffer_add(dst, msg, len);
 	evbuffer_add(dst, "", 1);
@@ -535,18 +622,12 @@ slot_sink(void *arg, const char *msg, size_t len, int final)
 		s->finished = 1;
 		s->call = NULL;
 		cl->unfinished--;
+		cl->parked -= s->cost;
+		s->cost = 0;
 		client_advance(cl);
 	} else
 		client_mark_dirty(cl);
-	if (evbuffer_get_length(dst) > cl->srv->pxd->conf->max_output_buffer &&
-	    !cl->dead) {
-		log_warnx("client %d (uid %lu): more than %llu bytes of "
-		    "replies unread, dropping it", cl->fd,
-		    (unsigned long)cl->who.uid,
-		    (unsigned long long)cl->srv->pxd->conf->max_output_buffer);
-		cl->dead = 1;
-		client_mark_dirty(cl);
-	}
+	client_check_cap(cl);
 }
 
 /* Answer a message that is not a call (in order, as a finished slot). */
@@ -618,18 +699,30 @@ client_message(struct client *cl, const char *msg, size_t len)
 	json_object_object_get_ex(obj, "method", &v);
 	method = json_object_get_string(v);
 	pxd->stats.calls++;
+	/* Every call has a slot, oneway ones too: what a call holds until
+	 * it ends counts against the client and goes with it. */
+	s = xcalloc(1, sizeof *s);
+	s->cl = cl;
+	s->oneway = oneway;
 	if (oneway) {
-		c = call_new(&cl->who, method, 0, 1, NULL, NULL);
+		TAILQ_INSERT_TAIL(&cl->oneway, s, entry);
+		cl->noneway++;
 	} else {
-		s = xcalloc(1, sizeof *s);
-		s->cl = cl;
 		TAILQ_INSERT_TAIL(&cl->slots, s, entry);
-		cl->nslots++;
 		cl->unfinished++;
-		c = call_new(&cl->who, method, more, 0, slot_sink, s);
-		s->call = c;
 	}
+	cl->nslots++;
+	c = call_new(&cl->who, method, more, oneway, slot_sink, s);
+	s->call = c;
+	cl->dispatching = s;
 	methods_dispatch(pxd, c, params);
+	if (cl->dispatching == s) {
+		/* Parked: it answers later.  What it holds counts. */
+		cl->dispatching = NULL;
+		s->cost = SERVER_CALL_COST + call_held(c);
+		cl->parked += s->cost;
+		client_check_cap(cl);
+	}
 	json_object_put(obj);
 }
 
@@ -647,9 +740,9 @@ client_process(struct client *cl)
 		avail = evbuffer_get_length(cl->in);
 		if (avail == 0)
 			break;
-		/* Too much unread output or too many unanswered calls:
+		/* Too much held or too many unanswered calls:
 		 * client_update_reading() resumes once they drain. */
-		if (evbuffer_get_length(cl->out) > SERVER_OUT_HIGH ||
+		if (client_bytes(cl) >= client_mark(cl, 1) ||
 		    cl->nslots >= SERVER_SLOTS_HIGH)
 			break;
 		if (n == SERVER_MSGS_PER_WAKEUP) {
@@ -796,6 +889,11 @@ client_close(struct client *cl)
 	log_debug("client %d (uid %lu) closed", cl->fd,
 	    (unsigned long)cl->who.uid);
 	/* Unfinished calls are told first, so their handlers let go. */
+	while ((s = TAILQ_FIRST(&cl->oneway)) != NULL) {
+		TAILQ_REMOVE(&cl->oneway, s, entry);
+		call_abort(s->call);
+		free(s);
+	}
 	while ((s = TAILQ_FIRST(&cl->slots)) != NULL) {
 		TAILQ_REMOVE(&cl->slots, s, entry);
 		if (s->call != NULL)
@@ -881,6 +979,9 @@ server_stop(struct server *srv)
 				break;
 			call_shutdown(s->call);
 		}
+		/* A oneway call's end frees its slot. */
+		while ((s = TAILQ_FIRST(&cl->oneway)) != NULL)
+			call_shutdown(s->call);
 		cl->closing = 1;
 		client_mark_dirty(cl);
 	}
