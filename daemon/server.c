@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -36,6 +37,7 @@
 #define SERVER_SLOTS_HIGH 4096		/* unanswered calls: stop reading */
 #define SERVER_SLOTS_LOW 1024
 #define SERVER_CALL_COST 512		/* bytes counted per parked call */
+#define SERVER_ACCEPT_PAUSE_MS 500	/* out of descriptors: pause */
 
 struct client;
 
@@ -96,6 +98,9 @@ struct server {
 	LIST_HEAD(, uidconn) uids;
 	unsigned int nclients;
 	uint64_t dropped;	/* clients dropped over max_output_buffer */
+	int reserve_fd;		/* given up to refuse when out of fds */
+	int exhausted;		/* out of fds since the last accept */
+	uint64_t accept_pauses;	/* accepting paused for lack of fds */
 	int stopping;
 	int activated;		/* the socket is systemd's: never unlink it */
 };
@@ -114,6 +119,10 @@ server_new(struct pxd *pxd)
 
 	srv->pxd = pxd;
 	srv->fd = -1;
+	/* A descriptor kept in reserve: out of descriptors, it makes room
+	 * to accept a waiting client and tell it, instead of leaving it to
+	 * time out in the backlog. */
+	srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	TAILQ_INIT(&srv->clients);
 	TAILQ_INIT(&srv->dirty);
 	LIST_INIT(&srv->uids);
@@ -127,6 +136,18 @@ server_connections(const struct server *srv)
 }
 
 static size_t client_bytes(const struct client *);
+
+/* The soft RLIMIT_NOFILE. */
+static uint64_t
+server_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return 0;
+	return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX :
+	    (uint64_t)rl.rlim_cur;
+}
 
 /* The server's part of Stats: what clients hold, drops, accepts. */
 void
@@ -145,6 +166,13 @@ server_stats(const struct server *srv, json_object *p)
 	    json_object_new_int64((int64_t)pending));
 	json_object_object_add(p, "clients_dropped",
 	    json_object_new_int64((int64_t)srv->dropped));
+	json_object_object_add(p, "accepts_paused", json_object_new_boolean(
+	    srv->ev_accept_pause != NULL &&
+	    evtimer_pending(srv->ev_accept_pause, NULL)));
+	json_object_object_add(p, "accept_pauses",
+	    json_object_new_int64((int64_t)srv->accept_pauses));
+	json_object_object_add(p, "fd_limit",
+	    json_object_new_int64((int64_t)server_fd_limit()));
 }
 
 /* Create the missing directories of path's parent (mode 0755). */
@@ -348,15 +376,25 @@ server_path(const struct server *srv)
 	return srv->path;
 }
 
+/* Accept again after a pause (or at once when a client left); the
+ * reserve descriptor is taken back when it could not be before. */
+static void
+server_accept_resume(struct server *srv)
+{
+	if (srv->ev_accept_pause != NULL)
+		evtimer_del(srv->ev_accept_pause);
+	if (srv->reserve_fd == -1)
+		srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (!srv->stopping && srv->ev_accept != NULL)
+		event_add(srv->ev_accept, NULL);
+}
+
 static void
 server_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct server *srv = arg;
-
 	(void)fd;
 	(void)what;
-	if (!srv->stopping && srv->ev_accept != NULL)
-		event_add(srv->ev_accept, NULL);
+	server_accept_resume(arg);
 }
 
 static struct uidconn *
@@ -388,6 +426,47 @@ server_refuse(int fd, enum px_error e, unsigned int limit)
 	close(fd);
 }
 
+/*
+ * Out of descriptors (errno err): the clients waiting in the backlog are
+ * accepted with the reserve descriptor's room and refused at once, one by
+ * one, rather than left to time out; then accepting pauses for a while,
+ * or until a client leaves.  Logged once until an accept succeeds again.
+ */
+static void
+server_out_of_fds(struct server *srv, int lfd, int err)
+{
+	struct timeval tv = { 0, SERVER_ACCEPT_PAUSE_MS * 1000 };
+	unsigned int n = 0;
+	int fd;
+
+	if (srv->reserve_fd != -1) {
+		close(srv->reserve_fd);
+		srv->reserve_fd = -1;
+		while (n < SERVER_MSGS_PER_WAKEUP && (fd = accept4(lfd, NULL,
+		    NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
+			server_refuse(fd, PX_ERR_TOO_MANY_CONNECTIONS,
+			    srv->nclients);
+			n++;
+		}
+		srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	if (!srv->exhausted) {
+		log_warnx("out of file descriptors (%s) with %u connections "
+		    "open (limit %llu): refusing new connections and pausing "
+		    "accepts until descriptors are free", strerror(err),
+		    srv->nclients, (unsigned long long)server_fd_limit());
+		srv->exhausted = 1;
+	} else
+		log_debug("still out of file descriptors: %u connections "
+		    "refused", n);
+	srv->accept_pauses++;
+	event_del(srv->ev_accept);
+	if (srv->ev_accept_pause == NULL)
+		srv->ev_accept_pause = evtimer_new(srv->pxd->base,
+		    server_accept_resume_cb, srv);
+	evtimer_add(srv->ev_accept_pause, &tv);
+}
+
 /* Is the peer in the admin group?  SO_PEERGROUPS has its groups. */
 static int
 server_peer_in_group(int fd, gid_t primary, gid_t want)
@@ -415,27 +494,23 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	struct ucred cred;
 	struct uidconn *uc;
 	socklen_t len;
-	struct timeval tv = { 1, 0 };
 	int fd, i;
 
 	(void)what;
 	for (i = 0; i < 64; i++) {
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno == EMFILE || errno == ENFILE) {
-				/* Out of descriptors: stop accepting for a
-				 * second instead of spinning. */
-				log_warn("accept");
-				event_del(srv->ev_accept);
-				if (srv->ev_accept_pause == NULL)
-					srv->ev_accept_pause = evtimer_new(
-					    srv->pxd->base,
-					    server_accept_resume_cb, srv);
-				evtimer_add(srv->ev_accept_pause, &tv);
-			} else if (errno != EAGAIN && errno != EINTR &&
+			if (errno == EMFILE || errno == ENFILE)
+				server_out_of_fds(srv, lfd, errno);
+			else if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_warn("accept");
 			return;
+		}
+		if (srv->exhausted) {
+			log_info("accepting connections again (%u open)",
+			    srv->nclients);
+			srv->exhausted = 0;
 		}
 		len = sizeof cred;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
@@ -917,6 +992,10 @@ client_close(struct client *cl)
 	evbuffer_free(cl->out);
 	close(cl->fd);
 	free(cl);
+	/* A descriptor is free: accepts paused for lack of them resume. */
+	if (srv->ev_accept_pause != NULL &&
+	    evtimer_pending(srv->ev_accept_pause, NULL))
+		server_accept_resume(srv);
 }
 
 void
@@ -954,6 +1033,10 @@ server_stop(struct server *srv)
 	if (srv->ev_accept_pause != NULL) {
 		event_free(srv->ev_accept_pause);
 		srv->ev_accept_pause = NULL;
+	}
+	if (srv->reserve_fd != -1) {
+		close(srv->reserve_fd);
+		srv->reserve_fd = -1;
 	}
 	if (srv->fd != -1 && srv->activated) {
 		/* systemd's socket: it stays bound and listening, so that

@@ -42,7 +42,7 @@ void server_stop(struct server *srv);
 
 unsigned int server_connections(const struct server *srv);
 /* Add the server's Stats members to p: client_bytes, pending_calls,
- * clients_dropped. */
+ * clients_dropped, accepts_paused, accept_pauses, fd_limit. */
 void server_stats(const struct server *srv, json_object *p);
 
 #endif

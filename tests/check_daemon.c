@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -825,6 +827,109 @@ START_TEST(test_cap_counts_all_a_client_holds)
 }
 END_TEST
 
+/* The descriptor limit that leaves the daemon exactly free descriptors
+ * (new ones take the lowest numbers, so those above it do not count). */
+static int
+fd_limit_leaving(pid_t pid, int free)
+{
+	char path[64], used[4096];
+	struct dirent *de;
+	DIR *d;
+	int fd, lim, n;
+
+	snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
+	memset(used, 0, sizeof used);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && (fd = atoi(de->d_name)) >= 0 &&
+		    fd < (int)sizeof used)
+			used[fd] = 1;
+	closedir(d);
+	for (lim = 0, n = 0; lim < (int)sizeof used; lim++) {
+		if (!used[lim] && n == free)
+			return lim;
+		n += !used[lim];
+	}
+	return -1;
+}
+
+/* Issue 11, 9: with its descriptors used up, pollexd left new clients to
+ * time out in the backlog.  It raises its soft limit at start-up; out of
+ * descriptors, it refuses a new client at once (with the room its reserve
+ * descriptor makes), pauses accepting, says so in the log and in Stats,
+ * and serves again once a client has left. */
+START_TEST(test_out_of_descriptors)
+{
+	enum { MAXC = 64 };
+	struct rlimit rl, low;
+	int fd, c[MAXC], lim, nserved = 0, refused = 0, eof, i;
+	int64_t limit;
+	rlim_t want;
+	char *reply, *log;
+
+	/* Started with a soft limit of 128: pollexd raises it. */
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	low = rl;
+	if (low.rlim_cur > 128)
+		low.rlim_cur = 128;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	start_with("");
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	fd = raw_connect(td->sock);
+	ck_assert_int_ge(fd, 0);
+	want = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 65536 ?
+	    rl.rlim_max : 65536;
+	limit = stat_of(fd, "fd_limit");	/* asserted at the end */
+
+	/* Now leave it a few descriptors (prlimit: as if LimitNOFILE= were
+	 * low), and connect until a client is turned away. */
+	lim = fd_limit_leaving(td->pid, 3);
+	ck_assert_int_gt(lim, 0);
+	low.rlim_cur = low.rlim_max = (rlim_t)lim;
+	ck_assert_int_eq(prlimit(td->pid, RLIMIT_NOFILE, &low, NULL), 0);
+	for (i = 0; i < MAXC && !refused; i++) {
+		c[i] = raw_connect(td->sock);
+		ck_assert_int_ge(c[i], 0);
+		ck_assert_int_eq(raw_send(c[i], "{\"method\":\"io.pollex.Stats\"}",
+		    30), 0);
+		/* Served, or told and closed, within T: never a hang. */
+		reply = raw_recv(c[i], T, &eof);
+		ck_assert_msg(reply != NULL || eof, "client %d: neither served "
+		    "nor closed in %d ms", i, T);
+		if (reply != NULL && strstr(reply, "\"uptime\"") != NULL)
+			nserved++;
+		else {
+			ck_assert_msg(reply == NULL || strstr(reply,
+			    "io.pollex.TooManyConnections") != NULL, "%s", reply);
+			free(reply);
+			reply = raw_recv(c[i], T, &eof);
+			ck_assert_ptr_null(reply);
+			ck_assert_int_eq(eof, 1);
+			refused = 1;
+		}
+		free(reply);
+	}
+	ck_assert_msg(refused, "%d clients served, none refused", nserved);
+	ck_assert_int_eq(nserved, 3);
+	ck_assert_int_ge(stat_of(fd, "accept_pauses"), 1);
+	log = td_log(td);
+	ck_assert_msg(strstr(log, "out of file descriptors") != NULL, "%s",
+	    tail(log));
+	free(log);
+	/* Clients leave: the next one is served at once. */
+	while (i-- > 0)
+		close(c[i]);
+	c[0] = raw_connect(td->sock);
+	json_object_put(rpc(c[0], "io.pollex.Stats", NULL));
+	ck_assert_int_eq(stat_of(c[0], "accepts_paused"), 0);
+	close(c[0]);
+	close(fd);
+	/* The limit raised at start-up. */
+	ck_assert_int_eq(limit, (int64_t)want);
+}
+END_TEST
+
 START_TEST(test_sigterm_answers_waiters)
 {
 	char *sub, *reply;
@@ -943,6 +1048,7 @@ daemon_suite(void)
 	tcase_add_test(tc, test_pipelined_answered_in_order);
 	tcase_add_test(tc, test_oneway_gets_no_reply);
 	tcase_add_test(tc, test_connection_limits);
+	tcase_add_test(tc, test_out_of_descriptors);
 	tcase_add_test(tc, test_unread_replies_drop_client);
 	tcase_add_test(tc, test_oneway_wait_parks_nothing);
 	tcase_add_test(tc, test_held_replies_count);
