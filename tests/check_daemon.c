@@ -690,6 +690,42 @@ START_TEST(test_oneway_wait_parks_nothing)
 }
 END_TEST
 
+/* Issue 11, 2: a oneway call that waits (a Cancel waiting for its cancel
+ * program) belongs to its connection: counted while it waits, freed when
+ * the connection closes.  The cancel itself goes on. */
+START_TEST(test_oneway_call_freed_with_connection)
+{
+	char *c, *id, msg[256], note[128];
+	int fd, w, i, seen = 0;
+
+	if (asprintf(&c, "{\"pollers\": {\"p\": {\"kind\": \"exec\", "
+	    "\"interval\": \"30s\", \"poll\": %s, \"cancel\": %s}}}",
+	    td->poll_argv, td->cancel_argv) == -1)
+		abort();
+	ck_assert_msg(td_start(td, c) == 0, "%s", tail(td_log(td)));
+	free(c);
+	fd = raw_connect(td->sock);
+	id = submit_never(fd, "c1");
+	td_block(td);
+	w = raw_connect(td->sock);
+	snprintf(msg, sizeof msg, "{\"method\":\"io.pollex.Cancel\","
+	    "\"oneway\":true,\"parameters\":{\"id\":\"%s\"}}", id);
+	ck_assert_int_eq(raw_send(w, msg, strlen(msg) + 1), 0);
+	while (!seen && td_note(td, T, note, sizeof note) == 0)
+		seen = strncmp(note, "cancel 1 blocked", 16) == 0;
+	ck_assert_msg(seen, "the cancel program did not run");
+	/* The Cancel and this Stats are unanswered. */
+	ck_assert_int_eq(stat_of(fd, "pending_calls"), 2);
+	close(w);
+	for (i = 0; i < 5000 && stat_of(fd, "pending_calls") != 1; i++)
+		;
+	ck_assert_int_eq(stat_of(fd, "pending_calls"), 1);
+	td_release(td);
+	close(fd);
+	free(id);
+}
+END_TEST
+
 /* Issue 11, 3: replies held behind a parked Wait count against
  * max_output_buffer with the output.  The client that pipelines a Wait
  * and 100 List calls of 10,000 tasks is paused once it holds half the
@@ -1051,6 +1087,7 @@ daemon_suite(void)
 	tcase_add_test(tc, test_out_of_descriptors);
 	tcase_add_test(tc, test_unread_replies_drop_client);
 	tcase_add_test(tc, test_oneway_wait_parks_nothing);
+	tcase_add_test(tc, test_oneway_call_freed_with_connection);
 	tcase_add_test(tc, test_held_replies_count);
 	tcase_add_test(tc, test_cap_counts_all_a_client_holds);
 	suite_add_tcase(s, tc);
