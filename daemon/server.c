@@ -145,8 +145,8 @@ server_fd_limit(void)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return 0;
-	return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX :
-	    (uint64_t)rl.rlim_cur;
+	return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT64_MAX ?
+	    INT64_MAX : (uint64_t)rl.rlim_cur;
 }
 
 /* The server's part of Stats: what clients hold, drops, accepts. */
