@@ -614,7 +614,11 @@ stat_of(int fd, const char *key)
 	return v;
 }
 
-/* The daemon's resident set, in KiB (VmRSS of /proc/PID/status). */
+/*
+ * The daemon's resident set, in KiB (VmRSS of /proc/PID/status); -1 when
+ * it says nothing about the daemon's own memory: under AddressSanitizer
+ * (its quarantine keeps freed memory) or valgrind.
+ */
 static long
 rss_kib(pid_t pid)
 {
@@ -622,6 +626,12 @@ rss_kib(pid_t pid)
 	long kib = -1;
 	FILE *f;
 
+#if defined(__SANITIZE_ADDRESS__)
+	return -1;
+#endif
+	if (getenv("POLLEX_TEST_WRAPPER") != NULL &&
+	    *getenv("POLLEX_TEST_WRAPPER") != '\0')
+		return -1;
 	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
 	if ((f = fopen(path, "r")) == NULL)
 		return -1;
@@ -678,8 +688,8 @@ START_TEST(test_oneway_wait_parks_nothing)
 	ck_assert_int_eq(stat_of(fd, "calls"), N + 3);
 	rss1 = rss_kib(td->pid);
 	/* Parked, they took some 70 MB (690 bytes each). */
-	ck_assert_msg(rss1 - rss0 < 16 * 1024, "RSS grew from %ld to %ld KiB",
-	    rss0, rss1);
+	ck_assert_msg(rss1 - rss0 < 16 * 1024 || rss0 == -1, "RSS grew from "
+	    "%ld to %ld KiB", rss0, rss1);
 	/* Only this Stats call is unanswered. */
 	ck_assert_int_eq(stat_of(fd, "pending_calls"), 1);
 	other = raw_connect(td->sock);
@@ -783,8 +793,8 @@ START_TEST(test_held_replies_count)
 			break;
 	}
 	rss1 = rss_kib(td->pid);
-	ck_assert_msg(rss1 - rss0 < 64 * 1024, "RSS grew from %ld to %ld KiB "
-	    "(%lld calls taken in, %lld bytes held)", rss0, rss1,
+	ck_assert_msg(rss1 - rss0 < 64 * 1024 || rss0 == -1, "RSS grew from "
+	    "%ld to %ld KiB (%lld calls taken in, %lld bytes held)", rss0, rss1,
 	    (long long)calls, (long long)bytes);
 	ck_assert_int_lt(calls, 1 + NLIST);
 	ck_assert_int_le(bytes, 8 * 1024 * 1024);
@@ -898,6 +908,7 @@ fd_limit_leaving(pid_t pid, int free)
 START_TEST(test_out_of_descriptors)
 {
 	enum { MAXC = 64 };
+	static const char stats[] = "{\"method\":\"io.pollex.Stats\"}";
 	struct rlimit rl, low;
 	int fd, c[MAXC], lim, nserved = 0, refused = 0, eof, i;
 	int64_t limit;
@@ -927,8 +938,7 @@ START_TEST(test_out_of_descriptors)
 	for (i = 0; i < MAXC && !refused; i++) {
 		c[i] = raw_connect(td->sock);
 		ck_assert_int_ge(c[i], 0);
-		ck_assert_int_eq(raw_send(c[i], "{\"method\":\"io.pollex.Stats\"}",
-		    30), 0);
+		ck_assert_int_eq(raw_send(c[i], stats, sizeof stats), 0);
 		/* Served, or told and closed, within T: never a hang. */
 		reply = raw_recv(c[i], T, &eof);
 		ck_assert_msg(reply != NULL || eof, "client %d: neither served "
