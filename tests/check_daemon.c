@@ -971,8 +971,11 @@ START_TEST(test_out_of_descriptors)
 	ck_assert_int_eq(stat_of(c[0], "accepts_paused"), 0);
 	close(c[0]);
 	close(fd);
-	/* The limit raised at start-up. */
-	ck_assert_int_eq(limit, (int64_t)want);
+	/* The limit raised at start-up (valgrind keeps the one it started
+	 * with: it reserves descriptors above it). */
+	if (getenv("POLLEX_TEST_WRAPPER") == NULL ||
+	    strstr(getenv("POLLEX_TEST_WRAPPER"), "valgrind") == NULL)
+		ck_assert_int_eq(limit, (int64_t)want);
 }
 END_TEST
 
