@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,7 @@ struct client {
 	struct event *ev_read;
 	struct event *ev_write;
 	struct event *ev_timer;		/* a started message must finish */
+	struct event *ev_closed;	/* while not reading: the peer left */
 	struct evbuffer *in;
 	struct evbuffer *out;
 	size_t scanned;			/* bytes of in known to hold no NUL */
@@ -108,6 +110,7 @@ struct server {
 static void client_read_cb(evutil_socket_t, short, void *);
 static void client_write_cb(evutil_socket_t, short, void *);
 static void client_timer_cb(evutil_socket_t, short, void *);
+static void client_closed_cb(evutil_socket_t, short, void *);
 static void client_close(struct client *);
 static void client_mark_dirty(struct client *);
 static void client_update_reading(struct client *);
@@ -561,6 +564,10 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		cl->ev_write = event_new(srv->pxd->base, fd, EV_WRITE,
 		    client_write_cb, cl);
 		cl->ev_timer = evtimer_new(srv->pxd->base, client_timer_cb, cl);
+		if (event_base_get_features(srv->pxd->base) &
+		    EV_FEATURE_EARLY_CLOSE)
+			cl->ev_closed = event_new(srv->pxd->base, fd, EV_CLOSED,
+			    client_closed_cb, cl);
 		TAILQ_INSERT_TAIL(&srv->clients, cl, entry);
 		srv->nclients++;
 		client_update_reading(cl);
@@ -638,8 +645,16 @@ client_update_reading(struct client *cl)
 		/* Messages may be waiting in the buffer already. */
 		if (evbuffer_get_length(cl->in) > 0)
 			event_active(cl->ev_read, EV_READ, 0);
-	} else if (!want && cl->reading)
+		if (cl->ev_closed != NULL)
+			event_del(cl->ev_closed);
+	} else if (!want && cl->reading) {
 		event_del(cl->ev_read);
+		/* Paused, not done: a peer that goes away must still be
+		 * noticed, or what it holds stays until its calls end. */
+		if (cl->ev_closed != NULL && !cl->dead && !cl->closing &&
+		    !cl->eof && !cl->srv->stopping)
+			event_add(cl->ev_closed, NULL);
+	}
 	cl->reading = want;
 }
 
@@ -809,7 +824,7 @@ client_process(struct client *cl)
 	struct evbuffer_ptr pos;
 	size_t avail;
 	unsigned char *data;
-	int n = 0;
+	int n = 0, partial = 0;
 
 	while (!cl->dead && !cl->closing) {
 		avail = evbuffer_get_length(cl->in);
@@ -828,6 +843,7 @@ client_process(struct client *cl)
 		evbuffer_ptr_set(cl->in, &pos, cl->scanned, EVBUFFER_PTR_SET);
 		pos = evbuffer_search(cl->in, "", 1, &pos);
 		if (pos.pos < 0) {
+			partial = 1;
 			cl->scanned = avail;
 			if (avail > conf->max_message_size) {
 				log_warnx("client %d (uid %lu): message larger "
@@ -855,8 +871,9 @@ client_process(struct client *cl)
 		evbuffer_drain(cl->in, (size_t)pos.pos + 1);
 		n++;
 	}
-	/* A started message must be finished in time. */
-	if (evbuffer_get_length(cl->in) > 0 && !cl->closing) {
+	/* A started message must be finished in time; whole messages
+	 * waiting while reading is paused are not the client's delay. */
+	if (partial && !cl->closing) {
 		if (!evtimer_pending(cl->ev_timer, NULL)) {
 			struct timeval tv;
 			tv.tv_sec = (time_t)(conf->message_timeout / 1000);
@@ -902,6 +919,26 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 		cl->closing = 1;
 	if (cl->eof || cl->closing)
 		client_mark_dirty(cl);
+}
+
+/*
+ * The peer shut its side while reading was paused.  Gone for good (the
+ * socket hung up both ways): nothing can reach it, so it is closed now
+ * and what its calls hold is freed.  A half-close still wants its
+ * replies: the read path sees its EOF once reading resumes.
+ */
+static void
+client_closed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+	struct pollfd pfd = { fd, 0, 0 };
+
+	(void)what;
+	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR))) {
+		log_debug("client %d (uid %lu): went away while paused",
+		    cl->fd, (unsigned long)cl->who.uid);
+		client_close(cl);
+	}
 }
 
 static void
@@ -988,6 +1025,8 @@ client_close(struct client *cl)
 	event_free(cl->ev_read);
 	event_free(cl->ev_write);
 	event_free(cl->ev_timer);
+	if (cl->ev_closed != NULL)
+		event_free(cl->ev_closed);
 	evbuffer_free(cl->in);
 	evbuffer_free(cl->out);
 	close(cl->fd);

@@ -756,9 +756,12 @@ START_TEST(test_held_replies_count)
 	long rss0, rss1;
 	int64_t base, bytes = 0, calls = 0;
 	json_object *r;
-	int fd, a, k;
+	int fd, a, k, eof;
 
-	start_with("\"max_output_buffer\": 8388608");
+	/* A short message_timeout: whole calls waiting while reading is
+	 * paused are no unfinished message. */
+	start_with("\"max_output_buffer\": 8388608, \"message_timeout\": "
+	    "\"300ms\"");
 	fd = raw_connect(td->sock);
 	id = submit_never(fd, "never");
 	/* 10,000 tasks: a List of them is some 3 MB. */
@@ -803,10 +806,13 @@ START_TEST(test_held_replies_count)
 	    (long long)calls, (long long)bytes);
 	ck_assert_int_lt(calls, 1 + NLIST);
 	ck_assert_int_le(bytes, 8 * 1024 * 1024);
-	/* Paused, not dropped: it holds less than the cap. */
+	/* Paused, not dropped (it holds less than the cap), nor closed for
+	 * its calls that wait in the input (message_timeout). */
 	ck_assert_int_eq(stat_of(fd, "clients_dropped"), 0);
-	ck_assert_ptr_null(raw_recv(a, 100, NULL));
-	/* Gone with the client. */
+	ck_assert_ptr_null(raw_recv(a, 1000, &eof));
+	ck_assert_msg(!eof, "the paused client was closed: %s",
+	    tail(td_log(td)));
+	/* Gone with the client, paused as it is. */
 	close(a);
 	for (k = 0; k < 5000 && stat_of(fd, "client_bytes") != 0; k++)
 		;
