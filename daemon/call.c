@@ -15,6 +15,7 @@ struct call {
 	char *method;
 	int more;
 	int oneway;
+	size_t held;		/* bytes a parked call holds */
 	call_sink sink;
 	void *sink_arg;
 	call_abort_cb abort_cb;
@@ -61,6 +62,32 @@ call_wants_more(const struct call *c)
 	return c->more;
 }
 
+int
+call_is_oneway(const struct call *c)
+{
+	return c->oneway;
+}
+
+void
+call_set_held(struct call *c, size_t bytes)
+{
+	c->held = bytes;
+}
+
+size_t
+call_held(const struct call *c)
+{
+	return c->held;
+}
+
+/* A oneway call ended: its sink hears of it, without a reply. */
+static void
+call_oneway_end(struct call *c, int final)
+{
+	if (final && c->sink != NULL)
+		c->sink(c->sink_arg, NULL, 0, 1);
+}
+
 /* Serialize one reply and hand it to the sink. */
 static void
 call_send(struct call *c, json_object *msg, int final)
@@ -68,7 +95,9 @@ call_send(struct call *c, json_object *msg, int final)
 	const char *text;
 	size_t len;
 
-	if (!c->oneway && c->sink != NULL) {
+	if (c->oneway)
+		call_oneway_end(c, final);
+	else if (c->sink != NULL) {
 		text = frame_serialize(msg, &len);
 		c->sink(c->sink_arg, text, len, final);
 	}
@@ -93,7 +122,9 @@ call_reply_text(struct call *c, const char *params)
 	size_t plen = strlen(params), len = sizeof head - 1 + plen + 1;
 	char *msg;
 
-	if (!c->oneway && c->sink != NULL) {
+	if (c->oneway)
+		call_oneway_end(c, 1);
+	else if (c->sink != NULL) {
 		msg = xmalloc(len + 1);
 		memcpy(msg, head, sizeof head - 1);
 		memcpy(msg + sizeof head - 1, params, plen);

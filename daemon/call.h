@@ -22,6 +22,8 @@ struct call;
 /*
  * Where replies go: the server's connection slot, or a test's collector.
  * msg is one serialized reply (without the NUL); final is set on the last.
+ * A oneway call has no replies: its sink hears only of its end, once, with
+ * msg NULL and final set.
  */
 typedef void (*call_sink)(void *arg, const char *msg, size_t len, int final);
 typedef void (*call_abort_cb)(struct call *c, void *arg);
@@ -32,6 +34,14 @@ struct call *call_new(const struct caller *who, const char *method, int more,
 const struct caller *call_caller(const struct call *c);
 const char *call_method(const struct call *c);
 int call_wants_more(const struct call *c);
+int call_is_oneway(const struct call *c);
+/*
+ * A handler that parks a call says roughly how many bytes it holds for it
+ * (a Wait's links, a held reply), so that the server counts them against
+ * the client's max_output_buffer.
+ */
+void call_set_held(struct call *c, size_t bytes);
+size_t call_held(const struct call *c);
 
 /*
  * Replies.  call_reply() and call_error() are final: they free the call, so

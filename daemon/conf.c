@@ -535,15 +535,19 @@ conf_read_mode(struct cfg *c, const char *key, mode_t *mode)
 	return 1;
 }
 
+/* A group name that must exist; its gid in *gid (may be NULL). */
 static int
-conf_read_group(struct cfg *c, const char *key, char **name)
+conf_read_group(struct cfg *c, const char *key, char **name, gid_t *gid)
 {
+	struct group *gr;
 	int r;
 
 	if ((r = cfg_string(c, key, name)) != 1)
 		return r;
-	if (getgrnam(*name) == NULL)
+	if ((gr = getgrnam(*name)) == NULL)
 		return cfg_error(c, key, "no such group: \"%s\"", *name);
+	if (gid != NULL)
+		*gid = gr->gr_gid;
 	return 1;
 }
 
@@ -560,9 +564,10 @@ conf_read(struct cfg_ctx *ctx, json_object *root, struct conf *conf)
 
 	cfg_string(c, "socket", &conf->socket_path);
 	conf_read_mode(c, "socket_mode", &conf->socket_mode);
-	conf_read_group(c, "socket_group", &conf->socket_group);
+	conf_read_group(c, "socket_group", &conf->socket_group, NULL);
 	cfg_string(c, "state_dir", &conf->state_dir);
-	conf_read_group(c, "admin_group", &conf->admin_group);
+	conf_read_group(c, "admin_group", &conf->admin_group,
+	    &conf->admin_gid);
 	cfg_duration(c, "retention", &conf->retention);
 	if (cfg_uint(c, "max_connections", 1, 1000000, &v) == 1)
 		conf->max_connections = (uint32_t)v;

@@ -32,6 +32,7 @@ struct conf {
 	char *socket_group;
 	char *state_dir;	/* NULL: the default or --state-dir */
 	char *admin_group;
+	gid_t admin_gid;	/* admin_group's gid, resolved at load */
 	uint64_t retention;	/* ms terminal tasks are kept */
 	uint32_t max_connections;
 	uint32_t max_connections_per_uid;

@@ -549,6 +549,12 @@ m_wait(struct pxd *pxd, struct call *c, json_object *params)
 	char name[32];
 	size_t i, j, n, m;
 
+	/* A oneway Wait does nothing: its reply is all a Wait makes, and
+	 * nobody reads it.  Nothing is parked (docs/protocol.md). */
+	if (call_is_oneway(c)) {
+		call_reply(c, NULL);
+		return;
+	}
 	if (params_known(c, params, known) == -1)
 		return;
 	if ((ids = param(params, "ids")) == NULL) {
@@ -839,6 +845,8 @@ m_stats(struct pxd *pxd, struct call *c, json_object *params)
 	    pxd->server != NULL ? server_connections(pxd->server) : 0));
 	json_object_object_add(p, "calls",
 	    json_object_new_int64((int64_t)pxd->stats.calls));
+	if (pxd->server != NULL)
+		server_stats(pxd->server, p);
 	if (pxd->store != NULL)
 		json_object_object_add(p, "store", store_stats(pxd->store));
 	call_reply(c, p);

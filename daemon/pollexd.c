@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +33,8 @@
 #define PURGE_BATCH 1000	/* tasks purged per loop iteration */
 #define STATUS_PERIOD_US 5000000	/* STATUS= at most this often */
 #define DEFAULT_CONF SYSCONFDIR "/pollex/pollexd.conf"
+#define NOFILE_WANT 65536	/* descriptors wanted at least */
+#define NOFILE_SPARE 1024	/* beyond clients: pollers, the store */
 
 static int pxd_deadline_dirty;
 
@@ -196,6 +199,8 @@ pxd_reply_after_commit(struct pxd *pxd, struct call *call, char *reply,
 	a->nids = nids;
 	TAILQ_INSERT_TAIL(&pxd->acks, a, entry);
 	call_on_abort(call, ack_abort_cb, a);
+	call_set_held(call, sizeof *a + strlen(reply) + 1 +
+	    nids * (sizeof *ids + TASK_ID_LEN + 1));
 }
 
 /* Commit this iteration's changes, then release or fail the held replies. */
@@ -531,6 +536,50 @@ pxd_notify_start(struct pxd *pxd)
 	event_add(pxd->ev_notify, &tv);
 }
 
+/*
+ * Raise the soft RLIMIT_NOFILE (1024 by default, also under systemd) to
+ * what max_connections and the pollers need, within the hard limit: at
+ * least NOFILE_WANT, or two per connection and NOFILE_SPARE.  Never
+ * lowers it.  Says what it did, and warns when max_connections cannot be
+ * reached.
+ */
+static void
+pxd_raise_nofile(const struct conf *conf)
+{
+	struct rlimit rl;
+	rlim_t want, old;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit(RLIMIT_NOFILE)");
+		return;
+	}
+	old = rl.rlim_cur;
+	want = (rlim_t)conf->max_connections * 2 + NOFILE_SPARE;
+	if (want < NOFILE_WANT)
+		want = NOFILE_WANT;
+	if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
+		want = rl.rlim_max;
+	if (old != RLIM_INFINITY && want > old) {
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			log_warn("cannot raise the file descriptor limit from "
+			    "%llu to %llu", (unsigned long long)old,
+			    (unsigned long long)want);
+			rl.rlim_cur = old;
+		} else
+			log_info("file descriptor limit raised from %llu to "
+			    "%llu (hard limit %llu)", (unsigned long long)old,
+			    (unsigned long long)want,
+			    (unsigned long long)rl.rlim_max);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur <
+	    (rlim_t)conf->max_connections + 64)
+		log_warnx("only %llu file descriptors (RLIMIT_NOFILE; "
+		    "LimitNOFILE= under systemd): max_connections %u cannot "
+		    "be reached", (unsigned long long)rl.rlim_cur,
+		    conf->max_connections);
+}
+
 /* SIGHUP: a new configuration, or the old one and a log line saying why. */
 static void
 pxd_reload(struct pxd *pxd)
@@ -563,6 +612,7 @@ pxd_reload(struct pxd *pxd)
 		    "at the next start");
 #undef SAME
 	pxd_apply_conf(pxd, conf);
+	pxd_raise_nofile(conf);
 	log_info("configuration reloaded from %s (%zu pollers)",
 	    pxd->conf_file, conf->npollers);
 	sd_notify_send("READY=1");
@@ -873,6 +923,7 @@ pollexd_main(int argc, char **argv)
 	if (conf_file == NULL)
 		log_notice("no configuration file (%s): running with no pollers",
 		    DEFAULT_CONF);
+	pxd_raise_nofile(conf);
 
 	/* epoll's change list: libcurl drops a kept-alive connection's
 	 * socket from the loop when a transfer ends and adds it back for the

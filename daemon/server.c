@@ -10,10 +10,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -36,6 +37,8 @@
 #define SERVER_OUT_LOW (1u * 1024 * 1024)	/* resume below */
 #define SERVER_SLOTS_HIGH 4096		/* unanswered calls: stop reading */
 #define SERVER_SLOTS_LOW 1024
+#define SERVER_CALL_COST 512		/* bytes counted per parked call */
+#define SERVER_ACCEPT_PAUSE_MS 500	/* out of descriptors: pause */
 
 struct client;
 
@@ -44,7 +47,9 @@ struct slot {
 	struct client *cl;
 	struct call *call;		/* until its final reply */
 	struct evbuffer *held;		/* replies while not at the head */
+	size_t cost;			/* counted in cl->parked */
 	int finished;
+	int oneway;			/* on cl->oneway: no replies, no order */
 };
 
 struct uidconn {
@@ -61,14 +66,20 @@ struct client {
 	struct event *ev_read;
 	struct event *ev_write;
 	struct event *ev_timer;		/* a started message must finish */
+	struct event *ev_closed;	/* while not reading: the peer left */
 	struct evbuffer *in;
 	struct evbuffer *out;
 	size_t scanned;			/* bytes of in known to hold no NUL */
 	struct caller who;
 	struct uidconn *uc;
-	TAILQ_HEAD(, slot) slots;
-	unsigned int nslots;
-	unsigned int unfinished;
+	TAILQ_HEAD(, slot) slots;	/* calls with replies, in order */
+	TAILQ_HEAD(, slot) oneway;	/* oneway calls not finished yet */
+	unsigned int nslots;		/* both lists */
+	unsigned int unfinished;	/* calls of slots not answered yet */
+	unsigned int noneway;		/* oneway calls not finished yet */
+	size_t held;			/* bytes in the slots' held buffers */
+	size_t parked;			/* cost of parked calls */
+	struct slot *dispatching;	/* cleared when it finishes at once */
 	int dirty;
 	int eof;			/* the peer sent EOF */
 	int closing;			/* close once out is written */
@@ -88,6 +99,10 @@ struct server {
 	TAILQ_HEAD(, client) dirty;
 	LIST_HEAD(, uidconn) uids;
 	unsigned int nclients;
+	uint64_t dropped;	/* clients dropped over max_output_buffer */
+	int reserve_fd;		/* given up to refuse when out of fds */
+	int exhausted;		/* out of fds since the last accept */
+	uint64_t accept_pauses;	/* accepting paused for lack of fds */
 	int stopping;
 	int activated;		/* the socket is systemd's: never unlink it */
 };
@@ -95,6 +110,7 @@ struct server {
 static void client_read_cb(evutil_socket_t, short, void *);
 static void client_write_cb(evutil_socket_t, short, void *);
 static void client_timer_cb(evutil_socket_t, short, void *);
+static void client_closed_cb(evutil_socket_t, short, void *);
 static void client_close(struct client *);
 static void client_mark_dirty(struct client *);
 static void client_update_reading(struct client *);
@@ -106,6 +122,10 @@ server_new(struct pxd *pxd)
 
 	srv->pxd = pxd;
 	srv->fd = -1;
+	/* A descriptor kept in reserve: out of descriptors, it makes room
+	 * to accept a waiting client and tell it, instead of leaving it to
+	 * time out in the backlog. */
+	srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	TAILQ_INIT(&srv->clients);
 	TAILQ_INIT(&srv->dirty);
 	LIST_INIT(&srv->uids);
@@ -116,6 +136,46 @@ unsigned int
 server_connections(const struct server *srv)
 {
 	return srv->nclients;
+}
+
+static size_t client_bytes(const struct client *);
+
+/* The soft RLIMIT_NOFILE. */
+static uint64_t
+server_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return 0;
+	return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT64_MAX ?
+	    INT64_MAX : (uint64_t)rl.rlim_cur;
+}
+
+/* The server's part of Stats: what clients hold, drops, accepts. */
+void
+server_stats(const struct server *srv, json_object *p)
+{
+	const struct client *cl;
+	uint64_t bytes = 0, pending = 0;
+
+	TAILQ_FOREACH(cl, &srv->clients, entry) {
+		bytes += client_bytes(cl);
+		pending += cl->unfinished + cl->noneway;
+	}
+	json_object_object_add(p, "client_bytes",
+	    json_object_new_int64((int64_t)bytes));
+	json_object_object_add(p, "pending_calls",
+	    json_object_new_int64((int64_t)pending));
+	json_object_object_add(p, "clients_dropped",
+	    json_object_new_int64((int64_t)srv->dropped));
+	json_object_object_add(p, "accepts_paused", json_object_new_boolean(
+	    srv->ev_accept_pause != NULL &&
+	    evtimer_pending(srv->ev_accept_pause, NULL)));
+	json_object_object_add(p, "accept_pauses",
+	    json_object_new_int64((int64_t)srv->accept_pauses));
+	json_object_object_add(p, "fd_limit",
+	    json_object_new_int64((int64_t)server_fd_limit()));
 }
 
 /* Create the missing directories of path's parent (mode 0755). */
@@ -319,15 +379,25 @@ server_path(const struct server *srv)
 	return srv->path;
 }
 
+/* Accept again after a pause (or at once when a client left); the
+ * reserve descriptor is taken back when it could not be before. */
+static void
+server_accept_resume(struct server *srv)
+{
+	if (srv->ev_accept_pause != NULL)
+		evtimer_del(srv->ev_accept_pause);
+	if (srv->reserve_fd == -1)
+		srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (!srv->stopping && srv->ev_accept != NULL)
+		event_add(srv->ev_accept, NULL);
+}
+
 static void
 server_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct server *srv = arg;
-
 	(void)fd;
 	(void)what;
-	if (!srv->stopping && srv->ev_accept != NULL)
-		event_add(srv->ev_accept, NULL);
+	server_accept_resume(arg);
 }
 
 static struct uidconn *
@@ -359,6 +429,47 @@ server_refuse(int fd, enum px_error e, unsigned int limit)
 	close(fd);
 }
 
+/*
+ * Out of descriptors (errno err): the clients waiting in the backlog are
+ * accepted with the reserve descriptor's room and refused at once, one by
+ * one, rather than left to time out; then accepting pauses for a while,
+ * or until a client leaves.  Logged once until an accept succeeds again.
+ */
+static void
+server_out_of_fds(struct server *srv, int lfd, int err)
+{
+	struct timeval tv = { 0, SERVER_ACCEPT_PAUSE_MS * 1000 };
+	unsigned int n = 0;
+	int fd;
+
+	if (srv->reserve_fd != -1) {
+		close(srv->reserve_fd);
+		srv->reserve_fd = -1;
+		while (n < SERVER_MSGS_PER_WAKEUP && (fd = accept4(lfd, NULL,
+		    NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
+			server_refuse(fd, PX_ERR_TOO_MANY_CONNECTIONS,
+			    srv->nclients);
+			n++;
+		}
+		srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	if (!srv->exhausted) {
+		log_warnx("out of file descriptors (%s) with %u connections "
+		    "open (limit %llu): refusing new connections and pausing "
+		    "accepts until descriptors are free", strerror(err),
+		    srv->nclients, (unsigned long long)server_fd_limit());
+		srv->exhausted = 1;
+	} else
+		log_debug("still out of file descriptors: %u connections "
+		    "refused", n);
+	srv->accept_pauses++;
+	event_del(srv->ev_accept);
+	if (srv->ev_accept_pause == NULL)
+		srv->ev_accept_pause = evtimer_new(srv->pxd->base,
+		    server_accept_resume_cb, srv);
+	evtimer_add(srv->ev_accept_pause, &tv);
+}
+
 /* Is the peer in the admin group?  SO_PEERGROUPS has its groups. */
 static int
 server_peer_in_group(int fd, gid_t primary, gid_t want)
@@ -385,29 +496,24 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	struct client *cl;
 	struct ucred cred;
 	struct uidconn *uc;
-	struct group *gr;
 	socklen_t len;
-	struct timeval tv = { 1, 0 };
 	int fd, i;
 
 	(void)what;
 	for (i = 0; i < 64; i++) {
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno == EMFILE || errno == ENFILE) {
-				/* Out of descriptors: stop accepting for a
-				 * second instead of spinning. */
-				log_warn("accept");
-				event_del(srv->ev_accept);
-				if (srv->ev_accept_pause == NULL)
-					srv->ev_accept_pause = evtimer_new(
-					    srv->pxd->base,
-					    server_accept_resume_cb, srv);
-				evtimer_add(srv->ev_accept_pause, &tv);
-			} else if (errno != EAGAIN && errno != EINTR &&
+			if (errno == EMFILE || errno == ENFILE)
+				server_out_of_fds(srv, lfd, errno);
+			else if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_warn("accept");
 			return;
+		}
+		if (srv->exhausted) {
+			log_info("accepting connections again (%u open)",
+			    srv->nclients);
+			srv->exhausted = 0;
 		}
 		len = sizeof cred;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
@@ -442,20 +548,26 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		cl->who.gid = cred.gid;
 		cl->who.pid = cred.pid;
 		cl->who.privileged = cred.uid == 0;
-		if (!cl->who.privileged && conf->admin_group != NULL &&
-		    (gr = getgrnam(conf->admin_group)) != NULL)
+		/* The group was resolved when the configuration loaded:
+		 * no NSS lookup (which may block) on the loop. */
+		if (!cl->who.privileged && conf->admin_group != NULL)
 			cl->who.privileged = server_peer_in_group(fd, cred.gid,
-			    gr->gr_gid);
+			    conf->admin_gid);
 		cl->uc = uc;
 		uc->count++;
 		cl->in = evbuffer_new();
 		cl->out = evbuffer_new();
 		TAILQ_INIT(&cl->slots);
+		TAILQ_INIT(&cl->oneway);
 		cl->ev_read = event_new(srv->pxd->base, fd, EV_READ | EV_PERSIST,
 		    client_read_cb, cl);
 		cl->ev_write = event_new(srv->pxd->base, fd, EV_WRITE,
 		    client_write_cb, cl);
 		cl->ev_timer = evtimer_new(srv->pxd->base, client_timer_cb, cl);
+		if (event_base_get_features(srv->pxd->base) &
+		    EV_FEATURE_EARLY_CLOSE)
+			cl->ev_closed = event_new(srv->pxd->base, fd, EV_CLOSED,
+			    client_closed_cb, cl);
 		TAILQ_INSERT_TAIL(&srv->clients, cl, entry);
 		srv->nclients++;
 		client_update_reading(cl);
@@ -473,26 +585,76 @@ client_mark_dirty(struct client *cl)
 	TAILQ_INSERT_TAIL(&cl->srv->dirty, cl, dirty_entry);
 }
 
-/* Read while output and unanswered calls are below their marks. */
+/*
+ * What a client holds, counted against max_output_buffer: unread output,
+ * replies held behind an unfinished call, and its parked calls.
+ */
+static size_t
+client_bytes(const struct client *cl)
+{
+	return evbuffer_get_length(cl->out) + cl->held + cl->parked;
+}
+
+/* Reading pauses above the high mark and resumes below the low one:
+ * 4 and 1 MiB, or half and an eighth of a smaller max_output_buffer. */
+static size_t
+client_mark(const struct client *cl, int high)
+{
+	uint64_t cap = cl->srv->pxd->conf->max_output_buffer;
+
+	if (high)
+		return cap / 2 < SERVER_OUT_HIGH ? (size_t)(cap / 2) :
+		    SERVER_OUT_HIGH;
+	return cap / 8 < SERVER_OUT_LOW ? (size_t)(cap / 8) : SERVER_OUT_LOW;
+}
+
+/* Drop a client that holds more than max_output_buffer. */
+static void
+client_check_cap(struct client *cl)
+{
+	uint64_t cap = cl->srv->pxd->conf->max_output_buffer;
+	size_t n = client_bytes(cl);
+
+	if (cl->dead || n <= cap)
+		return;
+	log_warnx("client %d (uid %lu): holds %zu bytes (unread replies, "
+	    "replies held behind an unfinished call, parked calls), more "
+	    "than max_output_buffer %llu: dropping it", cl->fd,
+	    (unsigned long)cl->who.uid, n, (unsigned long long)cap);
+	cl->dead = 1;
+	cl->srv->dropped++;
+	client_mark_dirty(cl);
+}
+
+/* Read while held bytes and unanswered calls are below their marks. */
 static void
 client_update_reading(struct client *cl)
 {
-	size_t out = evbuffer_get_length(cl->out);
+	size_t n = client_bytes(cl);
 	int want;
 
 	if (cl->dead || cl->closing || cl->eof || cl->srv->stopping)
 		want = 0;
 	else if (cl->reading)
-		want = out < SERVER_OUT_HIGH && cl->nslots < SERVER_SLOTS_HIGH;
+		want = n < client_mark(cl, 1) &&
+		    cl->nslots < SERVER_SLOTS_HIGH;
 	else
-		want = out < SERVER_OUT_LOW && cl->nslots < SERVER_SLOTS_LOW;
+		want = n < client_mark(cl, 0) && cl->nslots < SERVER_SLOTS_LOW;
 	if (want && !cl->reading) {
 		event_add(cl->ev_read, NULL);
 		/* Messages may be waiting in the buffer already. */
 		if (evbuffer_get_length(cl->in) > 0)
 			event_active(cl->ev_read, EV_READ, 0);
-	} else if (!want && cl->reading)
+		if (cl->ev_closed != NULL)
+			event_del(cl->ev_closed);
+	} else if (!want && cl->reading) {
 		event_del(cl->ev_read);
+		/* Paused, not done: a peer that goes away must still be
+		 * noticed, or what it holds stays until its calls end. */
+		if (cl->ev_closed != NULL && !cl->dead && !cl->closing &&
+		    !cl->eof && !cl->srv->stopping)
+			event_add(cl->ev_closed, NULL);
+	}
 	cl->reading = want;
 }
 
@@ -507,6 +669,7 @@ client_advance(struct client *cl)
 		cl->nslots--;
 		free(s);
 		if ((s = TAILQ_FIRST(&cl->slots)) != NULL && s->held != NULL) {
+			cl->held -= evbuffer_get_length(s->held);
 			evbuffer_add_buffer(cl->out, s->held);
 			evbuffer_free(s->held);
 			s->held = NULL;
@@ -515,7 +678,8 @@ client_advance(struct client *cl)
 	client_mark_dirty(cl);
 }
 
-/* The sink of a call: replies go to the output or wait in the slot. */
+/* The sink of a call: replies go to the output or wait in the slot; a
+ * oneway call only ends. */
 static void
 slot_sink(void *arg, const char *msg, size_t len, int final)
 {
@@ -523,12 +687,24 @@ slot_sink(void *arg, const char *msg, size_t len, int final)
 	struct client *cl = s->cl;
 	struct evbuffer *dst;
 
+	if (final && cl->dispatching == s)
+		cl->dispatching = NULL;
+	if (s->oneway) {
+		TAILQ_REMOVE(&cl->oneway, s, entry);
+		cl->nslots--;
+		cl->noneway--;
+		cl->parked -= s->cost;
+		free(s);
+		client_mark_dirty(cl);
+		return;
+	}
 	if (s == TAILQ_FIRST(&cl->slots))
 		dst = cl->out;
 	else {
 		if (s->held == NULL)
 			s->held = evbuffer_new();
 		dst = s->held;
+		cl->held += len + 1;
 	}
 	evbuffer_add(dst, msg, len);
 	evbuffer_add(dst, "", 1);
@@ -536,18 +712,12 @@ slot_sink(void *arg, const char *msg, size_t len, int final)
 		s->finished = 1;
 		s->call = NULL;
 		cl->unfinished--;
+		cl->parked -= s->cost;
+		s->cost = 0;
 		client_advance(cl);
 	} else
 		client_mark_dirty(cl);
-	if (evbuffer_get_length(dst) > cl->srv->pxd->conf->max_output_buffer &&
-	    !cl->dead) {
-		log_warnx("client %d (uid %lu): more than %llu bytes of "
-		    "replies unread, dropping it", cl->fd,
-		    (unsigned long)cl->who.uid,
-		    (unsigned long long)cl->srv->pxd->conf->max_output_buffer);
-		cl->dead = 1;
-		client_mark_dirty(cl);
-	}
+	client_check_cap(cl);
 }
 
 /* Answer a message that is not a call (in order, as a finished slot). */
@@ -619,18 +789,30 @@ client_message(struct client *cl, const char *msg, size_t len)
 	json_object_object_get_ex(obj, "method", &v);
 	method = json_object_get_string(v);
 	pxd->stats.calls++;
+	/* Every call has a slot, oneway ones too: what a call holds until
+	 * it ends counts against the client and goes with it. */
+	s = xcalloc(1, sizeof *s);
+	s->cl = cl;
+	s->oneway = oneway;
 	if (oneway) {
-		c = call_new(&cl->who, method, 0, 1, NULL, NULL);
+		TAILQ_INSERT_TAIL(&cl->oneway, s, entry);
+		cl->noneway++;
 	} else {
-		s = xcalloc(1, sizeof *s);
-		s->cl = cl;
 		TAILQ_INSERT_TAIL(&cl->slots, s, entry);
-		cl->nslots++;
 		cl->unfinished++;
-		c = call_new(&cl->who, method, more, 0, slot_sink, s);
-		s->call = c;
 	}
+	cl->nslots++;
+	c = call_new(&cl->who, method, more, oneway, slot_sink, s);
+	s->call = c;
+	cl->dispatching = s;
 	methods_dispatch(pxd, c, params);
+	if (cl->dispatching == s) {
+		/* Parked: it answers later.  What it holds counts. */
+		cl->dispatching = NULL;
+		s->cost = SERVER_CALL_COST + call_held(c);
+		cl->parked += s->cost;
+		client_check_cap(cl);
+	}
 	json_object_put(obj);
 }
 
@@ -642,15 +824,15 @@ client_process(struct client *cl)
 	struct evbuffer_ptr pos;
 	size_t avail;
 	unsigned char *data;
-	int n = 0;
+	int n = 0, partial = 0;
 
 	while (!cl->dead && !cl->closing) {
 		avail = evbuffer_get_length(cl->in);
 		if (avail == 0)
 			break;
-		/* Too much unread output or too many unanswered calls:
+		/* Too much held or too many unanswered calls:
 		 * client_update_reading() resumes once they drain. */
-		if (evbuffer_get_length(cl->out) > SERVER_OUT_HIGH ||
+		if (client_bytes(cl) >= client_mark(cl, 1) ||
 		    cl->nslots >= SERVER_SLOTS_HIGH)
 			break;
 		if (n == SERVER_MSGS_PER_WAKEUP) {
@@ -661,6 +843,7 @@ client_process(struct client *cl)
 		evbuffer_ptr_set(cl->in, &pos, cl->scanned, EVBUFFER_PTR_SET);
 		pos = evbuffer_search(cl->in, "", 1, &pos);
 		if (pos.pos < 0) {
+			partial = 1;
 			cl->scanned = avail;
 			if (avail > conf->max_message_size) {
 				log_warnx("client %d (uid %lu): message larger "
@@ -688,8 +871,9 @@ client_process(struct client *cl)
 		evbuffer_drain(cl->in, (size_t)pos.pos + 1);
 		n++;
 	}
-	/* A started message must be finished in time. */
-	if (evbuffer_get_length(cl->in) > 0 && !cl->closing) {
+	/* A started message must be finished in time; whole messages
+	 * waiting while reading is paused are not the client's delay. */
+	if (partial && !cl->closing) {
 		if (!evtimer_pending(cl->ev_timer, NULL)) {
 			struct timeval tv;
 			tv.tv_sec = (time_t)(conf->message_timeout / 1000);
@@ -735,6 +919,26 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 		cl->closing = 1;
 	if (cl->eof || cl->closing)
 		client_mark_dirty(cl);
+}
+
+/*
+ * The peer shut its side while reading was paused.  Gone for good (the
+ * socket hung up both ways): nothing can reach it, so it is closed now
+ * and what its calls hold is freed.  A half-close still wants its
+ * replies: the read path sees its EOF once reading resumes.
+ */
+static void
+client_closed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+	struct pollfd pfd = { fd, 0, 0 };
+
+	(void)what;
+	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR))) {
+		log_debug("client %d (uid %lu): went away while paused",
+		    cl->fd, (unsigned long)cl->who.uid);
+		client_close(cl);
+	}
 }
 
 static void
@@ -797,6 +1001,11 @@ client_close(struct client *cl)
 	log_debug("client %d (uid %lu) closed", cl->fd,
 	    (unsigned long)cl->who.uid);
 	/* Unfinished calls are told first, so their handlers let go. */
+	while ((s = TAILQ_FIRST(&cl->oneway)) != NULL) {
+		TAILQ_REMOVE(&cl->oneway, s, entry);
+		call_abort(s->call);
+		free(s);
+	}
 	while ((s = TAILQ_FIRST(&cl->slots)) != NULL) {
 		TAILQ_REMOVE(&cl->slots, s, entry);
 		if (s->call != NULL)
@@ -816,10 +1025,16 @@ client_close(struct client *cl)
 	event_free(cl->ev_read);
 	event_free(cl->ev_write);
 	event_free(cl->ev_timer);
+	if (cl->ev_closed != NULL)
+		event_free(cl->ev_closed);
 	evbuffer_free(cl->in);
 	evbuffer_free(cl->out);
 	close(cl->fd);
 	free(cl);
+	/* A descriptor is free: accepts paused for lack of them resume. */
+	if (srv->ev_accept_pause != NULL &&
+	    evtimer_pending(srv->ev_accept_pause, NULL))
+		server_accept_resume(srv);
 }
 
 void
@@ -858,6 +1073,10 @@ server_stop(struct server *srv)
 		event_free(srv->ev_accept_pause);
 		srv->ev_accept_pause = NULL;
 	}
+	if (srv->reserve_fd != -1) {
+		close(srv->reserve_fd);
+		srv->reserve_fd = -1;
+	}
 	if (srv->fd != -1 && srv->activated) {
 		/* systemd's socket: it stays bound and listening, so that
 		 * clients queue while we are away; just let go of it. */
@@ -882,6 +1101,9 @@ server_stop(struct server *srv)
 				break;
 			call_shutdown(s->call);
 		}
+		/* A oneway call's end frees its slot. */
+		while ((s = TAILQ_FIRST(&cl->oneway)) != NULL)
+			call_shutdown(s->call);
 		cl->closing = 1;
 		client_mark_dirty(cl);
 	}

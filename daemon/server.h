@@ -41,5 +41,8 @@ int server_has_output(const struct server *srv);
 void server_stop(struct server *srv);
 
 unsigned int server_connections(const struct server *srv);
+/* Add the server's Stats members to p: client_bytes, pending_calls,
+ * clients_dropped, accepts_paused, accept_pauses, fd_limit. */
+void server_stats(const struct server *srv, json_object *p);
 
 #endif

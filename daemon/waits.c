@@ -206,6 +206,7 @@ waits_wait(struct waits *w, struct event_base *base, struct call *call,
 		}
 	}
 	call_on_abort(call, waitop_abort_cb, op);
+	call_set_held(call, sizeof *op + n * sizeof *op->links);
 	/* Tasks already finished count at once (one reply each with "more");
 	 * the one that satisfies the condition ends the call. */
 	for (i = 0; i < ndone; i++)
@@ -312,6 +313,8 @@ waits_watch(struct waits *w, struct call *call, struct watch_filter *f,
 	watch_send(wa, "ready", NULL);
 	LIST_INSERT_HEAD(&w->watchers, wa, entry);
 	call_on_abort(call, watcher_abort_cb, wa);
+	call_set_held(call, sizeof *wa + wa->f.nids * (sizeof *wa->f.ids +
+	    TASK_ID_LEN + 1));
 }
 
 void

@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <check.h>
+#include <grp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,6 +120,36 @@ START_TEST(test_defaults)
 }
 END_TEST
 
+/* admin_group is resolved to its gid when the file loads, so accepting a
+ * connection never asks NSS (which may block the loop). */
+START_TEST(test_admin_group_resolved_at_load)
+{
+	struct group *gr;
+	struct conf *c;
+	char *name, text[512];
+	gid_t gid;
+
+	/* A group other than gid 0 when there is one: 0 is calloc's. */
+	setgrent();
+	while ((gr = getgrent()) != NULL && gr->gr_gid == 0)
+		;
+	if (gr == NULL)
+		gr = getgrgid(0);
+	ck_assert_ptr_nonnull(gr);
+	name = strdup(gr->gr_name);
+	gid = gr->gr_gid;
+	endgrent();
+	snprintf(text, sizeof text, "{\"admin_group\": \"%s\"}", name);
+	c = expect_ok(text);
+	ck_assert_str_eq(c->admin_group, name);
+	ck_assert_uint_eq(c->admin_gid, gid);
+	conf_free(c);
+	expect_error("{\"admin_group\": \"no-such-group-pollex\"}",
+	    "admin_group", "no such group");
+	free(name);
+}
+END_TEST
+
 START_TEST(test_syntax_errors_name_line)
 {
 	expect_error("{\n  \"retention\": \"1h\"\n  \"x\": 1\n}\n", ":3:",
@@ -223,6 +255,7 @@ conf_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_full_configuration);
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_admin_group_resolved_at_load);
 	tcase_add_test(tc, test_syntax_errors_name_line);
 	tcase_add_test(tc, test_unknown_keys);
 	tcase_add_test(tc, test_bad_values);
