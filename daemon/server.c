@@ -760,13 +760,15 @@ client_message(struct client *cl, const char *msg, size_t len)
 	if (!json_object_object_get_ex(obj, "method", &v) ||
 	    !json_object_is_type(v, json_type_string))
 		why = "a call needs \"method\", a string";
+	/* A member that is null is absent, as sd-varlink reads it:
+	 * varlink-go sends "parameters": null for a call without any. */
 	else if (json_object_object_get_ex(obj, "parameters", &params) &&
-	    !json_object_is_type(params, json_type_object))
+	    params != NULL && !json_object_is_type(params, json_type_object))
 		why = "\"parameters\" must be an object";
-	else if (json_object_object_get_ex(obj, "more", &v) &&
+	else if (json_object_object_get_ex(obj, "more", &v) && v != NULL &&
 	    !json_object_is_type(v, json_type_boolean))
 		why = "\"more\" must be true or false";
-	else if (json_object_object_get_ex(obj, "oneway", &v) &&
+	else if (json_object_object_get_ex(obj, "oneway", &v) && v != NULL &&
 	    !json_object_is_type(v, json_type_boolean))
 		why = "\"oneway\" must be true or false";
 	else if (json_object_object_get_ex(obj, "upgrade", &v) &&

@@ -276,6 +276,60 @@ START_TEST(test_check_mode)
 }
 END_TEST
 
+/*
+ * Members that are null count as absent, as in sd-varlink: varlink-go
+ * sends "parameters": null for a call without parameters (GetInfo).
+ */
+START_TEST(test_null_members_are_absent)
+{
+	static const char getinfo[] = "{\"method\": "
+	    "\"org.varlink.service.GetInfo\", \"parameters\": null}";
+	static const char stats[] = "{\"method\": \"io.pollex.Stats\", "
+	    "\"parameters\": null, \"more\": null, \"oneway\": null}";
+	static const char get[] = "{\"method\": \"io.pollex.Get\", "
+	    "\"parameters\": null}";
+	static const char bad[] = "{\"method\": \"io.pollex.Stats\", "
+	    "\"parameters\": 1}";
+	json_object *r;
+	char *reply;
+	int fd;
+
+	start_with("");
+	fd = raw_connect(td->sock);
+	ck_assert_int_eq(raw_send(fd, getinfo, sizeof getinfo), 0);
+	reply = raw_recv(fd, T, NULL);
+	ck_assert_ptr_nonnull(reply);
+	r = json_tokener_parse(reply);
+	ck_assert_msg(*error_of(r) == '\0', "%s", reply);
+	ck_assert_str_eq(json_object_get_string(param_of(r, "product")),
+	    "pollexd");
+	json_object_put(r);
+	free(reply);
+	ck_assert_int_eq(raw_send(fd, stats, sizeof stats), 0);
+	reply = raw_recv(fd, T, NULL);
+	ck_assert_ptr_nonnull(reply);
+	r = json_tokener_parse(reply);
+	ck_assert_msg(*error_of(r) == '\0', "%s", reply);
+	ck_assert_ptr_nonnull(param_of(r, "tasks"));
+	json_object_put(r);
+	free(reply);
+	/* A method that needs parameters says which one is missing. */
+	ck_assert_int_eq(raw_send(fd, get, sizeof get), 0);
+	reply = raw_recv(fd, T, NULL);
+	r = json_tokener_parse(reply);
+	ck_assert_str_eq(error_of(r), "org.varlink.service.InvalidParameter");
+	ck_assert_str_eq(json_object_get_string(param_of(r, "parameter")), "id");
+	json_object_put(r);
+	free(reply);
+	/* Anything else that is not an object is still refused. */
+	ck_assert_int_eq(raw_send(fd, bad, sizeof bad), 0);
+	reply = raw_recv(fd, T, NULL);
+	ck_assert_ptr_nonnull(strstr(reply, "must be an object"));
+	free(reply);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_invalid_messages_keep_connection)
 {
 	int fd, other;
@@ -1101,6 +1155,7 @@ daemon_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_invalid_messages_keep_connection);
+	tcase_add_test(tc, test_null_members_are_absent);
 	tcase_add_test(tc, test_oversized_message_closes);
 	tcase_add_test(tc, test_half_message_then_disconnect);
 	tcase_add_test(tc, test_stalled_message_closed);
