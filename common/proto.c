@@ -23,9 +23,15 @@ static const char *const px_state_names[PX_STATE_COUNT] = {
 };
 
 static const char *const px_rw_names[PX_RW_COUNT] = {
-#define PX_RW_NAME(sym, name) [PX_RW_##sym] = name,
+#define PX_RW_NAME(sym, name, idl) [PX_RW_##sym] = name,
 	PX_RETURN_WHEN_LIST(PX_RW_NAME)
 #undef PX_RW_NAME
+};
+
+static const char *const px_rw_idl_names[PX_RW_COUNT] = {
+#define PX_RW_IDL(sym, name, idl) [PX_RW_##sym] = idl,
+	PX_RETURN_WHEN_LIST(PX_RW_IDL)
+#undef PX_RW_IDL
 };
 
 const char *
@@ -76,13 +82,23 @@ px_return_when_name(enum px_return_when rw)
 	return px_rw_names[rw];
 }
 
+const char *
+px_return_when_idl_name(enum px_return_when rw)
+{
+	if ((int)rw < 0 || rw >= PX_RW_COUNT)
+		return "unknown";
+	return px_rw_idl_names[rw];
+}
+
+/* Either spelling: the IDL's (first_completed) or the old one. */
 int
 px_return_when_from_name(const char *name, enum px_return_when *out)
 {
 	int i;
 
 	for (i = 0; i < PX_RW_COUNT; i++)
-		if (strcmp(px_rw_names[i], name) == 0) {
+		if (strcmp(px_rw_names[i], name) == 0 ||
+		    strcmp(px_rw_idl_names[i], name) == 0) {
 			*out = (enum px_return_when)i;
 			return 0;
 		}

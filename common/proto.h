@@ -66,19 +66,24 @@ px_state_terminal(enum px_state s)
 	return s >= PX_STATE_SUCCEEDED;
 }
 
-/* Return-when modes of Wait, as concurrent.futures names them. */
-#define PX_RETURN_WHEN_LIST(X)                      \
-	X(FIRST_COMPLETED, "FIRST_COMPLETED")       \
-	X(FIRST_EXCEPTION, "FIRST_EXCEPTION")       \
-	X(ALL_COMPLETED, "ALL_COMPLETED")
+/*
+ * Return-when modes of Wait: enum suffix, the concurrent.futures name (what
+ * libpollex sends: every pollexd accepts it), the IDL's name (varlink enum
+ * values are field names, lower case).  pollexd accepts both.
+ */
+#define PX_RETURN_WHEN_LIST(X)                                     \
+	X(FIRST_COMPLETED, "FIRST_COMPLETED", "first_completed")   \
+	X(FIRST_EXCEPTION, "FIRST_EXCEPTION", "first_exception")   \
+	X(ALL_COMPLETED, "ALL_COMPLETED", "all_completed")
 
 enum px_return_when {
-#define PX_RW_ENUM(sym, name) PX_RW_##sym,
+#define PX_RW_ENUM(sym, name, idl) PX_RW_##sym,
 	PX_RETURN_WHEN_LIST(PX_RW_ENUM)
 #undef PX_RW_ENUM
 	PX_RW_COUNT
 };
 const char *px_return_when_name(enum px_return_when);
+const char *px_return_when_idl_name(enum px_return_when);
 int px_return_when_from_name(const char *, enum px_return_when *);
 
 /*

@@ -570,8 +570,8 @@ m_wait(struct pxd *pxd, struct call *c, json_object *params)
 	if ((v = param(params, "return_when")) != NULL &&
 	    (!json_object_is_type(v, json_type_string) ||
 	    px_return_when_from_name(json_object_get_string(v), &mode) == -1)) {
-		call_invalid(c, "return_when", "expected FIRST_COMPLETED, "
-		    "FIRST_EXCEPTION or ALL_COMPLETED");
+		call_invalid(c, "return_when", "expected first_completed, "
+		    "first_exception or all_completed");
 		return;
 	}
 	if ((v = param(params, "timeout")) != NULL &&

@@ -136,6 +136,10 @@ waitop_finish(struct waitop *op, json_object *last, int timed_out)
 	call_reply(c, p);
 }
 
+/* A reply of a streamed Wait before its last: one task in done. */
+#define WAIT_MORE_HEAD "{\"done\":["
+#define WAIT_MORE_TAIL "],\"timed_out\":false}"
+
 /* One of the waited tasks finished; returns 1 when that ended the call. */
 static int
 waitop_task_done(struct waitop *op, struct task *t)
@@ -157,13 +161,18 @@ waitop_task_done(struct waitop *op, struct task *t)
 		return 0;
 	}
 	/* One reply per task: written as text, the common path of a
-	 * client waiting for many tasks. */
+	 * client waiting for many tasks.  It has what the IDL requires of
+	 * every reply: done and timed_out; not_done is optional and only
+	 * the last reply has it (repeating it would make a streamed Wait
+	 * quadratic). */
 	text = task_to_text(t, &len);
-	p = xmalloc(len + 12);
-	memcpy(p, "{\"done\":[", 9);
-	memcpy(p + 9, text, len);
-	memcpy(p + 9 + len, "]}", 3);
-	call_reply_more_text(op->call, p, len + 11);
+	p = xmalloc(len + sizeof WAIT_MORE_HEAD + sizeof WAIT_MORE_TAIL);
+	memcpy(p, WAIT_MORE_HEAD, sizeof WAIT_MORE_HEAD - 1);
+	memcpy(p + sizeof WAIT_MORE_HEAD - 1, text, len);
+	memcpy(p + sizeof WAIT_MORE_HEAD - 1 + len, WAIT_MORE_TAIL,
+	    sizeof WAIT_MORE_TAIL);
+	call_reply_more_text(op->call, p,
+	    len + sizeof WAIT_MORE_HEAD + sizeof WAIT_MORE_TAIL - 2);
 	free(p);
 	free(text);
 	return 0;

@@ -1133,6 +1133,107 @@ START_TEST(test_reload)
 }
 END_TEST
 
+/* Is key in r's parameters, of type ty? */
+static int
+has_member(json_object *r, const char *key, json_type ty)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(json_object_object_get(r,
+	    "parameters"), key, &v) && json_object_is_type(v, ty);
+}
+
+/* Issue 14, 3: every reply of Wait has what the IDL requires (done and
+ * timed_out), "continues" ones included; not_done is optional and the
+ * reply that ends the call has it.  return_when takes the IDL's
+ * spellings and the concurrent.futures ones. */
+START_TEST(test_wait_replies_follow_idl)
+{
+	const char *ids[3];
+	json_object *sub, *r, *nd;
+	char *msg, *reply;
+	int fd, n, last;
+
+	start_with("");
+	td_set(td, "outcomes/a", "{\"state\": \"succeeded\"}");
+	td_set(td, "outcomes/b", "{\"state\": \"failed\", \"error\": "
+	    "{\"code\": \"x\", \"message\": \"y\"}}");
+	fd = raw_connect(td->sock);
+	sub = rpc(fd, "io.pollex.Submit", "{\"tasks\":["
+	    "{\"poller\":\"p\",\"ref\":{\"name\":\"a\"}},"
+	    "{\"poller\":\"p\",\"ref\":{\"name\":\"b\"}},"
+	    "{\"poller\":\"p\",\"ref\":{\"name\":\"forever\"}}]}");
+	ck_assert_str_eq(error_of(sub), "");
+	for (n = 0; n < 3; n++)
+		ids[n] = json_object_get_string(json_object_array_get_idx(
+		    param_of(sub, "ids"), n));
+	/* Streamed, new spelling: one reply per task, then the last. */
+	if (asprintf(&msg, "{\"method\":\"io.pollex.Wait\",\"more\":true,"
+	    "\"parameters\":{\"ids\":[\"%s\",\"%s\"],\"return_when\":"
+	    "\"all_completed\",\"timeout\":30}}", ids[0], ids[1]) == -1)
+		abort();
+	ck_assert_int_eq(raw_send(fd, msg, strlen(msg) + 1), 0);
+	free(msg);
+	for (n = 0, last = 0; !last; n++) {
+		reply = raw_recv(fd, 3 * T, NULL);
+		ck_assert_ptr_nonnull(reply);
+		r = json_tokener_parse(reply);
+		ck_assert_msg(*error_of(r) == '\0', "%s", reply);
+		ck_assert_msg(has_member(r, "done", json_type_array), "%s",
+		    reply);
+		ck_assert_msg(has_member(r, "timed_out", json_type_boolean),
+		    "%s", reply);
+		ck_assert(!json_object_get_boolean(param_of(r, "timed_out")));
+		last = !json_object_get_boolean(json_object_object_get(r,
+		    "continues"));
+		if (last)
+			ck_assert_msg(has_member(r, "not_done",
+			    json_type_array), "%s", reply);
+		json_object_put(r);
+		free(reply);
+	}
+	ck_assert_int_eq(n, 2);
+	/* Old spelling, timed out: the last reply says so. */
+	if (asprintf(&msg, "{\"method\":\"io.pollex.Wait\",\"more\":true,"
+	    "\"parameters\":{\"ids\":[\"%s\"],\"return_when\":"
+	    "\"FIRST_EXCEPTION\",\"timeout\":0.1}}", ids[2]) == -1)
+		abort();
+	ck_assert_int_eq(raw_send(fd, msg, strlen(msg) + 1), 0);
+	free(msg);
+	reply = raw_recv(fd, T, NULL);
+	ck_assert_ptr_nonnull(reply);
+	r = json_tokener_parse(reply);
+	ck_assert_msg(*error_of(r) == '\0', "%s", reply);
+	ck_assert(json_object_get_boolean(param_of(r, "timed_out")));
+	nd = param_of(r, "not_done");
+	ck_assert_int_eq(json_object_array_length(nd), 1);
+	ck_assert_str_eq(json_object_get_string(
+	    json_object_array_get_idx(nd, 0)), ids[2]);
+	ck_assert_int_eq(json_object_array_length(param_of(r, "done")), 0);
+	json_object_put(r);
+	free(reply);
+	/* Every spelling of the modes, and nothing else. */
+	for (n = 0; n < 7; n++) {
+		static const char *const rw[] = { "first_completed",
+			"first_exception", "all_completed", "FIRST_COMPLETED",
+			"FIRST_EXCEPTION", "ALL_COMPLETED", "First_Completed" };
+
+		if (asprintf(&msg, "{\"ids\":[\"%s\"],\"return_when\":\"%s\"}",
+		    ids[0], rw[n]) == -1)
+			abort();
+		r = rpc(fd, "io.pollex.Wait", msg);
+		free(msg);
+		ck_assert_str_eq(error_of(r), n < 6 ? "" :
+		    "org.varlink.service.InvalidParameter");
+		ck_assert_msg(n == 6 || has_member(r, "not_done",
+		    json_type_array), "%s", json_object_get_string(r));
+		json_object_put(r);
+	}
+	json_object_put(sub);
+	close(fd);
+}
+END_TEST
+
 static Suite *
 daemon_suite(void)
 {
@@ -1156,6 +1257,7 @@ daemon_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_invalid_messages_keep_connection);
 	tcase_add_test(tc, test_null_members_are_absent);
+	tcase_add_test(tc, test_wait_replies_follow_idl);
 	tcase_add_test(tc, test_oversized_message_closes);
 	tcase_add_test(tc, test_half_message_then_disconnect);
 	tcase_add_test(tc, test_stalled_message_closed);

@@ -224,7 +224,15 @@ START_TEST(test_names)
 	ck_assert(!px_state_terminal(PX_STATE_PENDING));
 	ck_assert_int_eq(px_return_when_from_name("FIRST_EXCEPTION", &rw), 0);
 	ck_assert_int_eq(rw, PX_RW_FIRST_EXCEPTION);
-	ck_assert_int_eq(px_return_when_from_name("first_exception", &rw), -1);
+	rw = PX_RW_ALL_COMPLETED;
+	ck_assert_int_eq(px_return_when_from_name("first_exception", &rw), 0);
+	ck_assert_int_eq(rw, PX_RW_FIRST_EXCEPTION);
+	ck_assert_str_eq(px_return_when_idl_name(PX_RW_ALL_COMPLETED),
+	    "all_completed");
+	ck_assert_str_eq(px_return_when_name(PX_RW_ALL_COMPLETED),
+	    "ALL_COMPLETED");
+	ck_assert_int_eq(px_return_when_from_name("First_Exception", &rw), -1);
+	ck_assert_int_eq(px_return_when_from_name("any", &rw), -1);
 }
 END_TEST
 
