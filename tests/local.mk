@@ -54,6 +54,13 @@ tests_testservice_LDADD = $(LIBEVENT_OPENSSL_LIBS) $(LIBEVENT_LIBS) \
 TESTS += tests/testservice-smoke.sh
 EXTRA_DIST += tests/testservice-smoke.sh tests/testservice.md
 
+# pollexd against a client built on Debian's varlink-go: the served IDL
+# parsed by its idl package, every reply checked against it, and bindings
+# generated from it (skipped without go).
+TESTS += tests/varlink-go.sh
+EXTRA_DIST += tests/varlink-go.sh tests/varlink-go/conformance/main.go \
+	tests/varlink-go/bindings/main.go
+
 # The README walk-through with pollexctl and examples/pollexd.conf.
 TESTS += tests/cli-e2e.sh
 EXTRA_DIST += tests/cli-e2e.sh
