@@ -39,23 +39,19 @@ jptr_valid(const char *p)
 	return 1;
 }
 
-/* The next reference token of p (after a '/') into buf; returns the rest. */
+/* The next reference token of p (after a '/') into buf, which has room
+ * for all of p; returns the rest. */
 static const char *
-jptr_token(const char *p, char *buf, size_t len, int *toolong)
+jptr_token(const char *p, char *buf)
 {
 	size_t n = 0;
 
-	*toolong = 0;
 	for (; *p != '\0' && *p != '/'; p++) {
 		char ch = *p;
 
 		if (ch == '~') {
 			ch = p[1] == '1' ? '/' : '~';
 			p++;
-		}
-		if (n + 1 >= len) {
-			*toolong = 1;
-			continue;
 		}
 		buf[n++] = ch;
 	}
@@ -234,38 +230,43 @@ jspan_json(struct jspan v)
 	}
 }
 
+/* Resolve ptr in doc; a reference token of any length is decoded, into
+ * tok or, when longer, into a buffer as long as the pointer. */
 json_object *
 jptr_get(json_object *doc, const char *ptr)
 {
-	char tok[256], *end;
+	char small[256], *tok = small, *big = NULL, *end;
 	const char *p = ptr;
 	json_object *v = doc;
 	unsigned long idx;
-	int toolong;
+	size_t len;
 
 	if (ptr == NULL || !jptr_valid(ptr))
 		return NULL;
+	if ((len = strlen(ptr)) >= sizeof small)
+		tok = big = xmalloc(len + 1);
 	while (*p == '/' && v != NULL) {
-		p = jptr_token(p + 1, tok, sizeof tok, &toolong);
-		if (toolong)
-			return NULL;
+		p = jptr_token(p + 1, tok);
 		if (json_object_is_type(v, json_type_object)) {
 			if (!json_object_object_get_ex(v, tok, &v))
-				return NULL;
+				v = NULL;
 		} else if (json_object_is_type(v, json_type_array)) {
 			/* Digits, no leading zero; "-" (past the end) is never
 			 * there. */
 			if (tok[0] == '\0' || (tok[0] == '0' && tok[1] != '\0') ||
 			    strspn(tok, "0123456789") != strlen(tok))
-				return NULL;
-			errno = 0;
-			idx = strtoul(tok, &end, 10);
-			if (errno != 0 || idx >= json_object_array_length(v))
-				return NULL;
-			v = json_object_array_get_idx(v, idx);
+				v = NULL;
+			else {
+				errno = 0;
+				idx = strtoul(tok, &end, 10);
+				v = errno != 0 ||
+				    idx >= json_object_array_length(v) ? NULL :
+				    json_object_array_get_idx(v, idx);
+			}
 		} else
-			return NULL;
+			v = NULL;
 	}
+	free(big);
 	return v;
 }
 
