@@ -90,7 +90,9 @@ jparse(const char *text)
 #define JSPAN_TOK_DEPTH 256
 
 /* json-c prints a number as it was spelt ("1."): set each again, so that
- * it prints its value ("1.0"). */
+ * it prints its value ("1.0").  One too large for a double keeps its
+ * spelling ("1e999", JSON, read as it is read without the rewrite): set,
+ * it would print "Infinity". */
 static void
 respell_numbers(json_object *o)
 {
@@ -98,7 +100,8 @@ respell_numbers(json_object *o)
 
 	switch (json_object_get_type(o)) {
 	case json_type_double:
-		json_object_set_double(o, json_object_get_double(o));
+		if (isfinite(json_object_get_double(o)))
+			json_object_set_double(o, json_object_get_double(o));
 		break;
 	case json_type_array:
 		for (i = 0; i < json_object_array_length(o); i++)

@@ -329,6 +329,15 @@ eval1(struct rules *r, struct rule_input *in, char *buf, size_t len,
 	return o.state;
 }
 
+/* Is s strict JSON (RFC 8259, valid UTF-8)? */
+static int
+valid_json(const char *s)
+{
+	struct jspan v;
+
+	return jspan_check(s, strlen(s), 64, &v, NULL, NULL) == 0;
+}
+
 /*
  * Evaluate rules on doc with status; returns the state, result/message in
  * buf.  A JSON doc is evaluated twice, parsed (as http-each reads a body,
@@ -456,6 +465,26 @@ START_TEST(test_rules_eval)
 	    "\"w\": [-01, 1.]}}", 200, 0, buf, sizeof buf, NULL),
 	    PX_STATE_SUCCEEDED);
 	ck_assert_str_eq(buf, "{\"v\":2.5,\"w\":[-1,1.0]}");
+	/* Lax UTF-8 json-c takes (a 4-byte form past U+10FFFF, an overlong
+	 * form, an encoded surrogate: the fuzz reproducer
+	 * rules-lax-utf8-refused) is read both ways, as U+FFFD. */
+	ck_assert_int_eq(eval(r, "{\"status\": \"done\", \"out\": "
+	    "\"\xf7\x96\x93\x86\"}", 200, 0, buf, sizeof buf, NULL),
+	    PX_STATE_SUCCEEDED);
+	ck_assert_int_eq(eval(r, "{\"status\": \"done\", \"out\": "
+	    "[\"\xc0\xaf\", \"\xed\xa0\x80\"]}", 200, 0, buf, sizeof buf,
+	    NULL), PX_STATE_SUCCEEDED);
+	ck_assert_msg(valid_json(buf), "%s", buf);
+	/* A number too large for a double keeps its spelling when a raw
+	 * control character sends the text through json-c (the fuzz
+	 * reproducer rules-overflow-respelt), as it does without one. */
+	ck_assert_int_eq(eval(r, "{\"status\": \"done\", \"out\": 1e999}",
+	    200, 0, buf, sizeof buf, NULL), PX_STATE_SUCCEEDED);
+	ck_assert_str_eq(buf, "1e999");
+	ck_assert_int_eq(eval(r, "{\"status\": \"done\", \"a\": \"\x01\", "
+	    "\"out\": 1e999}", 200, 0, buf, sizeof buf, NULL),
+	    PX_STATE_SUCCEEDED);
+	ck_assert_str_eq(buf, "1e999");
 	/* A name with an escaped NUL is the part before it, both ways. */
 	ck_assert_int_eq(eval(r, "{\"status\\u0000x\": \"done\"}", 200, 0,
 	    buf, sizeof buf, NULL), PX_STATE_SUCCEEDED);
