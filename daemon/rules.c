@@ -757,6 +757,54 @@ body_compile(struct req_tmpl *t, json_object *v, int batch, char **why)
 	}
 }
 
+/*
+ * The numbers of a body as JSON: json-c read the file leniently and keeps
+ * a double's spelling ("01.5", "1.", "-.5"), which would be sent as it is;
+ * one spelt otherwise than JSON is set again, so that it prints its value.
+ * NaN and the infinities have no JSON spelling: 0, or -1 with *why naming
+ * the first one's place.
+ */
+static int
+body_numbers(json_object *v, const char *at, char **why)
+{
+	char *sub;
+	size_t i;
+	int rc = 0;
+
+	switch (json_object_get_type(v)) {
+	case json_type_double:
+		if (json_bad_number(v) != NULL) {
+			xasprintf(why, "%s%s%s is not a JSON number (JSON has no "
+			    "NaN or Infinity)", at, *at != '\0' ? ": " : "",
+			    json_object_to_json_string_ext(v,
+			    JSON_C_TO_STRING_PLAIN));
+			return -1;
+		}
+		json_strict_numbers(v);
+		return 0;
+	case json_type_array:
+		for (i = 0; rc == 0 && i < json_object_array_length(v); i++) {
+			xasprintf(&sub, "%s/%zu", at, i);
+			rc = body_numbers(json_object_array_get_idx(v, i), sub,
+			    why);
+			free(sub);
+		}
+		return rc;
+	case json_type_object: {
+		json_object_object_foreach(v, key, val) {
+			xasprintf(&sub, "%s/%s", at, key);
+			rc = body_numbers(val, sub, why);
+			free(sub);
+			if (rc == -1)
+				return -1;
+		}
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
 static int
 method_ok(const char *m)
 {
@@ -843,7 +891,8 @@ req_tmpl_read(struct cfg *c, const char *key, int batch)
 	}
 	json_object_put(headers);
 	if (cfg_json(sub, "body", &t->body) == 1 &&
-	    body_compile(t, t->body, batch, &why) == -1) {
+	    (body_numbers(t->body, "", &why) == -1 ||
+	    body_compile(t, t->body, batch, &why) == -1)) {
 		cfg_error(sub, "body", "%s", why);
 		free(why);
 	}

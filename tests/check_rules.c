@@ -112,6 +112,39 @@ START_TEST(test_render_per_task)
 }
 END_TEST
 
+/* Numbers in a body as JSON spells them: json-c reads the file leniently
+ * and keeps "01.5", "1.", "-.5" (the fuzz reproducer
+ * templates-number-spelling); a spelling JSON has is kept. */
+START_TEST(test_render_number_spelling)
+{
+	struct tmpl_task tt = { "0123abcd", "{}", NULL, NULL, NULL };
+	struct req_tmpl *t;
+	struct req r;
+	char err[512], *why = NULL;
+	struct jspan v;
+
+	t = tread("{\"req\": {\"url\": \"/x\", \"body\": {\"a\": 01.5, "
+	    "\"b\": [1., -.5, 2.50, 1e2, 0.1, -0.0], \"c\": -01, "
+	    "\"d\": \"{{id}}\"}}}", 0, err, sizeof err);
+	ck_assert_msg(t != NULL, "%s", err);
+	ck_assert_int_eq(req_tmpl_render(t, &tt, 1, &r, &why), 0);
+	ck_assert_msg(jspan_check(r.body, strlen(r.body), 64, &v, NULL,
+	    NULL) == 0, "not JSON: %s", r.body);
+	ck_assert_str_eq(r.body, "{\"a\":1.5,\"b\":[1.0,-0.5,2.50,1e2,0.1,"
+	    "-0.0],\"c\":-1,\"d\":\"0123abcd\"}");
+	req_clear(&r);
+	req_tmpl_free(t);
+	/* A body that is only a number. */
+	t = tread("{\"req\": {\"url\": \"/x\", \"body\": -.5}}", 0, err,
+	    sizeof err);
+	ck_assert_msg(t != NULL, "%s", err);
+	ck_assert_int_eq(req_tmpl_render(t, &tt, 1, &r, &why), 0);
+	ck_assert_str_eq(r.body, "-0.5");
+	req_clear(&r);
+	req_tmpl_free(t);
+}
+END_TEST
+
 START_TEST(test_render_batch)
 {
 	struct tmpl_task *tt = calloc(1000, sizeof *tt);
@@ -276,6 +309,14 @@ START_TEST(test_template_errors)
 		{ "{\"req\": {\"url\": \"/x\", \"bogus\": 1}}", 0,
 		  "test.conf: req.bogus: unknown key" },
 		{ "{\"req\": \"/x\"}", 0, "test.conf: req: must be an object" },
+		/* JSON has no NaN or Infinity, which json-c reads. */
+		{ "{\"req\": {\"url\": \"/x\", \"body\": {\"a\": [1, NaN]}}}",
+		  0, "test.conf: req.body: /a/1: NaN is not a JSON number" },
+		{ "{\"req\": {\"url\": \"/x\", \"body\": {\"a\": {\"b\": "
+		  "-Infinity}}}}", 1, "test.conf: req.body: /a/b: -Infinity is "
+		  "not a JSON number" },
+		{ "{\"req\": {\"url\": \"/x\", \"body\": Infinity}}", 0,
+		  "test.conf: req.body: Infinity is not a JSON number" },
 	};
 	char err[512];
 	size_t i;
@@ -642,6 +683,7 @@ rules_suite(void)
 
 	tcase_add_test(tc, test_pointers);
 	tcase_add_test(tc, test_render_per_task);
+	tcase_add_test(tc, test_render_number_spelling);
 	tcase_add_test(tc, test_render_batch);
 	tcase_add_test(tc, test_jparse);
 	tcase_add_test(tc, test_tokener_no_pending_surrogate);
