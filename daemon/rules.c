@@ -757,6 +757,26 @@ body_compile(struct req_tmpl *t, json_object *v, int batch, char **why)
 	}
 }
 
+/* at, then a '/' and name as a reference token (~ as ~0, / as ~1). */
+static char *
+jptr_append(const char *at, const char *name)
+{
+	size_t n = strlen(at);
+	char *out = xmalloc(n + 2 * strlen(name) + 2), *o = out + n;
+
+	memcpy(out, at, n);
+	*o++ = '/';
+	for (; *name != '\0'; name++) {
+		if (*name == '~' || *name == '/') {
+			*o++ = '~';
+			*o++ = *name == '~' ? '0' : '1';
+		} else
+			*o++ = *name;
+	}
+	*o = '\0';
+	return out;
+}
+
 /*
  * The numbers of a body as JSON: json-c read the file leniently and keeps
  * a double's spelling ("01.5", "1.", "-.5"), which would be sent as it is;
@@ -792,7 +812,7 @@ body_numbers(json_object *v, const char *at, char **why)
 		return rc;
 	case json_type_object: {
 		json_object_object_foreach(v, key, val) {
-			xasprintf(&sub, "%s/%s", at, key);
+			sub = jptr_append(at, key);
 			rc = body_numbers(val, sub, why);
 			free(sub);
 			if (rc == -1)

@@ -312,9 +312,9 @@ START_TEST(test_template_errors)
 		/* JSON has no NaN or Infinity, which json-c reads. */
 		{ "{\"req\": {\"url\": \"/x\", \"body\": {\"a\": [1, NaN]}}}",
 		  0, "test.conf: req.body: /a/1: NaN is not a JSON number" },
-		{ "{\"req\": {\"url\": \"/x\", \"body\": {\"a\": {\"b\": "
-		  "-Infinity}}}}", 1, "test.conf: req.body: /a/b: -Infinity is "
-		  "not a JSON number" },
+		{ "{\"req\": {\"url\": \"/x\", \"body\": {\"a\": {\"b/~\": "
+		  "-Infinity}}}}", 1, "test.conf: req.body: /a/b~1~0: -Infinity "
+		  "is not a JSON number" },
 		{ "{\"req\": {\"url\": \"/x\", \"body\": Infinity}}", 0,
 		  "test.conf: req.body: Infinity is not a JSON number" },
 	};
