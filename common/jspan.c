@@ -594,31 +594,39 @@ jspan_item(struct jspan a, size_t i, struct jspan *out)
 	return 0;
 }
 
+/* Resolve ptr in doc token by token; a token of any length is decoded,
+ * into tok or, when longer, into a buffer as long as the pointer. */
 int
 jspan_pointer(struct jspan doc, const char *ptr, struct jspan *out)
 {
-	char tok[256];
+	char small[256], *tok = small, *big = NULL;
 	const char *p = ptr;
 	struct jspan v = doc;
-	size_t n;
+	size_t n, len;
 	unsigned long idx;
 	char *e;
+	int found = 0;
 
 	if (ptr == NULL)
 		return 0;
+	len = strlen(ptr);
+	if (len >= sizeof small) {
+		/* No token is longer than the pointer. */
+		if ((big = malloc(len + 1)) == NULL)
+			return 0;
+		tok = big;
+	}
 	while (*p == '/') {
 		p++;
 		/* One reference token, ~1 and ~0 decoded. */
 		for (n = 0; *p != '\0' && *p != '/'; p++) {
-			if (n + 1 >= sizeof tok)
-				return 0;
 			if (*p == '~') {
 				if (p[1] == '0')
 					tok[n++] = '~';
 				else if (p[1] == '1')
 					tok[n++] = '/';
 				else
-					return 0;
+					goto done;
 				p++;
 			} else
 				tok[n++] = *p;
@@ -627,25 +635,28 @@ jspan_pointer(struct jspan doc, const char *ptr, struct jspan *out)
 		switch (jspan_type(v)) {
 		case JS_OBJECT:
 			if (!jspan_member(v, tok, n, &v))
-				return 0;
+				goto done;
 			break;
 		case JS_ARRAY:
 			if (n == 0 || (n > 1 && tok[0] == '0') ||
 			    !isdigit_(tok[0]))
-				return 0;
+				goto done;
 			errno = 0;
 			idx = strtoul(tok, &e, 10);
 			if (*e != '\0' || errno != 0 || !jspan_item(v, idx, &v))
-				return 0;
+				goto done;
 			break;
 		default:
-			return 0;
+			goto done;
 		}
 	}
 	if (*p != '\0')
-		return 0;
+		goto done;
 	*out = v;
-	return 1;
+	found = 1;
+done:
+	free(big);
+	return found;
 }
 
 int

@@ -9,7 +9,8 @@
  * large document only for a few of them to be read: the items of an HTTP
  * search response, the refs of a batch, the replies of Wait.
  *
- * Nothing here allocates except jspan_string() for strings with escapes,
+ * Nothing here allocates except jspan_string() for strings with escapes
+ * and jspan_pointer() for a pointer of 256 bytes or more,
  * and nothing aborts or logs (libpollex links it).
  */
 #ifndef POLLEX_JSPAN_H
@@ -89,7 +90,8 @@ int jspan_item(struct jspan a, size_t i, struct jspan *out);
 /*
  * Resolve a JSON pointer (RFC 6901: "" is the whole value, "/a/0/b~1c"
  * its parts).  1 with *out set, 0 when nothing is there or the pointer is
- * malformed.
+ * malformed (or memory ran out).  Reference tokens have no length limit,
+ * as in jptr_get().
  */
 int jspan_pointer(struct jspan doc, const char *ptr, struct jspan *out);
 

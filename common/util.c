@@ -358,9 +358,141 @@ canon_keycmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Is s[0, n) a number as RFC 8259 spells it? */
+static int
+number_text_ok(const char *s, size_t n)
+{
+	const char *p = s, *end = s + n;
+
+	if (p < end && *p == '-')
+		p++;
+	if (p < end && *p == '0')
+		p++;
+	else if (p < end && *p >= '1' && *p <= '9')
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	else
+		return 0;
+	if (p < end && *p == '.') {
+		if (++p >= end || *p < '0' || *p > '9')
+			return 0;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		if (++p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= end || *p < '0' || *p > '9')
+			return 0;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	return p == end && n > 0;
+}
+
+/* v's spelling when it is a JSON number, else its value as json-c
+ * prints it, else NULL. */
+const char *
+json_double_text(json_object *v, char *buf, size_t len)
+{
+	const char *s;
+	double d = json_object_get_double(v);
+
+	s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+	if (number_text_ok(s, strlen(s)))
+		return s;
+	if (!isfinite(d))
+		return NULL;
+	/* As json-c prints a double it made: %.17g, ".0" when integral. */
+	snprintf(buf, len, "%.17g", d);
+	if (strspn(buf, "-0123456789") == strlen(buf) &&
+	    strlen(buf) + 2 < len)
+		strcat(buf, ".0");
+	return buf;
+}
+
+/* The first double in v that json_double_text() refuses. */
+const char *
+json_bad_number(json_object *v)
+{
+	char buf[JSON_DOUBLE_TEXT];
+	const char *s;
+	size_t i;
+
+	switch (json_object_get_type(v)) {
+	case json_type_double:
+		if (json_double_text(v, buf, sizeof buf) == NULL)
+			return json_object_to_json_string_ext(v,
+			    JSON_C_TO_STRING_PLAIN);
+		return NULL;
+	case json_type_array:
+		for (i = 0; i < json_object_array_length(v); i++)
+			if ((s = json_bad_number(json_object_array_get_idx(v,
+			    i))) != NULL)
+				return s;
+		return NULL;
+	case json_type_object: {
+		json_object_object_foreach(v, key, val) {
+			(void)key;
+			if ((s = json_bad_number(val)) != NULL)
+				return s;
+		}
+		return NULL;
+	}
+	default:
+		return NULL;
+	}
+}
+
+/* Respell v's doubles in place; those without JSON spelling become null. */
+int
+json_strict_numbers(json_object *v)
+{
+	char buf[JSON_DOUBLE_TEXT];
+	const char *s;
+	json_object *e;
+	size_t i;
+	int n = 0;
+
+	switch (json_object_get_type(v)) {
+	case json_type_double:
+		if ((s = json_double_text(v, buf, sizeof buf)) == NULL)
+			return 1;
+		if (strcmp(s, json_object_to_json_string_ext(v,
+		    JSON_C_TO_STRING_PLAIN)) != 0)
+			json_object_set_double(v, json_object_get_double(v));
+		return 0;
+	case json_type_array:
+		for (i = 0; i < json_object_array_length(v); i++) {
+			e = json_object_array_get_idx(v, i);
+			if (json_object_get_type(e) == json_type_double &&
+			    json_double_text(e, buf, sizeof buf) == NULL) {
+				json_object_array_put_idx(v, i, NULL);
+				n++;
+			} else
+				n += json_strict_numbers(e);
+		}
+		return n;
+	case json_type_object: {
+		json_object_object_foreach(v, key, val) {
+			if (json_object_get_type(val) == json_type_double &&
+			    json_double_text(val, buf, sizeof buf) == NULL) {
+				json_object_object_add(v, key, NULL);
+				n++;
+			} else
+				n += json_strict_numbers(val);
+		}
+		return n;
+	}
+	default:
+		return 0;
+	}
+}
+
 static void
 canon_value(struct canon *c, json_object *v)
 {
+	char buf[JSON_DOUBLE_TEXT];
 	const char **keys;
 	const char *s;
 	size_t i, n;
@@ -379,7 +511,9 @@ canon_value(struct canon *c, json_object *v)
 		canon_int(c, v);
 		break;
 	case json_type_double:
-		s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+		/* Strict JSON: NaN and the infinities are null. */
+		if ((s = json_double_text(v, buf, sizeof buf)) == NULL)
+			s = "null";
 		canon_put(c, s, strlen(s));
 		break;
 	case json_type_string:

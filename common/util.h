@@ -28,10 +28,34 @@ const char *fmt_duration(uint64_t ms, char *buf, size_t len);
 
 /*
  * json_canonical: compact JSON text of v with object keys sorted, so equal
- * values give equal strings.  Returns a malloc'd string or NULL when out of
- * memory.
+ * values give equal strings, and RFC 8259 JSON whatever json-c took: a
+ * double keeps its spelling when that is a JSON number, another prints as
+ * json-c prints its value ("1." is 1.0, "01.5" is 1.5), and NaN and the
+ * infinities, which JSON cannot spell, are null.  Returns a malloc'd string
+ * or NULL when out of memory.
  */
 char *json_canonical(json_object *v);
+
+/*
+ * The text of double v as a JSON number: its spelling when that is one
+ * (including "1e999", too large for a double), else json-c's form of its
+ * value written into buf (JSON_DOUBLE_TEXT bytes).  NULL for NaN and the
+ * infinities spelt otherwise ("NaN", "Infinity", "-1.e999").
+ */
+#define JSON_DOUBLE_TEXT 32
+const char *json_double_text(json_object *v, char *buf, size_t len);
+
+/* The spelling of the first number in v that JSON cannot carry (NaN,
+ * Infinity: json_double_text() refuses it), or NULL when there is none. */
+const char *json_bad_number(json_object *v);
+
+/*
+ * Make v's doubles print as JSON, in place: each one spelt otherwise is set
+ * again (json_double_text()), and those JSON cannot carry become null
+ * (except v itself).  Returns how many became null, or 1 when v itself is
+ * one.
+ */
+int json_strict_numbers(json_object *v);
 
 /*
  * json_string_escape: append the JSON string literal of s (n bytes) to out,

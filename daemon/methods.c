@@ -222,6 +222,8 @@ spec_read(struct pxd *pxd, struct call *c, json_object *o, size_t i,
 	if ((v = param(o, "ref")) != NULL) {
 		if (!json_object_is_type(v, json_type_object))
 			BAD("ref", "expected a JSON object");
+		if ((why = json_bad_number(v)) != NULL)
+			BAD("ref", "%s is not a JSON number", why);
 		s->ref = json_canonical(v);
 	} else if (!poller_has_start(s->poller))
 		BAD("ref", "missing: poller %s has no start function, so "
@@ -230,6 +232,8 @@ spec_read(struct pxd *pxd, struct call *c, json_object *o, size_t i,
 	if ((v = param(o, "args")) != NULL) {
 		if (!json_object_is_type(v, json_type_object))
 			BAD("args", "expected a JSON object");
+		if ((why = json_bad_number(v)) != NULL)
+			BAD("args", "%s is not a JSON number", why);
 		s->args = json_canonical(v);
 	}
 	if ((v = param(o, "labels")) != NULL &&

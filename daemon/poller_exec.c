@@ -203,12 +203,16 @@ exec_check_item(json_object *it, struct outcome *o)
 		o->delay = json_object_get_double(v);
 	}
 	if (o->state == PX_STATE_SUCCEEDED) {
-		if (json_object_object_get_ex(it, "result", &v))
+		/* JSON for clients: numbers json-c took beyond it are
+		 * respelt, NaN and Infinity become null. */
+		if (!json_object_object_get_ex(it, "result", &v) ||
+		    (json_strict_numbers(v) > 0 &&
+		    json_object_is_type(v, json_type_double)))
+			o->result = "null";
+		else
 			o->result = json_object_to_json_string_ext(v,
 			    JSON_C_TO_STRING_PLAIN |
 			    JSON_C_TO_STRING_NOSLASHESCAPE);
-		else
-			o->result = "null";
 	}
 	if (o->state != PX_STATE_FAILED)
 		return NULL;
@@ -233,8 +237,10 @@ exec_check_item(json_object *it, struct outcome *o)
 		o->message = json_object_get_string(v);
 	}
 	if (json_object_object_get_ex(e, "details", &v) && v != NULL)
-		o->details = json_object_to_json_string_ext(v,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		o->details = json_strict_numbers(v) > 0 &&
+		    json_object_is_type(v, json_type_double) ? "null" :
+		    json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+		    JSON_C_TO_STRING_NOSLASHESCAPE);
 	return NULL;
 }
 

@@ -39,23 +39,19 @@ jptr_valid(const char *p)
 	return 1;
 }
 
-/* The next reference token of p (after a '/') into buf; returns the rest. */
+/* The next reference token of p (after a '/') into buf, which has room
+ * for all of p; returns the rest. */
 static const char *
-jptr_token(const char *p, char *buf, size_t len, int *toolong)
+jptr_token(const char *p, char *buf)
 {
 	size_t n = 0;
 
-	*toolong = 0;
 	for (; *p != '\0' && *p != '/'; p++) {
 		char ch = *p;
 
 		if (ch == '~') {
 			ch = p[1] == '1' ? '/' : '~';
 			p++;
-		}
-		if (n + 1 >= len) {
-			*toolong = 1;
-			continue;
 		}
 		buf[n++] = ch;
 	}
@@ -94,7 +90,9 @@ jparse(const char *text)
 #define JSPAN_TOK_DEPTH 256
 
 /* json-c prints a number as it was spelt ("1."): set each again, so that
- * it prints its value ("1.0"). */
+ * it prints its value ("1.0").  One too large for a double keeps its
+ * spelling ("1e999", JSON, read as it is read without the rewrite): set,
+ * it would print "Infinity". */
 static void
 respell_numbers(json_object *o)
 {
@@ -102,7 +100,8 @@ respell_numbers(json_object *o)
 
 	switch (json_object_get_type(o)) {
 	case json_type_double:
-		json_object_set_double(o, json_object_get_double(o));
+		if (isfinite(json_object_get_double(o)))
+			json_object_set_double(o, json_object_get_double(o));
 		break;
 	case json_type_array:
 		for (i = 0; i < json_object_array_length(o); i++)
@@ -234,38 +233,43 @@ jspan_json(struct jspan v)
 	}
 }
 
+/* Resolve ptr in doc; a reference token of any length is decoded, into
+ * tok or, when longer, into a buffer as long as the pointer. */
 json_object *
 jptr_get(json_object *doc, const char *ptr)
 {
-	char tok[256], *end;
+	char small[256], *tok = small, *big = NULL, *end;
 	const char *p = ptr;
 	json_object *v = doc;
 	unsigned long idx;
-	int toolong;
+	size_t len;
 
 	if (ptr == NULL || !jptr_valid(ptr))
 		return NULL;
+	if ((len = strlen(ptr)) >= sizeof small)
+		tok = big = xmalloc(len + 1);
 	while (*p == '/' && v != NULL) {
-		p = jptr_token(p + 1, tok, sizeof tok, &toolong);
-		if (toolong)
-			return NULL;
+		p = jptr_token(p + 1, tok);
 		if (json_object_is_type(v, json_type_object)) {
 			if (!json_object_object_get_ex(v, tok, &v))
-				return NULL;
+				v = NULL;
 		} else if (json_object_is_type(v, json_type_array)) {
 			/* Digits, no leading zero; "-" (past the end) is never
 			 * there. */
 			if (tok[0] == '\0' || (tok[0] == '0' && tok[1] != '\0') ||
 			    strspn(tok, "0123456789") != strlen(tok))
-				return NULL;
-			errno = 0;
-			idx = strtoul(tok, &end, 10);
-			if (errno != 0 || idx >= json_object_array_length(v))
-				return NULL;
-			v = json_object_array_get_idx(v, idx);
+				v = NULL;
+			else {
+				errno = 0;
+				idx = strtoul(tok, &end, 10);
+				v = errno != 0 ||
+				    idx >= json_object_array_length(v) ? NULL :
+				    json_object_array_get_idx(v, idx);
+			}
 		} else
-			return NULL;
+			v = NULL;
 	}
+	free(big);
 	return v;
 }
 
@@ -753,6 +757,74 @@ body_compile(struct req_tmpl *t, json_object *v, int batch, char **why)
 	}
 }
 
+/* at, then a '/' and name as a reference token (~ as ~0, / as ~1). */
+static char *
+jptr_append(const char *at, const char *name)
+{
+	size_t n = strlen(at);
+	char *out = xmalloc(n + 2 * strlen(name) + 2), *o = out + n;
+
+	memcpy(out, at, n);
+	*o++ = '/';
+	for (; *name != '\0'; name++) {
+		if (*name == '~' || *name == '/') {
+			*o++ = '~';
+			*o++ = *name == '~' ? '0' : '1';
+		} else
+			*o++ = *name;
+	}
+	*o = '\0';
+	return out;
+}
+
+/*
+ * The numbers of a body as JSON: json-c read the file leniently and keeps
+ * a double's spelling ("01.5", "1.", "-.5"), which would be sent as it is;
+ * one spelt otherwise than JSON is set again, so that it prints its value.
+ * NaN and the infinities have no JSON spelling: 0, or -1 with *why naming
+ * the first one's place.
+ */
+static int
+body_numbers(json_object *v, const char *at, char **why)
+{
+	char *sub;
+	size_t i;
+	int rc = 0;
+
+	switch (json_object_get_type(v)) {
+	case json_type_double:
+		if (json_bad_number(v) != NULL) {
+			xasprintf(why, "%s%s%s is not a JSON number (JSON has no "
+			    "NaN or Infinity)", at, *at != '\0' ? ": " : "",
+			    json_object_to_json_string_ext(v,
+			    JSON_C_TO_STRING_PLAIN));
+			return -1;
+		}
+		json_strict_numbers(v);
+		return 0;
+	case json_type_array:
+		for (i = 0; rc == 0 && i < json_object_array_length(v); i++) {
+			xasprintf(&sub, "%s/%zu", at, i);
+			rc = body_numbers(json_object_array_get_idx(v, i), sub,
+			    why);
+			free(sub);
+		}
+		return rc;
+	case json_type_object: {
+		json_object_object_foreach(v, key, val) {
+			sub = jptr_append(at, key);
+			rc = body_numbers(val, sub, why);
+			free(sub);
+			if (rc == -1)
+				return -1;
+		}
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
 static int
 method_ok(const char *m)
 {
@@ -839,7 +911,8 @@ req_tmpl_read(struct cfg *c, const char *key, int batch)
 	}
 	json_object_put(headers);
 	if (cfg_json(sub, "body", &t->body) == 1 &&
-	    body_compile(t, t->body, batch, &why) == -1) {
+	    (body_numbers(t->body, "", &why) == -1 ||
+	    body_compile(t, t->body, batch, &why) == -1)) {
 		cfg_error(sub, "body", "%s", why);
 		free(why);
 	}

@@ -890,6 +890,35 @@ START_TEST(test_start_program)
 }
 END_TEST
 
+/* Numbers json-c takes beyond RFC 8259 in a start program's ref and a
+ * poll program's result ("10.", "-01.5", "-.5") reach clients as their
+ * values, NaN and Infinity as null: replies other clients can parse. */
+START_TEST(test_lenient_numbers_in_output)
+{
+	pollex_spec *s;
+	pollex_task *t;
+	char *id = NULL;
+
+	td_set(td, "outcomes/made", "{\"state\": \"succeeded\", \"result\": "
+	    "{\"r\": [10., -.5], \"n\": NaN, \"i\": [Infinity]}}");
+	start_argv(td->poll_argv, "\"interval\": \"100ms\", \"start\": "
+	    "[\"/bin/sh\", \"-c\", \"cat >/dev/null; echo '{\\\"name\\\": "
+	    "\\\"made\\\", \\\"r\\\": [10., 2222], \\\"n\\\": NaN, \\\"z\\\": "
+	    "-01.5}'\"]", NULL);
+	s = pollex_spec_new("p");
+	ck_assert_int_eq(pollex_submit(c, s, &id, NULL), 0);
+	pollex_spec_free(s);
+	t = wait_one(id);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_SUCCEEDED);
+	ck_assert_str_eq(pollex_task_ref(t),
+	    "{\"n\":null,\"name\":\"made\",\"r\":[10.0,2222],\"z\":-1.5}");
+	ck_assert_str_eq(pollex_task_result(t),
+	    "{\"r\":[10.0,-0.5],\"n\":null,\"i\":[null]}");
+	pollex_task_free(t);
+	free(id);
+}
+END_TEST
+
 START_TEST(test_cancel_while_starting)
 {
 	pollex_spec *s;
@@ -1388,6 +1417,7 @@ exec_suite(void)
 	tcase_add_test(tc, test_cancel_function_verdicts);
 	tcase_add_test(tc, test_cancel_while_poll_in_flight);
 	tcase_add_test(tc, test_start_program);
+	tcase_add_test(tc, test_lenient_numbers_in_output);
 	tcase_add_test(tc, test_cancel_while_starting);
 	suite_add_tcase(s, tc);
 

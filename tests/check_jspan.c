@@ -161,6 +161,47 @@ START_TEST(test_members_items_pointers)
 }
 END_TEST
 
+/* Member names of 256 bytes and more (the fuzz reproducer
+ * jspan-long-pointer-token) are reached as short ones are, and as
+ * jptr_get() reaches them in the parsed document. */
+START_TEST(test_pointer_long_token)
+{
+	static const size_t lens[] = { 255, 256, 300, 5000 };
+	char *name, *text, *ptr;
+	struct jspan d, v;
+	json_object *o;
+	size_t i, n;
+
+	for (i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+		n = lens[i];
+		name = malloc(n + 1);
+		memset(name, 'a', n);
+		name[n - 1] = '/';	/* "~1" in the pointer */
+		name[n] = '\0';
+		text = malloc(n + 64);
+		snprintf(text, n + 64, "{\"%s\": {\"b\": [1, 2]}}", name);
+		ptr = malloc(n + 16);
+		name[n - 1] = '\0';
+		snprintf(ptr, n + 16, "/%s~1/b/1", name);
+		d = doc(text);
+		ck_assert_msg(jspan_pointer(d, ptr, &v) && span_is(v, "2"),
+		    "name of %zu bytes not reached in place", n);
+		o = json_tokener_parse(text);
+		ck_assert_ptr_nonnull(o);
+		ck_assert_msg(json_object_get_int(jptr_get(o, ptr)) == 2,
+		    "name of %zu bytes not reached parsed", n);
+		/* One byte short of the name: nothing there, both ways. */
+		ptr[n - 1] = '\0';
+		ck_assert(!jspan_pointer(d, ptr, &v));
+		ck_assert_ptr_null(jptr_get(o, ptr));
+		json_object_put(o);
+		free(name);
+		free(text);
+		free(ptr);
+	}
+}
+END_TEST
+
 /* The readers on text json-c takes and jspan_check() refuses. */
 START_TEST(test_readers_on_lenient_text)
 {
@@ -394,6 +435,7 @@ jspan_suite(void)
 	tcase_add_test(tc, test_check_accepts_and_refuses);
 	tcase_add_test(tc, test_check_depth_and_position);
 	tcase_add_test(tc, test_members_items_pointers);
+	tcase_add_test(tc, test_pointer_long_token);
 	tcase_add_test(tc, test_strings_and_integers);
 	tcase_add_test(tc, test_readers_on_lenient_text);
 	tcase_add_test(tc, test_single_quoted);

@@ -9,6 +9,7 @@
 #include <event2/event.h>
 
 #include "call.h"
+#include "jspan.h"
 #include "methods.h"
 #include "poller.h"
 #include "pollexd.h"
@@ -23,10 +24,20 @@ static char *dir;
 static json_object *replies[MAXREPLIES];
 static int nreplies, finals;
 
+static char last[4096];		/* the last reply's text */
+
+/* Collect a reply; every reply must be RFC 8259 JSON (jspan_check()),
+ * which Python's json or Go's encoding/json would take. */
 static void
 sink(void *arg, const char *msg, size_t len, int final)
 {
+	struct jspan v;
+	const char *why = NULL;
+
 	(void)arg;
+	ck_assert_msg(jspan_check(msg, len, 64, &v, &why, NULL) == 0,
+	    "a reply that is not strict JSON (%s): %s", why, msg);
+	snprintf(last, sizeof last, "%s", msg);
 	ck_assert_int_lt(nreplies, MAXREPLIES);
 	replies[nreplies] = json_tokener_parse(msg);
 	ck_assert_ptr_nonnull(replies[nreplies]);
@@ -264,6 +275,42 @@ START_TEST(test_submit_and_dedupe)
 	    "{\"poller\": \"p\", \"ref\": {\"z\": 2}, \"idempotency_key\": \"j\"}]}");
 	ck_assert_str_eq(err_of(r), "io.pollex.IdempotencyConflict");
 	ck_assert_uint_eq(tasktab_size(pxd->tt), 3);
+}
+END_TEST
+
+/* Numbers json-c takes beyond RFC 8259 ("1.", "01.5", "-.5") in a ref or
+ * args are kept as their values; NaN and Infinity, which JSON cannot
+ * spell, are refused; every reply is strict JSON (the sink checks). */
+START_TEST(test_submit_lenient_numbers)
+{
+	char id[64], params[256];
+	json_object *r;
+
+	snprintf(id, sizeof id, "%s", submit_one("{\"poller\": \"p\", "
+	    "\"ref\": {\"n\": 1., \"m\": [01.5, -.5, 2.50, -0.0], "
+	    "\"big\": 1e999, \"i\": -01}, \"args\": {\"x\": 10.}}"));
+	snprintf(params, sizeof params, "{\"id\": \"%s\"}", id);
+	r = call_m("io.pollex.Get", params);
+	ck_assert_str_eq(err_of(r), "");
+	ck_assert_msg(strstr(last, "\"ref\":{\"big\":1e999,\"i\":-1,"
+	    "\"m\":[1.5,-0.5,2.50,-0.0],\"n\":1.0}") != NULL, "%s", last);
+	ck_assert_msg(strstr(last, "\"args\":{\"x\":10.0}") != NULL, "%s",
+	    last);
+	r = call_m("io.pollex.List", "{}");
+	ck_assert_str_eq(err_of(r), "");
+	tasktab_finish(pxd->tt, tasktab_find(pxd->tt, id),
+	    PX_STATE_SUCCEEDED, "1", NULL, NULL, NULL, real_now());
+	snprintf(params, sizeof params, "{\"ids\": [\"%s\"]}", id);
+	r = call_m("io.pollex.Wait", params);
+	ck_assert_str_eq(err_of(r), "");
+	expect_invalid("io.pollex.Submit", "{\"tasks\": [{\"poller\": "
+	    "\"p\", \"ref\": {\"a\": [1, NaN]}}]}", "tasks[0].ref",
+	    "NaN is not a JSON number");
+	expect_invalid("io.pollex.Submit", "{\"tasks\": [{\"poller\": "
+	    "\"p\", \"ref\": {\"a\": 1}, \"args\": {\"b\": {\"c\": "
+	    "-Infinity}}}]}", "tasks[0].args", "-Infinity is not a JSON "
+	    "number");
+	ck_assert_uint_eq(tasktab_size(pxd->tt), 1);
 }
 END_TEST
 
@@ -505,6 +552,7 @@ methods_suite(void)
 	tcase_add_test(tc, test_submit_unknown_poller);
 	tcase_add_test(tc, test_submit_all_or_nothing);
 	tcase_add_test(tc, test_submit_and_dedupe);
+	tcase_add_test(tc, test_submit_lenient_numbers);
 	tcase_add_test(tc, test_quota);
 	tcase_add_test(tc, test_owner_isolation);
 	tcase_add_test(tc, test_cancel_local_and_terminal);

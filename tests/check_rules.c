@@ -112,6 +112,39 @@ START_TEST(test_render_per_task)
 }
 END_TEST
 
+/* Numbers in a body as JSON spells them: json-c reads the file leniently
+ * and keeps "01.5", "1.", "-.5" (the fuzz reproducer
+ * templates-number-spelling); a spelling JSON has is kept. */
+START_TEST(test_render_number_spelling)
+{
+	struct tmpl_task tt = { "0123abcd", "{}", NULL, NULL, NULL };
+	struct req_tmpl *t;
+	struct req r;
+	char err[512], *why = NULL;
+	struct jspan v;
+
+	t = tread("{\"req\": {\"url\": \"/x\", \"body\": {\"a\": 01.5, "
+	    "\"b\": [1., -.5, 2.50, 1e2, 0.1, -0.0], \"c\": -01, "
+	    "\"d\": \"{{id}}\"}}}", 0, err, sizeof err);
+	ck_assert_msg(t != NULL, "%s", err);
+	ck_assert_int_eq(req_tmpl_render(t, &tt, 1, &r, &why), 0);
+	ck_assert_msg(jspan_check(r.body, strlen(r.body), 64, &v, NULL,
+	    NULL) == 0, "not JSON: %s", r.body);
+	ck_assert_str_eq(r.body, "{\"a\":1.5,\"b\":[1.0,-0.5,2.50,1e2,0.1,"
+	    "-0.0],\"c\":-1,\"d\":\"0123abcd\"}");
+	req_clear(&r);
+	req_tmpl_free(t);
+	/* A body that is only a number. */
+	t = tread("{\"req\": {\"url\": \"/x\", \"body\": -.5}}", 0, err,
+	    sizeof err);
+	ck_assert_msg(t != NULL, "%s", err);
+	ck_assert_int_eq(req_tmpl_render(t, &tt, 1, &r, &why), 0);
+	ck_assert_str_eq(r.body, "-0.5");
+	req_clear(&r);
+	req_tmpl_free(t);
+}
+END_TEST
+
 START_TEST(test_render_batch)
 {
 	struct tmpl_task *tt = calloc(1000, sizeof *tt);
@@ -276,6 +309,14 @@ START_TEST(test_template_errors)
 		{ "{\"req\": {\"url\": \"/x\", \"bogus\": 1}}", 0,
 		  "test.conf: req.bogus: unknown key" },
 		{ "{\"req\": \"/x\"}", 0, "test.conf: req: must be an object" },
+		/* JSON has no NaN or Infinity, which json-c reads. */
+		{ "{\"req\": {\"url\": \"/x\", \"body\": {\"a\": [1, NaN]}}}",
+		  0, "test.conf: req.body: /a/1: NaN is not a JSON number" },
+		{ "{\"req\": {\"url\": \"/x\", \"body\": {\"a\": {\"b/~\": "
+		  "-Infinity}}}}", 1, "test.conf: req.body: /a/b~1~0: -Infinity "
+		  "is not a JSON number" },
+		{ "{\"req\": {\"url\": \"/x\", \"body\": Infinity}}", 0,
+		  "test.conf: req.body: Infinity is not a JSON number" },
 	};
 	char err[512];
 	size_t i;
@@ -328,6 +369,8 @@ eval1(struct rules *r, struct rule_input *in, char *buf, size_t len,
 	rules_scratch_clear(&sc);
 	return o.state;
 }
+
+#define FFFD "\xef\xbf\xbd"		/* U+FFFD in UTF-8 */
 
 /*
  * Evaluate rules on doc with status; returns the state, result/message in
@@ -456,6 +499,27 @@ START_TEST(test_rules_eval)
 	    "\"w\": [-01, 1.]}}", 200, 0, buf, sizeof buf, NULL),
 	    PX_STATE_SUCCEEDED);
 	ck_assert_str_eq(buf, "{\"v\":2.5,\"w\":[-1,1.0]}");
+	/* Lax UTF-8 json-c takes (a 4-byte form past U+10FFFF, an overlong
+	 * form, an encoded surrogate: the fuzz reproducer
+	 * rules-lax-utf8-refused) is read both ways, as U+FFFD. */
+	ck_assert_int_eq(eval(r, "{\"status\": \"done\", \"out\": "
+	    "\"\xf7\x96\x93\x86\"}", 200, 0, buf, sizeof buf, NULL),
+	    PX_STATE_SUCCEEDED);
+	ck_assert_str_eq(buf, "\"" FFFD FFFD FFFD FFFD "\"");
+	ck_assert_int_eq(eval(r, "{\"status\": \"done\", \"out\": "
+	    "[\"\xc0\xaf\", \"\xed\xa0\x80\"]}", 200, 0, buf, sizeof buf,
+	    NULL), PX_STATE_SUCCEEDED);
+	ck_assert_str_eq(buf, "[\"" FFFD FFFD "\",\"" FFFD FFFD FFFD "\"]");
+	/* A number too large for a double keeps its spelling when a raw
+	 * control character sends the text through json-c (the fuzz
+	 * reproducer rules-overflow-respelt), as it does without one. */
+	ck_assert_int_eq(eval(r, "{\"status\": \"done\", \"out\": 1e999}",
+	    200, 0, buf, sizeof buf, NULL), PX_STATE_SUCCEEDED);
+	ck_assert_str_eq(buf, "1e999");
+	ck_assert_int_eq(eval(r, "{\"status\": \"done\", \"a\": \"\x01\", "
+	    "\"out\": 1e999}", 200, 0, buf, sizeof buf, NULL),
+	    PX_STATE_SUCCEEDED);
+	ck_assert_str_eq(buf, "1e999");
 	/* A name with an escaped NUL is the part before it, both ways. */
 	ck_assert_int_eq(eval(r, "{\"status\\u0000x\": \"done\"}", 200, 0,
 	    buf, sizeof buf, NULL), PX_STATE_SUCCEEDED);
@@ -613,6 +677,7 @@ rules_suite(void)
 
 	tcase_add_test(tc, test_pointers);
 	tcase_add_test(tc, test_render_per_task);
+	tcase_add_test(tc, test_render_number_spelling);
 	tcase_add_test(tc, test_render_batch);
 	tcase_add_test(tc, test_jparse);
 	tcase_add_test(tc, test_tokener_no_pending_surrogate);
