@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* floor.c: the floor for the submit benchmarks: a bare request/response
  * server on a Unix socket, one epoll loop, reading NUL-terminated messages
  * and answering each with a fixed reply shaped like a Submit reply.  No

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fsync-floor.c: the floor for durable submits on this machine: single-row
  * SQLite transactions with the settings pollexd uses (WAL, synchronous=FULL,
  * exclusive locking), one at a time.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # bench/http.sh: the HTTP poller scenarios of docs/benchmarks.md, against
 # the test service (tests/testservice).  Run from the build tree after make:
 #

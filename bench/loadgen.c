@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* loadgen.c: submit load against pollexd (or the bare-socket floor).
  *
  *   loadgen -S SOCK -m pipelined|serial|notify -c CLIENTS -n CALLS

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # bench/: load generators and benchmark scenarios (built by `make`, run by
 # bench/run.sh; figures in docs/benchmarks.md).
 noinst_PROGRAMS += bench/loadgen bench/floor bench/stamp-poller bench/fsync-floor

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # bench/run.sh: the submit, notification and memory benchmarks of
 # docs/benchmarks.md.  Run from the build tree after `make`:
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # bench/soak.sh: the kill -9 test of the suite, larger: CLIENTS processes
 # submit continuously while pollexd is killed KILLS times at random moments
 # and restarted; then every acknowledged id must exist exactly once and

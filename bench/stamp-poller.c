@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* stamp-poller.c: an exec poll program for the notification benchmark:
  * answers every task "succeeded" with {"t": NS}, the CLOCK_REALTIME time
  * just before it writes its answer, so the client can measure how long the

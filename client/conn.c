@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conn.c: the connection to pollexd: connecting, the FIFO of outstanding
  * calls, non-blocking I/O with framing, reply dispatch and the loop that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * error.c: libpollex error codes, their descriptions, the mapping of varlink
  * error names to codes and the messages composed from error parameters.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libpollex.c: the methods of io.pollex as blocking calls (Submit, Cancel,
  * Get, Wait, List, Watch, Pollers, Stats, any call) and the JSON helpers

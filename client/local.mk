@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # client/: libpollex (the client library) and pollexctl (its CLI).
 
 # The library: a real installed libtool library exporting pollex_* only.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pollex-int.h: libpollex internals shared by its source files (conn.c,
  * error.c, task.c, spec.c, libpollex.c).  Nothing here is exported: the

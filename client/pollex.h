@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pollex.h: client library for pollexd, the batched poll executor daemon.
  *

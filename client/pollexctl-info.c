@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pollexctl-info.c: the daemon commands of pollexctl: pollers, stats and
  * call (any method, plain, streaming or oneway).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pollexctl-task.c: the task commands of pollexctl: submit (one task or a
  * file of TaskSpec lines, pipelined), cancel, get, wait (with a progress

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # bash completion for pollexctl(1)                          -*- shell-script -*-
 # Subcommands, their options, states, and the names of the pollers and
 # the ids of the tasks the daemon knows (asked with "pollexctl pollers"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pollexctl.c: the command line client of pollexd: global options, the
  * command table, help texts, exit codes and the helpers the commands share.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* pollexctl.h: shared parts of pollexctl, the command line client. */
 #ifndef POLLEXCTL_H
 #define POLLEXCTL_H

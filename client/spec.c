@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * spec.c: task specifications for Submit and filters for List and Watch,
  * kept as the JSON objects the calls send.

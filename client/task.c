@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * task.c: Task objects of the io.pollex protocol, read once from their JSON
  * text into a pollex_task with typed accessors.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* compat.h: what glibc's <sys/queue.h> lacks. */
 #ifndef POLLEX_COMPAT_H
 #define POLLEX_COMPAT_H

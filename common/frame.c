@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* frame.c: varlink message framing (NUL-terminated JSON objects). */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* frame.h: varlink message framing (NUL-terminated JSON objects). */
 #ifndef POLLEX_FRAME_H
 #define POLLEX_FRAME_H

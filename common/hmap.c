@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* hmap.c: an intrusive chained hash table that doubles at load factor 1. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* hmap.h: an intrusive chained hash table; callers compare keys. */
 #ifndef POLLEX_HMAP_H
 #define POLLEX_HMAP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* jspan.c: reading JSON text in place, without building a tree. */
 #include "config.h"
 

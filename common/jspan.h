@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * jspan.h: reading JSON text in place, without building a tree.
  *

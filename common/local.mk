@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # common/: code shared by pollexd, libpollex, pollexctl, tests and benchmarks.
 
 # Protocol names and framing: linked into libpollex too, so nothing here

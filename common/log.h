@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* log.h: leveled logging to stderr, journal-friendly. */
 #ifndef POLLEX_LOG_H
 #define POLLEX_LOG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* proto.c: names of errors, states and modes; default socket paths. */
 #include "config.h"
 

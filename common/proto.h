@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* proto.h: names and limits of the io.pollex varlink protocol, shared by
  * pollexd and libpollex. */
 #ifndef POLLEX_PROTO_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* util.c: clocks, durations, canonical JSON, UTF-8, hashing. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* util.h: clocks, durations, canonical JSON, UTF-8, hashing. */
 #ifndef POLLEX_UTIL_H
 #define POLLEX_UTIL_H

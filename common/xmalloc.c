@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* xmalloc.c: allocation that aborts on failure (never used by libpollex). */
 #include "config.h"
 

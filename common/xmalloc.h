@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* xmalloc.h: allocation that aborts on failure (daemon and tools only). */
 #ifndef POLLEX_XMALLOC_H
 #define POLLEX_XMALLOC_H

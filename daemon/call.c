@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* call.c: one method call and its replies, independent of any socket. */
 #include "config.h"
 

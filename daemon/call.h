@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* call.h: one method call and its replies, independent of any socket. */
 #ifndef POLLEXD_CALL_H
 #define POLLEXD_CALL_H

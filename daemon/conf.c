@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* conf.c: pollexd's configuration file: JSON with comments. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* conf.h: pollexd's configuration file and the reader the kinds use. */
 #ifndef POLLEXD_CONF_H
 #define POLLEXD_CONF_H

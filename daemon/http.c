@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* http.c: the HTTP transport: libcurl's multi interface on libevent.
  *
  * One multi handle per process (the daemon has one loop) holds the

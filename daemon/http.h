@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* http.h: the HTTP transport of the HTTP poller kinds.
  *
  * One libcurl multi handle per event loop, driven by libevent through

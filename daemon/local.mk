@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # daemon/: pollexd.  Its code is a convenience library so the tests link
 # the daemon's modules directly; main.c only calls pollexd_main().
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* main.c: pollexd's entry point; the daemon lives in libpollexd. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* methods.c: the io.pollex and org.varlink.service methods.
  *
  * Handlers take a decoded call and its parameters and answer through the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* methods.h: the method table of the io.pollex and varlink interfaces. */
 #ifndef POLLEXD_METHODS_H
 #define POLLEXD_METHODS_H

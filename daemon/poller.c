@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* poller.c: pollers at run time: scheduler, operations and their outcomes.
  *
  * A poller joins its scheduler (which tasks, when) to its kind (how): the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* poller.h: pollers at run time, and the interface every kind implements. */
 #ifndef POLLEXD_POLLER_H
 #define POLLEXD_POLLER_H

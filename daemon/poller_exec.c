@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* poller_exec.c: the exec kind: a program of the user's is the poll function.
  *
  * Once per batch the poll program gets {"poller", "operation", "tasks": [{id,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* poller_http.c: the HTTP poller kinds, http-batch and http-each.
  *
  * http-batch is PollExecutor's example as configuration: per batch of

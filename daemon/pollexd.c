@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* pollexd.c: start-up, the loop, signals, reload, and the glue that keeps
  * task table, pollers, waiters and timers in step. */
 #include "config.h"

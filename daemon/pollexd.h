@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* pollexd.h: the daemon's shared state and the glue between its parts. */
 #ifndef POLLEXD_H
 #define POLLEXD_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* proc.c: run a program with non-blocking pipes on the event loop.
  *
  * posix_spawn in a new process group with default signal dispositions and an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* proc.h: run a program with non-blocking pipes on the event loop. */
 #ifndef POLLEXD_PROC_H
 #define POLLEXD_PROC_H

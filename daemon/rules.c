@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* rules.c: request templates and outcome rules of the HTTP pollers (see
  * rules.h and docs/http-templates.md).
  *

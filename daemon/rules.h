@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* rules.h: the request templates and outcome rules of the HTTP pollers.
  *
  * A small configuration language (docs/configuration.md, "Templates" and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* sched.c: the per-poller scheduler: when to poll and which tasks.
  *
  * A tick takes every eligible pending task, cuts it into batches of at most

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* sched.h: the per-poller scheduler: when to poll and which tasks. */
 #ifndef POLLEXD_SCHED_H
 #define POLLEXD_SCHED_H

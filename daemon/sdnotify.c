@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* sdnotify.c: the systemd notification and socket-activation protocols,
  * without libsystemd.
  * A datagram with "KEY=VALUE" lines to the AF_UNIX socket named by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* sdnotify.h: the systemd notification and socket-activation protocols,
  * without libsystemd. */
 #ifndef POLLEXD_SDNOTIFY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* server.c: the Unix socket server: connections, framing, ordered replies.
  *
  * Each connection reads NUL-terminated JSON messages, turns each into a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* server.h: the Unix socket server: connections, framing, ordered replies. */
 #ifndef POLLEXD_SERVER_H
 #define POLLEXD_SERVER_H

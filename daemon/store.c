@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* store.c: the durable task table: SQLite in WAL mode, group commit.
  *
  * One writer, the event loop.  Changes are staged (a row per changed task,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* store.h: the durable task table: SQLite in WAL mode, group commit. */
 #ifndef POLLEXD_STORE_H
 #define POLLEXD_STORE_H

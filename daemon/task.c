@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* task.c: the task table: tasks, their indexes, deadlines and retention. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* task.h: the task table: tasks, their indexes, deadlines and retention. */
 #ifndef POLLEXD_TASK_H
 #define POLLEXD_TASK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* waits.c: Wait calls parked on tasks, and Watch streams. */
 #include "config.h"
 

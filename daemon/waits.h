@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* waits.h: Wait calls parked on tasks, and Watch streams. */
 #ifndef POLLEXD_WAITS_H
 #define POLLEXD_WAITS_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # docs/: documentation and the daemon's man pages (the client's are in
 # client/local.mk).
 dist_doc_DATA += README.md docs/protocol.md docs/configuration.md \
@@ -23,3 +24,7 @@ TESTS += tests/man-coverage.sh
 EXTRA_DIST += tests/man-coverage.sh
 tests/man-coverage.log: tests/confprobe$(EXEEXT) client/libpollex.la \
 	client/pollexctl$(EXEEXT)
+
+# Every source file names its licence (LICENSE: ISC).
+TESTS += tests/spdx.sh
+EXTRA_DIST += tests/spdx.sh LICENSE

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # etc/: the configuration "make install" puts where the units and pollexd
 # look for it ($(sysconfdir)/pollex/pollexd.conf): no active poller,
 # commented examples of each kind.  An existing file is never replaced;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # examples/: the quick start's configuration and its programs.
 examplesdir = $(docdir)/examples
 dist_examples_DATA = examples/pollexd.conf

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # systemd/: the units, sysusers.d and tmpfiles.d entries, expanded from
 # their .in templates with the configured paths; and their tests.
 

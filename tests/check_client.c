@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_client.c: unit tests of libpollex and pollexctl.
  *

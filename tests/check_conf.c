@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_conf.c: configuration files, good and bad. */
 #include "config.h"
 

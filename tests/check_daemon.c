@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_daemon.c: the real pollexd on a private socket: start, stop,
  * reload, and the protocol at the byte level (framing, errors, limits,
  * ordering), with raw sockets. */

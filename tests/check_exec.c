@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_exec.c: the exec poller end to end: the real pollexd, the test
  * poll program, driven through libpollex. */
 #include "config.h"

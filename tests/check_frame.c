@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_frame.c: message framing and strict JSON parsing. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_http.c: the HTTP transport against the real test service. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_http_poller.c: the http-batch and http-each kinds end to end: the
  * real pollexd polling the real HTTP test service, driven through
  * libpollex.  The service's request log says what pollexd sent. */

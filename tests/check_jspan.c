@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_jspan.c: common/jspan against hand-written cases and against
  * json-c's strict parser on generated documents. */
 #include "config.h"

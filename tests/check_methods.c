@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_methods.c: call validation and method semantics, calling the
  * handlers directly with a reply collector (no socket). */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_rules.c: JSON pointers, request templates and outcome rules. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_sched.c: scheduler decisions, driven by a fake clock. */
 #include "config.h"
 

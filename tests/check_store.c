@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_store.c: the durable store: the module on its own (schema,
  * migrations, damaged files, locking, a full store), then the real daemon
  * restarted after SIGTERM and SIGKILL, and a kill -9 soak. */

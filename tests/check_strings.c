@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_strings.c: text that comes from outside, through the real pollexd.
  *

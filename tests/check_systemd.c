@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_systemd.c: pollexd under the systemd protocols, without systemd:
  * the notify messages through our own NOTIFY_SOCKET (READY, STATUS,
  * RELOADING, STOPPING, WATCHDOG) and socket activation (LISTEN_FDS, and

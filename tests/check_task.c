@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_task.c: the task table. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_util.c: durations, canonical JSON, UTF-8, hashing and the hash
  * table. */
 #include "config.h"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # cli-e2e.sh: the README's walk-through as a test.  The real pollexd runs
 # the bundled examples/pollexd.conf (the jq timer poller) on a private
 # socket and state directory; pollexctl submits, waits, cancels, lists and

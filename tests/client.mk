@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # tests/client.mk: unit tests of libpollex and pollexctl (no daemon needed;
 # a scripted peer in the test plays pollexd).
 UNIT_TESTS += tests/check_client

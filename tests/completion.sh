@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # completion: client/pollexctl.bash completes commands, options, states,
 # and poller names and task ids asked from a real pollexd.
 set -eu

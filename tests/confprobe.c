@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * confprobe.c: which keys does the configuration loader accept?
  *

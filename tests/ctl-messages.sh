@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # ctl-messages: pollexctl's connect errors say what was tried and what to
 # do: the default paths it looked for, and, on permission denied, that
 # the socket is for the members of its group.

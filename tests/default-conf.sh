@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # default-conf: etc/pollexd.conf, the configuration installed to
 # /etc/pollex, loads with no active poller; with its commented examples
 # uncommented, it loads with one poller of each kind.

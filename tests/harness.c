@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* harness.c: start the real pollexd for integration tests. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* harness.h: start the real pollexd for integration tests. */
 #ifndef POLLEX_HARNESS_H
 #define POLLEX_HARNESS_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # tests/http-poller.mk: the HTTP poller kinds against the HTTP test service.
 INTEGRATION_TESTS += tests/check_http_poller
 tests_check_http_poller_SOURCES = tests/check_http_poller.c tests/tsvc.c \

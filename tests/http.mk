@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # tests/http.mk: the HTTP transport against tests/testservice.
 UNIT_TESTS += tests/check_http
 tests_check_http_SOURCES = tests/check_http.c

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # tests/: Check suites per module, the exec test poller and the
 # integration tests that start the real pollexd.
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # man-coverage.sh: the man pages cover what the programs accept.
 #
 #  (a) every configuration key the loader accepts is in pollexd.conf(5) as

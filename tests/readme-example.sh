@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # readme-example: the C program of README.md ("Using it from C") compiles
 # as written, with -Wall -Wextra -Werror, against the library just built.
 # (scripts/package-check builds and runs it against the installed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* testlib.c: what the Check suites share. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* testlib.h: what the Check suites share. */
 #ifndef POLLEX_TESTLIB_H
 #define POLLEX_TESTLIB_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* testpoller.c: an exec poll / start / cancel program for the integration
  * tests, steered through files in a directory:
  *

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # testservice-smoke.sh: start the HTTP test service on a free port and check
 # every endpoint and fault mode with curl and jq.  Exits non-zero on any
 # mismatch.  Bounded: every curl has --max-time, and a watchdog stops the

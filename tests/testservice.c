@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * testservice.c: the HTTP service the pollex tests and benchmarks run pollexd
  * against.  One libevent loop (evhttp), no threads, everything in memory:

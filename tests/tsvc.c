@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* tsvc.c: the HTTP test service from a test (see tsvc.h). */
 #include "config.h"
 

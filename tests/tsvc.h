@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* tsvc.h: the HTTP test service (tests/testservice) from a test: start it
  * on 127.0.0.1 with a free port, call its control API, stop it. */
 #ifndef POLLEX_TSVC_H

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # units-verify.sh: the built units pass "systemd-analyze verify" (unknown
 # keys fail) and "systemd-analyze security" at exposure 2.0 or lower.
 # ExecStart= must name an existing file: the units are checked with

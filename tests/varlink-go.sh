@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # varlink-go: pollexd against a client built on varlink-go, Debian's
 # golang-github-varlink-go-dev (issue 14, 3).  tests/varlink-go/conformance
 # parses the served IDL with varlink-go's idl package and checks every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // conformance: a varlink client built on varlink-go (Debian's
 // golang-github-varlink-go-dev) against the real pollexd.  It parses the
 // interfaces the daemon serves with varlink-go's idl package and checks
