@@ -81,6 +81,8 @@ daemon=$objs
 group $src/client/conn.c $src/client/error.c $src/client/libpollex.c \
     $src/client/spec.c $src/client/task.c
 client=$objs
+group $here/fzdaemon.c
+fzd=$objs
 
 # Link one fuzzer: name, then the objects and flags it needs.
 fuzzer() {
@@ -106,10 +108,11 @@ for t in $targets; do
 		fuzzer "$t" $proto ;;
 	client_reply)
 		fuzzer "$t" $client $proto ;;
-	exec_output)
-		fuzzer "$t" $daemon $proto $util $dwrap_exec ;;
+	dispatch|exec_output)
+		fuzzer "$t" $fzd $daemon $proto $util $dwrap_exec ;;
 	http_response)
-		fuzzer "$t" $daemon $proto $util $dwrap_http ;;
+		fuzzer "$t" $fzd $daemon $proto $util $dwrap_exec \
+		    $dwrap_http ;;
 	*)
 		fuzzer "$t" $daemon $proto $util ;;
 	esac
