@@ -180,13 +180,14 @@ fzd_sink(void *arg, const char *msg, size_t len, int final)
 		fzd_take_ids(r->d, o);
 		json_object_put(o);
 	}
+	if (getenv("FUZZ_DEBUG") != NULL)
+		fprintf(stderr, "reply: %.*s\n", (int)len, msg);
 	r->d->replies++;
 	if (final)
 		r->finished = 1;
 }
 
-/* msg with $0..$9 replaced by the ids submitted so far (to free). */
-static char *
+char *
 fzd_subst(struct fzd *d, const char *msg, size_t len, size_t *outlen)
 {
 	size_t i, n = 0, cap = len + 1;
@@ -286,6 +287,24 @@ void
 fzd_loop(struct fzd *d)
 {
 	event_base_loop(d->base, EVLOOP_NONBLOCK);
+	pxd_after_iteration(d->pxd);
+}
+
+/* Nothing to do: the timer only bounds the wait. */
+static void
+fzd_wake(evutil_socket_t fd, short what, void *arg)
+{
+}
+
+void
+fzd_wait(struct fzd *d, int ms)
+{
+	struct timeval tv = { 0, ms * 1000 };
+	struct event *ev = evtimer_new(d->base, fzd_wake, NULL);
+
+	evtimer_add(ev, &tv);
+	event_base_loop(d->base, EVLOOP_ONCE);
+	event_free(ev);
 	pxd_after_iteration(d->pxd);
 }
 

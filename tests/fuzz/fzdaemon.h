@@ -49,8 +49,12 @@ void fzd_free(struct fzd *d);
  * "$0".."$9" in it become the ids of the tasks submitted so far. */
 void fzd_message(struct fzd *d, const struct caller *who, const char *msg,
     size_t len);
+/* msg with $0..$9 replaced by the ids submitted so far (to free). */
+char *fzd_subst(struct fzd *d, const char *msg, size_t len, size_t *outlen);
 /* Run what the loop has ready (without waiting), then the work after an
  * iteration. */
 void fzd_loop(struct fzd *d);
+/* One loop iteration, waiting at most ms for something to happen. */
+void fzd_wait(struct fzd *d, int ms);
 
 #endif
