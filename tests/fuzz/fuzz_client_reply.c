@@ -29,6 +29,7 @@
 int LLVMFuzzerInitialize(int *, char ***);
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
+/* Before the first input. */
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -105,6 +106,7 @@ task_read(const pollex_task *t)
 	json_or_null("task", pollex_task_json(t));
 }
 
+/* pollex_wait_each(): read each task. */
 static int
 each_cb(const pollex_task *t, void *arg)
 {
@@ -112,6 +114,7 @@ each_cb(const pollex_task *t, void *arg)
 	return ++*(int *)arg > 50;
 }
 
+/* pollex_watch(): read each event's task. */
 static int
 watch_cb(const char *event, const char *id, const pollex_task *t, void *arg)
 {
@@ -119,6 +122,7 @@ watch_cb(const char *event, const char *id, const pollex_task *t, void *arg)
 	return ++*(int *)arg > 50;
 }
 
+/* pollex_call_async(): a reply's parameters are JSON. */
 static void
 async_cb(pollex *c, int err, const char *params, int continues, void *arg)
 {
@@ -251,6 +255,7 @@ use(pollex *c, int op)
 	after(c, rv);
 }
 
+/* One input (the format is at the top of this file). */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

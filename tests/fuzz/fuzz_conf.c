@@ -23,6 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static char path[256];
 
+/* Before the first input. */
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -44,6 +45,7 @@ load(struct conf **c, char **cause)
 	return conf_load(path, c, cause);
 }
 
+/* One input (the format is at the top of this file). */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -32,6 +32,7 @@ static const char conf_text[] =
     "  \"c\": {\"kind\": \"exec\", \"poll\": [\"/bin/true\"],\n"
     "         \"cancel\": [\"/bin/true\"], \"coalesce\": \"0\"}}}\n";
 
+/* Before the first input. */
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -39,6 +40,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* One input (the format is at the top of this file). */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

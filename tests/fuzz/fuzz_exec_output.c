@@ -33,6 +33,7 @@ static const char conf_text[] =
 
 static const struct caller who = { 1000, 1000, 1, 0 };
 
+/* Before the first input. */
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -60,6 +61,7 @@ find(const char *name)
 	return NULL;
 }
 
+/* One input (the format is at the top of this file). */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

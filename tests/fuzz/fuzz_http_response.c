@@ -114,12 +114,14 @@ void __wrap_http_cancel(struct http_req *);
 const char *__wrap_http_response_header(const struct http_response *,
     const char *);
 
+/* http_get() without a transport. */
 struct http *
 __wrap_http_get(struct event_base *base)
 {
 	return (struct http *)&fake_http;
 }
 
+/* http_client_new() without a transport. */
 struct http_client *
 __wrap_http_client_new(struct http *h, const struct http_client_conf *hc,
     const char *name, char **cause)
@@ -127,11 +129,13 @@ __wrap_http_client_new(struct http *h, const struct http_client_conf *hc,
 	return (struct http_client *)&fake_client;
 }
 
+/* Nothing was allocated. */
 void
 __wrap_http_client_free(struct http_client *cl)
 {
 }
 
+/* No transport, no counters. */
 void
 __wrap_http_client_stats(const struct http_client *cl,
     struct http_client_stats *st)
@@ -171,6 +175,7 @@ req_done(struct fz_req *r)
 	r->live = 0;
 }
 
+/* http_cancel(): the request will not be answered. */
 void
 __wrap_http_cancel(struct http_req *req)
 {
@@ -180,6 +185,7 @@ __wrap_http_cancel(struct http_req *req)
 	req_done(r);
 }
 
+/* Headers of the response being delivered, last one wins. */
 const char *
 __wrap_http_response_header(const struct http_response *resp,
     const char *name)
@@ -193,6 +199,7 @@ __wrap_http_response_header(const struct http_response *resp,
 	return NULL;
 }
 
+/* Before the first input. */
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -285,6 +292,7 @@ answer(struct fzd *d, struct fz_req *r, const uint8_t *p, size_t len)
 	free(text);
 }
 
+/* One input (the format is at the top of this file). */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

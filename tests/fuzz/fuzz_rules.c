@@ -26,6 +26,7 @@
 int LLVMFuzzerInitialize(int *, char ***);
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
+/* Before the first input. */
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -175,6 +176,7 @@ known(const char *t, size_t n)
 	return 0;
 }
 
+/* One input (the format is at the top of this file). */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

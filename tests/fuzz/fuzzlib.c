@@ -26,6 +26,7 @@ fz_init(void)
 		fz_err = stderr;
 }
 
+/* Guards on unless FUZZ_NO_GUARDS=1 (read once). */
 int
 fz_guard(void)
 {
@@ -54,6 +55,7 @@ fz_fail(const char *fmt, ...)
 	abort();
 }
 
+/* A NUL-terminated copy of data[0, len); aborts without memory. */
 char *
 fz_strndup(const uint8_t *data, size_t len)
 {
@@ -66,6 +68,7 @@ fz_strndup(const uint8_t *data, size_t len)
 	return s;
 }
 
+/* Start cutting data[0, len) into pieces. */
 void
 fz_cut_init(struct fz_cut *c, const uint8_t *data, size_t len)
 {
@@ -93,6 +96,7 @@ fz_piece(struct fz_cut *c, const uint8_t **p, size_t *len)
 	return 1;
 }
 
+/* What conf_load() would make of the text. */
 json_object *
 fz_conf_parse(const uint8_t *p, size_t len)
 {
@@ -111,6 +115,7 @@ fz_conf_parse(const uint8_t *p, size_t len)
 	return o;
 }
 
+/* Equal JSON values, whatever their spelling (json-c compares them). */
 int
 fz_same_json(const char *a, const char *b)
 {
@@ -129,6 +134,7 @@ fz_same_json(const char *a, const char *b)
 	return eq;
 }
 
+/* Look for the escape of a high surrogate, \\ud800 to \\udbff. */
 int
 fz_has_high_surrogate(const char *text, size_t len)
 {
@@ -431,6 +437,7 @@ fz_same1(struct fz_walk *w, json_object *o, struct jspan v)
 	}
 }
 
+/* Walk o and its span together from the root of doc. */
 void
 fz_same(const char *what, json_object *o, struct jspan v, struct jspan doc)
 {

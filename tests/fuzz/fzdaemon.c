@@ -79,6 +79,7 @@ __wrap_proc_abort(struct proc *proc)
 	fz_proc_forget((struct fz_proc *)proc);
 }
 
+/* Run a recorded program's callback with a made-up result. */
 void
 fz_proc_finish(struct fz_proc *p, int status, int signo, const char *out,
     size_t out_len, const char *err_last)
@@ -104,6 +105,7 @@ fz_proc_finish(struct fz_proc *p, int status, int signo, const char *out,
 	free(copy);
 }
 
+/* Write the configuration once; logs, hashing and stderr set up. */
 void
 fzd_setup(const char *conf_text)
 {
@@ -122,6 +124,7 @@ fzd_setup(const char *conf_text)
 		abort();
 }
 
+/* A fresh daemon with the configuration applied. */
 struct fzd *
 fzd_new(void)
 {
@@ -283,6 +286,7 @@ fzd_message(struct fzd *d, const struct caller *who, const char *text,
 	free(msg);
 }
 
+/* One turn of the loop without waiting, then the after-work. */
 void
 fzd_loop(struct fzd *d)
 {
@@ -296,6 +300,7 @@ fzd_wake(evutil_socket_t fd, short what, void *arg)
 {
 }
 
+/* One turn of the loop that may wait up to ms for an event. */
 void
 fzd_wait(struct fzd *d, int ms)
 {
@@ -308,6 +313,7 @@ fzd_wait(struct fzd *d, int ms)
 	pxd_after_iteration(d->pxd);
 }
 
+/* The client goes away, then the daemon stops. */
 void
 fzd_free(struct fzd *d)
 {
