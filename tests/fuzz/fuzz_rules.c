@@ -176,7 +176,6 @@ known(const char *t, size_t n)
 	return 0;
 }
 
-/* One input (the format is at the top of this file). */
 /* Does the text hold an exponent of three digits or more? */
 static int
 big_exponent(const char *t, size_t n)
