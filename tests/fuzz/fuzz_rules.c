@@ -252,7 +252,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	why = fz_lenient(text, pl[1]);
 	lax = fz_guard() && why != NULL && (strcmp(why, "lax UTF-8") == 0 ||
 	    strcmp(why, "NaN or Infinity") == 0 || big_exponent(text, pl[1]));
-	if (cmp && ok && pl[1] > 0 && !lax)
+	/* The rewrite of such a body changes its bytes too: no comparing. */
+	if (lax)
+		cmp = 0;
+	if (cmp && ok && pl[1] > 0)
 		FZ_CHECK(inplace, "json-c takes the body, jspan_check_json() "
 		    "refuses it");
 	if (ok && inplace && cmp) {
