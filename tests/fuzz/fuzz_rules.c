@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * fuzz_rules.c: the outcome rules of the HTTP pollers (daemon/rules.c),
+ * parsed against in place.
+ *
+ * The input is three pieces cut at "\n--\n": the "outcome" section of a
+ * poller (rules, result, error_message, error_code, progress, default),
+ * a response body, and the status and headers ("503\nRetry-After: 1\n").
+ * The rules are read with rules_read(); the body is evaluated as
+ * http-each reads it (json-c, strict, as hk_parse()) and as http-batch
+ * reads it (jspan_check_json() and in place), the whole body and each
+ * item of a top-level array: both readings must take the same bodies and
+ * give the same outcome (state, result, code, message, details,
+ * progress, delay).
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf.h"
+#include "fuzzlib.h"
+#include "rules.h"
+
+int LLVMFuzzerInitialize(int *, char ***);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+/* Before the first input. */
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	fz_init();
+	return 0;
+}
+
+/* The headers piece, one "Name: value" a line. */
+struct heads {
+	char *text;
+	char *name[16], *value[16];
+	int n;
+};
+
+/* The header callback of the rules: the last header of that name. */
+static const char *
+header(void *arg, const char *name)
+{
+	struct heads *h = arg;
+	int i;
+
+	for (i = h->n - 1; i >= 0; i--)
+		if (strcasecmp(h->name[i], name) == 0)
+			return h->value[i];
+	return NULL;
+}
+
+/* Split the third piece: a status line, then headers. */
+static long
+heads_read(struct heads *h, const uint8_t *p, size_t len)
+{
+	char *line, *save = NULL, *colon;
+	long status = 200;
+	int first = 1;
+
+	h->n = 0;
+	h->text = fz_strndup(p, len);
+	for (line = strtok_r(h->text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (first) {
+			status = strtol(line, NULL, 10);
+			first = 0;
+			continue;
+		}
+		if ((colon = strchr(line, ':')) == NULL || h->n == 16)
+			continue;
+		*colon = '\0';
+		h->name[h->n] = line;
+		h->value[h->n++] = colon + 1 + (colon[1] == ' ');
+	}
+	if (status < 0 || status > 999)
+		status = 200;
+	return status;
+}
+
+/* json-c's strict reading of a body, as hk_parse() does it. */
+static json_object *
+parse_body(const char *body, size_t len, int *ok)
+{
+	struct json_tokener *tok = json_tokener_new_ex(64);
+	json_object *o;
+	size_t i;
+
+	json_tokener_set_flags(tok,
+	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, body, (int)len);
+	if (o == NULL && json_tokener_get_error(tok) == json_tokener_continue)
+		o = json_tokener_parse_ex(tok, "", 1);	/* a bare number */
+	*ok = json_tokener_get_error(tok) == json_tokener_success;
+	for (i = json_tokener_get_parse_end(tok); *ok && i < len; i++)
+		if (strchr(" \t\r\n", body[i]) == NULL || body[i] == '\0')
+			*ok = 0;
+	json_tokener_free(tok);
+	if (!*ok) {
+		json_object_put(o);
+		o = NULL;
+	}
+	return o;
+}
+
+/* Two strings of the outcomes: both NULL or equal. */
+static int
+same_str(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* Both numbers NaN or equal. */
+static int
+same_num(double a, double b)
+{
+	return (isnan(a) && isnan(b)) || a == b;
+}
+
+/* Evaluate doc both ways; the outcomes must be the same. */
+static void
+both(const struct rules *r, struct rule_input *in, json_object *doc,
+    struct jspan span, int lenient)
+{
+	struct rules_scratch s1 = { NULL, NULL, NULL };
+	struct rules_scratch s2 = { NULL, NULL, NULL };
+	struct outcome o1, o2;
+
+	in->doc = doc;
+	in->span = NULL;
+	rules_eval(r, in, &o1, &s1);
+	in->doc = NULL;
+	in->span = &span;
+	rules_eval(r, in, &o2, &s2);
+	FZ_CHECK(o1.state == o2.state, "state %d parsed, %d in place",
+	    o1.state, o2.state);
+	/* The same values; the spelling may differ where json-c rewrote a
+	 * lenient body for the in-place reading (respelt numbers). */
+	FZ_CHECK(same_str(o1.result, o2.result) || (lenient &&
+	    fz_same_json(o1.result, o2.result)), "result %s parsed, %s in "
+	    "place", o1.result, o2.result);
+	FZ_CHECK(same_str(o1.code, o2.code), "code %s parsed, %s in place",
+	    o1.code, o2.code);
+	FZ_CHECK(same_str(o1.message, o2.message), "message %s parsed, %s "
+	    "in place", o1.message, o2.message);
+	FZ_CHECK(same_str(o1.details, o2.details) || (lenient &&
+	    fz_same_json(o1.details, o2.details)), "details %s parsed, %s "
+	    "in place", o1.details, o2.details);
+	FZ_CHECK(same_num(o1.progress, o2.progress), "progress %g parsed, "
+	    "%g in place", o1.progress, o2.progress);
+	FZ_CHECK(same_num(o1.delay, o2.delay), "delay %g parsed, %g in place",
+	    o1.delay, o2.delay);
+	rules_scratch_clear(&s1);
+	rules_scratch_clear(&s2);
+}
+
+/*
+ * KNOWN: parsed and in-place readings disagree on member names with
+ * \u0000 (json-c cuts a name at the NUL); such bodies are only evaluated,
+ * not compared.  Remove when fixed.
+ */
+static int
+known(const char *t, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 5 < n; i++)
+		if (t[i] == '\\' && memcmp(t + i + 1, "u0000", 5) == 0)
+			return 1;
+	return 0;
+}
+
+/* Does the text hold an exponent of three digits or more? */
+static int
+big_exponent(const char *t, size_t n)
+{
+	size_t i, k;
+
+	for (i = 1; i + 1 < n; i++) {
+		if ((t[i] != 'e' && t[i] != 'E') || t[i - 1] < '0' ||
+		    t[i - 1] > '9')
+			continue;
+		k = i + 1;
+		if (k < n && (t[k] == '+' || t[k] == '-'))
+			k++;
+		if (k + 2 < n && strspn(t + k, "0123456789") >= 3)
+			return 1;
+	}
+	return 0;
+}
+
+/* One input (the format is at the top of this file). */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const uint8_t *pp[3] = { NULL, NULL, NULL };
+	size_t pl[3] = { 0, 0, 0 }, k = 0;
+	struct fz_cut cut;
+	struct heads h;
+	struct rule_input in;
+	struct rules *r;
+	struct cfg *c;
+	json_object *conf, *wrap, *doc, *item;
+	struct jspan body, it;
+	struct jspan_iter iter;
+	char *text, *redo = NULL;
+	int ok, inplace, cmp, lax;
+	const char *why;
+	size_t i;
+
+	if (size > 1 << 16)
+		return 0;
+	fz_cut_init(&cut, data, size);
+	while (k < 3 && fz_piece(&cut, &pp[k], &pl[k]))
+		k++;
+	if (k < 2)
+		return 0;
+	conf = fz_conf_parse(pp[0], pl[0]);
+	if (conf == NULL)
+		return 0;
+	wrap = json_object_new_object();
+	json_object_object_add(wrap, "outcome", conf);
+	c = cfg_open(wrap, "fuzz.conf", "/tmp");
+	r = rules_read(c, "outcome");
+	if (r == NULL)
+		FZ_CHECK(cfg_errmsg(c) != NULL, "rules refused without a word");
+	cfg_free(c);
+	json_object_put(wrap);
+	if (r == NULL)
+		return 0;
+
+	memset(&in, 0, sizeof in);
+	in.status = heads_read(&h, pp[2] != NULL ? pp[2] : data, pl[2]);
+	in.header = header;
+	in.header_arg = &h;
+	text = fz_strndup(pp[1], pl[1]);
+
+	doc = parse_body(text, pl[1], &ok);
+	inplace = pl[1] > 0 &&
+	    jspan_check_json(text, pl[1], &body, &redo) == 0;
+	cmp = !fz_guard() || !known(text, pl[1]);
+	/* KNOWN: jspan_check_json() refuses lax UTF-8 that json-c takes
+	 * (json-c's rewrite keeps the bytes), NaN and Infinity, and numbers
+	 * that overflow when the rewrite respells them ("Infinity"); remove
+	 * when fixed. */
+	why = fz_lenient(text, pl[1]);
+	lax = fz_guard() && why != NULL && (strcmp(why, "lax UTF-8") == 0 ||
+	    strcmp(why, "NaN or Infinity") == 0 || big_exponent(text, pl[1]));
+	/* The rewrite of such a body changes its bytes too: no comparing. */
+	if (lax)
+		cmp = 0;
+	if (cmp && ok && pl[1] > 0)
+		FZ_CHECK(inplace, "json-c takes the body, jspan_check_json() "
+		    "refuses it");
+	if (ok && inplace && cmp) {
+		both(r, &in, doc, body, redo != NULL);
+		/* http-batch evaluates the items of the search response. */
+		if (json_object_is_type(doc, json_type_array) &&
+		    jspan_type(body) == JS_ARRAY) {
+			jspan_iter_init(&iter, body);
+			for (i = 0; jspan_next(&iter, NULL, &it); i++) {
+				FZ_CHECK(i < json_object_array_length(doc),
+				    "more items in place");
+				item = json_object_array_get_idx(doc, i);
+				both(r, &in, item, it, redo != NULL);
+			}
+		}
+	} else {
+		struct rules_scratch s = { NULL, NULL, NULL };
+		struct outcome o;
+
+		/* Not JSON (or a known difference): evaluated once each. */
+		in.doc = doc;
+		rules_eval(r, &in, &o, &s);
+		rules_scratch_clear(&s);
+		if (inplace) {
+			in.doc = NULL;
+			in.span = &body;
+			rules_eval(r, &in, &o, &s);
+			rules_scratch_clear(&s);
+		}
+		/* A transport error: no response at all. */
+		memset(&in, 0, sizeof in);
+		in.transport_error = 1;
+		in.error_text = "connection refused";
+		rules_eval(r, &in, &o, &s);
+		rules_scratch_clear(&s);
+	}
+	free(redo);
+	json_object_put(doc);
+	free(text);
+	free(h.text);
+	rules_free(r);
+	return 0;
+}
