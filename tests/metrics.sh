@@ -62,8 +62,9 @@ CONF
 	kill -0 "$pid" 2>/dev/null && break
 	pid=
 	try=$((try + 1))
-	grep -q 'metrics_listen' "$dir/log" && [ $try -lt 5 ] ||
+	if ! grep -q 'metrics_listen' "$dir/log" || [ $try -ge 5 ]; then
 		fail "pollexd exited at start"
+	fi
 done
 
 ctl submit exec-p '{"n": 1}' >/dev/null || fail "submit"
