@@ -15,6 +15,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <event2/keyvalq_struct.h>
 #include <json-c/json.h>
 
@@ -31,6 +32,7 @@
 #define METRICS_MAX_HEADERS	8192	/* bytes of a request's headers */
 #define METRICS_MAX_BODY	1024	/* a GET has none */
 #define METRICS_TIMEOUT		10	/* seconds a connection may idle */
+#define METRICS_ACCEPT_PAUSE	1	/* seconds: accept() failed */
 
 static const double metrics_bounds[METRICS_NBUCKETS] = {
 	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
@@ -42,7 +44,14 @@ static const char *const metrics_bound_text[METRICS_NBUCKETS] = {
 
 struct metrics {
 	struct evhttp *http;
+	struct evconnlistener *lev;
+	struct event *ev_resume;	/* accepting again after a pause */
+	uint64_t pauses;
 };
+
+/* The listener's error callback gets evhttp's argument, not ours: the
+ * one listener of the process, for it. */
+static struct metrics *metrics_active;
 
 void
 metrics_observe(struct metrics_hist *h, double secs)
@@ -375,10 +384,46 @@ metrics_notfound_cb(struct evhttp_request *req, void *arg)
 	evhttp_send_error(req, HTTP_NOTFOUND, NULL);
 }
 
+/* Accept again after a pause. */
+static void
+metrics_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct metrics *m = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(m->lev);
+}
+
+/*
+ * accept() failed other than transiently (out of descriptors, mostly):
+ * without this libevent would warn and try again at once, spinning the
+ * loop.  Accepting pauses for a second instead; the first pause is logged.
+ * (arg is evhttp's.)
+ */
+static void
+metrics_accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct metrics *m = metrics_active;
+	struct timeval tv = { METRICS_ACCEPT_PAUSE, 0 };
+	int err = EVUTIL_SOCKET_ERROR();
+
+	(void)arg;
+	if (m == NULL)
+		return;
+	if (m->pauses++ == 0)
+		log_warnx("metrics_listen: accept: %s; accepting pauses for "
+		    "%ds (logged once)", evutil_socket_error_to_string(err),
+		    METRICS_ACCEPT_PAUSE);
+	evconnlistener_disable(lev);
+	evtimer_add(m->ev_resume, &tv);
+}
+
 int
 metrics_start(struct pxd *pxd, const char *addr, char **cause)
 {
 	struct metrics *m;
+	struct evhttp_bound_socket *bound;
 	const char *why;
 	char host[64];
 	uint16_t port;
@@ -397,14 +442,19 @@ metrics_start(struct pxd *pxd, const char *addr, char **cause)
 	evhttp_set_cb(m->http, "/metrics", metrics_cb, pxd);
 	evhttp_set_gencb(m->http, metrics_notfound_cb, NULL);
 	errno = 0;
-	if (evhttp_bind_socket_with_handle(m->http, host, port) == NULL) {
+	if ((bound = evhttp_bind_socket_with_handle(m->http, host,
+	    port)) == NULL) {
 		xasprintf(cause, "metrics_listen: cannot listen on %s: %s",
 		    addr, errno != 0 ? strerror(errno) : "failed");
 		evhttp_free(m->http);
 		free(m);
 		return -1;
 	}
+	m->lev = evhttp_bound_socket_get_listener(bound);
+	m->ev_resume = evtimer_new(pxd->base, metrics_resume_cb, m);
+	evconnlistener_set_error_cb(m->lev, metrics_accept_error_cb);
 	pxd->metrics = m;
+	metrics_active = m;
 	log_info("metrics on http://%s/metrics", addr);
 	return 0;
 }
@@ -416,6 +466,8 @@ metrics_stop(struct pxd *pxd)
 
 	if (m == NULL)
 		return;
+	metrics_active = NULL;
+	event_free(m->ev_resume);
 	evhttp_free(m->http);
 	free(m);
 	pxd->metrics = NULL;
