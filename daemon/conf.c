@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "poller.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -374,6 +375,7 @@ conf_free(struct conf *c)
 	free(c->socket_path);
 	free(c->socket_group);
 	free(c->state_dir);
+	free(c->metrics_listen);
 	free(c->admin_group);
 	free(c);
 }
@@ -559,7 +561,9 @@ conf_read(struct cfg_ctx *ctx, json_object *root, struct conf *conf)
 	struct cfg *c = cfg_new(ctx, root, NULL, NULL);
 	struct conf_poller *p;
 	json_object *pollers = NULL;
-	char *store = NULL;
+	char *store = NULL, host[64];
+	const char *why;
+	uint16_t port;
 	uint64_t v;
 	int r;
 
@@ -596,6 +600,10 @@ conf_read(struct cfg_ctx *ctx, json_object *root, struct conf *conf)
 			    "default) or \"none\"");
 	}
 	free(store);
+	if (cfg_string(c, "metrics_listen", &conf->metrics_listen) == 1 &&
+	    metrics_parse_listen(conf->metrics_listen, host, sizeof host,
+	    &port, &why) == -1)
+		cfg_error(c, "metrics_listen", "%s", why);
 	if (conf->socket_path != NULL && conf->socket_path[0] != '/')
 		cfg_error(c, "socket", "must be an absolute path");
 	if (conf->state_dir != NULL && conf->state_dir[0] != '/')

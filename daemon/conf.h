@@ -46,6 +46,7 @@ struct conf {
 	uint64_t commit_delay;		/* ms a change no reply waits for may
 					 * wait for company before its commit */
 	int store_none;			/* "store": "none": memory only */
+	char *metrics_listen;		/* "ADDRESS:PORT", NULL: off */
 	struct conf_poller **pollers;
 	size_t npollers;
 };

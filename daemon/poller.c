@@ -48,6 +48,7 @@ struct poller {
 	uint32_t nops;
 	uint64_t polls;
 	uint64_t failed_polls;
+	struct metrics_hist poll_duration;
 	char *last_error;
 	uint64_t delay_warned[DELAY_NBAD];	/* mono ms, 0: never */
 	uint64_t delay_quiet[DELAY_NBAD];	/* held back since */
@@ -282,6 +283,7 @@ op_new(struct poller *p, enum op_type type)
 	op->conf = p->conf;
 	conf_poller_ref(op->conf);
 	op->base = p->pxd->base;
+	op->started = metrics_now();
 	LIST_INIT(&op->listeners);
 	TAILQ_INSERT_TAIL(&p->pxd->ops, op, entry);
 	p->nops++;
@@ -499,6 +501,7 @@ op_poll_done(struct op *op, const struct sched_result *r)
 
 	p->polls++;
 	p->pxd->stats.polls++;
+	metrics_observe(&p->poll_duration, metrics_now() - op->started);
 	if (r->failed) {
 		p->failed_polls++;
 		p->pxd->stats.failed_polls++;
@@ -730,4 +733,12 @@ poller_to_json(const struct poller *p)
 		json_object_object_add(o, "http",
 		    p->conf->kind->stats(p->conf->kconf));
 	return o;
+}
+
+void
+poller_counters(const struct poller *p, struct poller_counters *pc)
+{
+	pc->polls = p->polls;
+	pc->failed_polls = p->failed_polls;
+	pc->duration = &p->poll_duration;
 }

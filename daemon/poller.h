@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 
 #include "conf.h"
+#include "metrics.h"
 #include "sched.h"
 #include "task.h"
 
@@ -46,6 +47,7 @@ struct op {
 	char id[TASK_ID_LEN + 1];	/* OP_START, OP_CANCEL */
 	char *ref, *args, *labels;	/* OP_CANCEL: copies */
 	void *kstate;
+	double started;			/* metrics_now() at op_new() */
 	struct event *deferred;
 	char *deferred_error;
 	LIST_HEAD(, cancel_listener) listeners;	/* OP_CANCEL */
@@ -143,5 +145,12 @@ void poller_cancel_forget(struct cancel_listener *l);
 /* Abort every operation (daemon stopping). */
 void poller_abort_all(struct poller *p);
 json_object *poller_to_json(const struct poller *p);
+/* A poller's counters for the metrics. */
+struct poller_counters {
+	uint64_t polls;
+	uint64_t failed_polls;
+	const struct metrics_hist *duration;	/* of the polls */
+};
+void poller_counters(const struct poller *p, struct poller_counters *pc);
 
 #endif

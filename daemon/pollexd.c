@@ -20,6 +20,7 @@
 #include "frame.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "poller.h"
 #include "pollexd.h"
 #include "proc.h"
@@ -377,6 +378,7 @@ pxd_free(struct pxd *pxd)
 
 	if (pxd == NULL)
 		return;
+	metrics_stop(pxd);
 	if (pxd->server != NULL) {
 		server_free(pxd->server);
 		pxd->server = NULL;
@@ -611,6 +613,9 @@ pxd_reload(struct pxd *pxd)
 	    conf->socket_mode != pxd->conf->socket_mode)
 		log_warnx("reload: socket and state_dir settings take effect "
 		    "at the next start");
+	if (!SAME(metrics_listen))
+		log_warnx("reload: metrics_listen takes effect at the next "
+		    "start");
 #undef SAME
 	pxd_apply_conf(pxd, conf);
 	pxd_raise_nofile(conf);
@@ -995,6 +1000,8 @@ pollexd_main(int argc, char **argv)
 		    conf->socket_mode, gr != NULL ? gr->gr_gid : (gid_t)-1,
 		    &cause);
 	}
+	if (r == 0 && conf->metrics_listen != NULL)
+		r = metrics_start(pxd, conf->metrics_listen, &cause);
 	if (r == -1) {
 		log_emit(LOG_LVL_ERR, "%s", cause);
 		free(cause);

@@ -19,6 +19,7 @@ struct waits;
 struct store;
 struct call;
 struct ack;
+struct metrics;
 
 struct pxd_stats {
 	uint64_t submitted;
@@ -38,6 +39,7 @@ struct pxd {
 	struct server *server;
 	struct waits *waits;
 	struct store *store;		/* NULL: memory only (tests) */
+	struct metrics *metrics;	/* NULL: no metrics_listen */
 	TAILQ_HEAD(ack_list, ack) acks;	/* replies waiting for the commit */
 	TAILQ_HEAD(poller_list, poller) pollers;
 	TAILQ_HEAD(op_list, op) ops;

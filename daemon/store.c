@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "poller.h"
 #include "store.h"
 #include "util.h"
@@ -36,6 +37,7 @@ struct store {
 	uint64_t commits, rows_written, rows_deleted, full;
 	uint64_t batch_max;
 	double commit_total_ms, commit_max_ms;
+	struct metrics_hist commit_hist;
 };
 
 /*
@@ -550,6 +552,7 @@ store_commit(struct store *st, char **cause)
 	ms = (double)(b.tv_sec - a.tv_sec) * 1e3 +
 	    (double)(b.tv_nsec - a.tv_nsec) / 1e6;
 	st->commits++;
+	metrics_observe(&st->commit_hist, ms / 1000);
 	st->commit_total_ms += ms;
 	if (ms > st->commit_max_ms)
 		st->commit_max_ms = ms;
@@ -608,4 +611,10 @@ store_stats(struct store *st)
 	json_object_object_add(o, "sqlite_memory_bytes",
 	    json_object_new_int64(sqlite3_memory_used()));
 	return o;
+}
+
+const struct metrics_hist *
+store_commit_hist(const struct store *st)
+{
+	return &st->commit_hist;
 }

@@ -10,6 +10,8 @@
 
 #include "task.h"
 
+struct metrics_hist;
+
 #define STORE_FILE "pollex.db"
 #define STORE_SCHEMA_VERSION 2
 
@@ -67,6 +69,8 @@ enum store_result store_commit(struct store *st, char **cause);
 
 /* For Stats: size, commits, mean and maximum commit time, batch sizes. */
 json_object *store_stats(struct store *st);
+/* The commits' durations (its count: the commits). */
+const struct metrics_hist *store_commit_hist(const struct store *st);
 
 /* The schema of each version, for tests of the migrations. */
 const char *store_schema_sql(int version);

@@ -187,6 +187,32 @@ START_TEST(test_bad_values)
 }
 END_TEST
 
+START_TEST(test_metrics_listen)
+{
+	struct conf *c;
+
+	expect_error("{\"metrics_listen\": \"nope\"}", "metrics_listen",
+	    "ADDRESS:PORT");
+	expect_error("{\"metrics_listen\": \"127.0.0.1:65536\"}",
+	    "metrics_listen", "1 to 65535");
+	expect_error("{\"metrics_listen\": \"127.0.0.1:0\"}",
+	    "metrics_listen", "1 to 65535");
+	expect_error("{\"metrics_listen\": \"127.0.0.1:\"}",
+	    "metrics_listen", "ADDRESS:PORT");
+	expect_error("{\"metrics_listen\": \"localhost:9464\"}",
+	    "metrics_listen", "numeric");
+	expect_error("{\"metrics_listen\": \"::1:9464\"}",
+	    "metrics_listen", "brackets");
+	expect_error("{\"metrics_listen\": 9464}", "metrics_listen", NULL);
+	c = expect_ok("{\"metrics_listen\": \"[::1]:9464\"}");
+	ck_assert_str_eq(c->metrics_listen, "[::1]:9464");
+	conf_free(c);
+	c = expect_ok("{}");
+	ck_assert_ptr_null(c->metrics_listen);
+	conf_free(c);
+}
+END_TEST
+
 START_TEST(test_bad_pollers)
 {
 	expect_error("{\"pollers\": {\"p\": {\"poll\": [\"/bin/true\"]}}}",
@@ -260,6 +286,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_syntax_errors_name_line);
 	tcase_add_test(tc, test_unknown_keys);
 	tcase_add_test(tc, test_bad_values);
+	tcase_add_test(tc, test_metrics_listen);
 	tcase_add_test(tc, test_bad_pollers);
 	tcase_add_test(tc, test_relative_program_path);
 	tcase_add_test(tc, test_missing_file);

@@ -66,11 +66,16 @@ EXTRA_DIST += tests/varlink-go.sh tests/varlink-go/conformance/main.go \
 TESTS += tests/cli-e2e.sh
 EXTRA_DIST += tests/cli-e2e.sh
 
+# GET /metrics of a live pollexd through promtool (skipped without it).
+TESTS += tests/metrics.sh
+EXTRA_DIST += tests/metrics.sh
+
 noinst_LTLIBRARIES += tests/libharness.la
 tests_libharness_la_SOURCES = tests/harness.c tests/harness.h
 tests_libharness_la_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -iquote $(top_srcdir)/tests
 
-INTEGRATION_TESTS = tests/check_daemon tests/check_store tests/check_exec
+INTEGRATION_TESTS = tests/check_daemon tests/check_store tests/check_exec \
+	tests/check_metrics
 check_PROGRAMS += $(INTEGRATION_TESTS)
 TESTS += $(INTEGRATION_TESTS)
 tests_check_daemon_SOURCES = tests/check_daemon.c
@@ -85,6 +90,11 @@ tests_check_exec_SOURCES = tests/check_exec.c
 tests_check_exec_CFLAGS = $(TEST_CFLAGS) -iquote $(top_srcdir)/client
 tests_check_exec_LDADD = tests/libharness.la client/libpollex.la \
 	tests/libtestlib.la $(CHECK_LIBS) $(JSONC_LIBS) -lm
+
+tests_check_metrics_SOURCES = tests/check_metrics.c
+tests_check_metrics_CFLAGS = $(TEST_CFLAGS) -iquote $(top_srcdir)/client
+tests_check_metrics_LDADD = tests/libharness.la client/libpollex.la \
+	tests/libtestlib.la $(CHECK_LIBS) $(JSONC_LIBS)
 
 AM_TESTS_ENVIRONMENT = \
 	POLLEXD='$(abs_top_builddir)/daemon/pollexd'; \
