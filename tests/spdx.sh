@@ -7,7 +7,7 @@ set -eu
 cd "$srcdir"
 bad=0 n=0
 for f in $(find . \( -name .git -o -name corpus -o -name crashers \
-    -o -name autom4te.cache -o -name .libs -o -name .deps -o -name build-aux \) -prune -o \
+    -o -name autom4te.cache -o -name .libs -o -name .deps -o -name build-aux -o -name _build \) -prune -o \
     -type f \( -name '*.c' -o -name '*.h' -o -name '*.go' -o -name '*.sh' \
     -o -name '*.mk' -o -name 'Makefile.am' -o -name 'configure.ac' \
     -o -name '*.service.in' -o -name '*.socket.in' -o -name '*.bash' \
@@ -17,7 +17,7 @@ for f in $(find . \( -name .git -o -name corpus -o -name crashers \
     examples/timer-start examples/timer-poll examples/timer-cancel; do
 	[ -f "$f" ] || continue
 	case $f in
-	./config.h | ./tests/fuzz/out/* | ./daemon/varlink-idl.c) continue ;;
+	*/config.h | */tests/fuzz/out/* | */daemon/varlink-idl.c) continue ;;
 	esac
 	n=$((n + 1))
 	if ! head -n 3 "$f" | grep -q "SPDX-License-Identifier: ISC"; then

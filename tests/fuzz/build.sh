@@ -48,11 +48,18 @@ cflags="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,$san \
  ${FUZZ_CFLAGS:-}"
 ldflags="-fsanitize=fuzzer,$san"
 
-# Compile one source file into $out/obj (only when it is newer).
+# The newest header: an object older than it is rebuilt (a changed
+# struct must not meet objects compiled with its old layout).
+newest_h=$(ls -t "$src"/common/*.h "$src"/daemon/*.h "$src"/client/*.h \
+    "$src"/tests/fuzz/*.h "$build/config.h" 2>/dev/null | head -n 1)
+
+# Compile one source file into $out/obj (only when it or a header is
+# newer than the object).
 compile() {
 	o="$out/obj/$(echo "$1" | sed -e "s|^$src/||" -e "s|^$build/||" \
 	    -e 's|/|_|g' -e 's|\.c$|.o|')"
-	if [ ! -f "$o" ] || [ "$1" -nt "$o" ] || [ "$0" -nt "$o" ]; then
+	if [ ! -f "$o" ] || [ "$1" -nt "$o" ] || [ "$0" -nt "$o" ] ||
+	    { [ -n "$newest_h" ] && [ "$newest_h" -nt "$o" ]; }; then
 		echo "  CC       $o"
 		# shellcheck disable=SC2086
 		"$cc" $cflags -c "$1" -o "$o"

@@ -82,11 +82,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	status = (data[0] >> 2) & 3;
 	signo = status == 3 ? SIGKILL : 0;
 	d = fzd_new();
-	/* KNOWN: json-c's lenient spellings in a program's output ("1.",
-	 * NaN, lax UTF-8) are stored and sent back as they are; replies
-	 * are held to strict JSON only without them.  Remove when fixed. */
-	d->strict = !fz_guard() ||
-	    fz_lenient((const char *)data + 1, size - 1) == NULL;
+	/* Every reply is strict JSON, whatever the programs printed. */
+	d->strict = 1;
 	if (op == 1)
 		call(d, "{\"method\":\"io.pollex.Submit\",\"parameters\":"
 		    "{\"tasks\":[{\"poller\":\"e\",\"args\":{\"n\":1},"
@@ -113,14 +110,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    NULL) == 0, "%s got input that is not JSON (%s): %s",
 		    p->argv0, why, p->input);
 		out = fzd_subst(d, (const char *)data + 1, size - 1, &outlen);
-		/* KNOWN: the reason a cancel program prints (exit 1) goes
-		 * into the reply without a UTF-8 check, and is cut at 512
-		 * bytes inside a character; such output is made ASCII here.
-		 * Remove when fixed. */
-		if (op == 2 && status == 1 && fz_guard())
-			for (i = 0; (size_t)i < outlen; i++)
-				if ((unsigned char)out[i] >= 0x80)
-					out[i] = '?';
 		fz_proc_finish(p, status, signo, out, outlen,
 		    "the last line of stderr");
 		free(out);

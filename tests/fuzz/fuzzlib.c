@@ -252,10 +252,6 @@ fz_push(struct fz_walk *w, const char *tok, size_t n)
 
 	if (w->len + 2 * n + 2 >= sizeof w->path)
 		return 0;
-	/* KNOWN: jspan_pointer() refuses reference tokens of 256 bytes or
-	 * more (its tok[256]); remove when fixed. */
-	if (n >= 256 && fz_guard())
-		w->longtok = 1;
 	w->path[w->len++] = '/';
 	for (i = 0; i < n; i++) {
 		if (tok[i] == '~' || tok[i] == '/') {
@@ -454,4 +450,22 @@ fz_same(const char *what, json_object *o, struct jspan v, struct jspan doc)
 	    whole.n == doc.n, "%s: pointer \"\" is not the document", what);
 	fz_same1(w, o, v);
 	free(w);
+}
+
+/* Does the text hold a single quote outside double-quoted strings? */
+int
+fz_single_quoted(const char *t, size_t n)
+{
+	size_t i;
+	int in = 0;
+
+	for (i = 0; i < n; i++) {
+		if (in && t[i] == '\\')
+			i++;
+		else if (t[i] == '"')
+			in = !in;
+		else if (!in && t[i] == '\'')
+			return 1;
+	}
+	return 0;
 }

@@ -67,4 +67,18 @@ const char *fz_lenient(const char *t, size_t n);
 /* Does text[0, len) hold a \u escape of a high surrogate (\ud800..\udbff)? */
 int fz_has_high_surrogate(const char *text, size_t len);
 
+/* A target's LLVMFuzzerInitialize() when fz_init() is all it needs. */
+#define FZ_DEFINE_INIT()						\
+int LLVMFuzzerInitialize(int *, char ***);				\
+int									\
+LLVMFuzzerInitialize(int *argc, char ***argv)				\
+{									\
+	(void)argc;							\
+	(void)argv;							\
+	fz_init();							\
+	return 0;							\
+}
+/* Does the text hold a single-quoted string (a quote outside "...")? */
+int fz_single_quoted(const char *t, size_t n);
+
 #endif

@@ -262,12 +262,6 @@ fzd_message(struct fzd *d, const struct caller *who, const char *text,
 		if (more && oneway)
 			why = "both";
 	}
-	/* KNOWN: a oneway Wait is never answered nor aborted (the server
-	 * keeps no slot for it): its waiter outlives the client and leaks at
-	 * exit.  Such calls are not made; remove when fixed. */
-	if (why == NULL && oneway && fz_guard() && strcmp(json_object_get_string(
-	    json_object_object_get(obj, "method")), "io.pollex.Wait") == 0)
-		why = "oneway Wait";
 	if (why != NULL) {
 		c = call_new(who, "", 0, 0, fzd_sink, r);
 		call_error(c, PX_ERR_INVALID_MESSAGE, NULL);

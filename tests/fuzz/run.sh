@@ -8,7 +8,9 @@
 # tests/fuzz/corpus/TARGET in a temporary directory (the tree is never
 # written), with -timeout=10 and -rss_limit_mb=2048; leaks count.  Any
 # crash, leak, timeout or out-of-memory fails the run: the input is kept
-# and its path and the command that reproduces it are printed.
+# and its path and the command that reproduces it are printed.  Before
+# fuzzing, each target replays the reproducers of past findings
+# (tests/fuzz/crashers/TARGET-*): they must all pass.
 # Environment: FUZZ_OUT (the fuzzers, default tests/fuzz/out next to this
 # script), FUZZ_WORK (where corpora and crashes go, default a new
 # directory under $TMPDIR), FUZZ_ARGS (more libFuzzer flags).
@@ -37,6 +39,16 @@ for t in $targets; do
 	cp "$here/corpus/$t"/* "$corpus"/ 2>/dev/null || true
 	dict=
 	[ -f "$here/pollex.dict" ] && dict=-dict=$here/pollex.dict
+	# The reproducers of past findings first: each must pass now.
+	for f in "$here/crashers/$t"-*; do
+		[ -f "$f" ] || continue
+		if ! "$bin" "$f" >"$work/$t.replay.log" 2>&1; then
+			failed="$failed $t"
+			echo "!! $t: the reproducer $f fails again"
+			grep -a -E 'ERROR:|fuzz check failed|SUMMARY' \
+			    "$work/$t.replay.log" | head -5 | sed "s/^/   /"
+		fi
+	done
 	echo "== $t: $secs s"
 	# shellcheck disable=SC2086
 	"$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
