@@ -49,14 +49,21 @@ if [ "$(id -u)" -eq 0 ] && command -v runuser >/dev/null &&
 		sleep 0.05
 	done
 	chmod 0600 "$tmp/s.sock"
-	ctl=$POLLEXCTL
-	# The libtool wrapper script cannot be run by another user: its
-	# real program.
-	d=$(dirname "$ctl")
-	[ -x "$d/.libs/pollexctl" ] && ctl=$d/.libs/pollexctl
+	# The libtool wrapper script cannot be run by another user, nor may
+	# the build tree be open to it: copies of the real program and of
+	# the library, in the test's own directory.
+	d=$(dirname "$POLLEXCTL")
+	mkdir -m 0755 "$tmp/bin"
+	if [ -x "$d/.libs/pollexctl" ]; then
+		cp "$d/.libs/pollexctl" "$tmp/bin/"
+		cp -P "$d"/.libs/libpollex.so* "$tmp/bin/" 2>/dev/null || :
+	else
+		cp "$POLLEXCTL" "$tmp/bin/"
+	fi
+	chmod -R a+rX "$tmp/bin"
 	rc=0
-	runuser -u nobody -- env LD_LIBRARY_PATH="$d/.libs" "$ctl" \
-	    -S "$tmp/s.sock" stats 2>"$tmp/err" || rc=$?
+	runuser -u nobody -- env LD_LIBRARY_PATH="$tmp/bin" \
+	    "$tmp/bin/pollexctl" -S "$tmp/s.sock" stats 2>"$tmp/err" || rc=$?
 	cat "$tmp/err"
 	[ "$rc" -eq 4 ] || { echo "FAIL: exit $rc, not 4"; fails=$((fails + 1)); }
 	check "group hint" "Permission denied (the socket is for the members of its group" "$tmp/err"
