@@ -38,12 +38,7 @@ setup(void)
 static void
 teardown(void)
 {
-	int r = td->pid > 0 ? td_stop(td, SIGTERM) : 0;
-
-	/* Every test ends with a clean stop (under valgrind: no errors). */
-	ck_assert_msg(r == 0, "pollexd stopped with %d: %s", r,
-	    tail(td_log(td)));
-	td_free(td);
+	td_finish(td);
 }
 
 static char *

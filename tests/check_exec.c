@@ -34,14 +34,8 @@ setup(void)
 static void
 teardown(void)
 {
-	int r;
-
 	pollex_close(c);
-	r = td->pid > 0 ? td_stop(td, SIGTERM) : 0;
-	/* Every test ends with a clean stop (under valgrind: no errors). */
-	ck_assert_msg(r == 0, "pollexd stopped with %d: %s", r,
-	    tail(td_log(td)));
-	td_free(td);
+	td_finish(td);
 }
 
 /* Start with poller "p" running poll_argv (a JSON array), settings in

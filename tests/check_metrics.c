@@ -40,16 +40,11 @@ setup(void)
 static void
 teardown(void)
 {
-	int r;
-
 	pollex_close(c);
 	if (held_fd != -1)
 		close(held_fd);
 	held_fd = -1;
-	r = td->pid > 0 ? td_stop(td, SIGTERM) : 0;
-	ck_assert_msg(r == 0, "pollexd stopped with %d: %s", r,
-	    tail(td_log(td)));
-	td_free(td);
+	td_finish(td);
 }
 
 /* A TCP socket on 127.0.0.1 with a port the kernel chose; listening when

@@ -404,11 +404,7 @@ d_setup(void)
 static void
 d_teardown(void)
 {
-	int r = td->pid > 0 ? td_stop(td, SIGTERM) : 0;
-
-	ck_assert_msg(r == 0, "pollexd stopped with %d: %s", r,
-	    tail(td_log(td)));
-	td_free(td);
+	td_finish(td);
 }
 
 static char *

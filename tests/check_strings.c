@@ -42,13 +42,8 @@ setup(void)
 static void
 teardown(void)
 {
-	int r;
-
 	pollex_close(c);
-	r = td->pid > 0 ? td_stop(td, SIGTERM) : 0;
-	ck_assert_msg(r == 0, "pollexd stopped with %d: %s", r,
-	    tail(td_log(td)));
-	td_free(td);
+	td_finish(td);
 	ck_assert_int_eq(tsvc_stop(&svc), 0);
 }
 

@@ -423,6 +423,19 @@ td_reload(struct tdaemon *td)
 }
 
 void
+td_finish(struct tdaemon *td)
+{
+	char *log;
+	int r = td->pid > 0 ? td_stop(td, SIGTERM) : 0;
+
+	if (r != 0) {
+		log = td_log(td);
+		ck_abort_msg("pollexd stopped with %d: %s", r, tail(log));
+	}
+	td_free(td);
+}
+
+void
 td_free(struct tdaemon *td)
 {
 	char names[512];

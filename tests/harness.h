@@ -39,6 +39,10 @@ int td_exited(struct tdaemon *td);
  * pollexd started is still running a moment after (td_new() made this
  * process their subreaper; it then kills them). */
 void td_free(struct tdaemon *td);
+/* A test's end: stop pollexd with SIGTERM if it runs, fail the test
+ * unless it exited 0 (with the log's tail; under valgrind, no errors),
+ * then td_free(). */
+void td_finish(struct tdaemon *td);
 /* Kill the programs that outlived a pollexd killed on purpose (as after
  * SIGKILL); how many there were. */
 int td_kill_orphans(void);
