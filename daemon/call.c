@@ -9,6 +9,7 @@
 
 #include "call.h"
 #include "frame.h"
+#include "util.h"
 #include "xmalloc.h"
 
 struct call {
@@ -30,7 +31,10 @@ call_new(const struct caller *who, const char *method, int more, int oneway,
 	struct call *c = xcalloc(1, sizeof *c);
 
 	c->who = *who;
-	c->method = xstrdup(method);
+	/* The name comes back in MethodNotFound and in the log: json-c
+	 * lets some invalid UTF-8 through, so it is repaired here. */
+	c->method = utf8_valid(method, strlen(method)) ? xstrdup(method) :
+	    utf8_repair(method, strlen(method), NULL);
 	c->more = more;
 	c->oneway = oneway;
 	c->sink = sink;

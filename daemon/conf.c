@@ -670,6 +670,63 @@ conf_slurp(const char *file, size_t *len, char **cause)
 	return buf;
 }
 
+/*
+ * Every key and string of the configuration is valid UTF-8 without NUL
+ * (json-c's reading of the file lets overlong forms, surrogates written
+ * in UTF-8 and "\u0000" through, and request templates send strings on).
+ * On a bad one, *why names where it is ("pollers.p.request.body.a").
+ */
+int
+conf_check_strings(json_object *v, const char *at, char **why)
+{
+	const char *s;
+	char *sub;
+	size_t i, n;
+	int rc = 0;
+
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		s = json_object_get_string(v);
+		n = (size_t)json_object_get_string_len(v);
+		if (!utf8_valid(s, n)) {
+			xasprintf(why, "%s: the string is not valid UTF-8 or "
+			    "holds a NUL character", *at != '\0' ? at :
+			    "(top)");
+			return -1;
+		}
+		return 0;
+	case json_type_array:
+		n = json_object_array_length(v);
+		for (i = 0; i < n && rc == 0; i++) {
+			xasprintf(&sub, "%s%s%zu", at, *at != '\0' ? "." : "",
+			    i);
+			rc = conf_check_strings(json_object_array_get_idx(v,
+			    i), sub, why);
+			free(sub);
+		}
+		return rc;
+	case json_type_object: {
+		json_object_object_foreach(v, key, val) {
+			/* A key is a C string: json-c cut it at a NUL. */
+			if (!utf8_valid(key, strlen(key))) {
+				xasprintf(why, "%s: a key that is not valid "
+				    "UTF-8", *at != '\0' ? at : "(top)");
+				return -1;
+			}
+			xasprintf(&sub, "%s%s%s", at, *at != '\0' ? "." : "",
+			    key);
+			rc = conf_check_strings(val, sub, why);
+			free(sub);
+			if (rc != 0)
+				return rc;
+		}
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
 int
 conf_load(const char *file, struct conf **out, char **cause)
 {
@@ -677,7 +734,7 @@ conf_load(const char *file, struct conf **out, char **cause)
 	struct cfg_ctx ctx = { file, NULL, NULL };
 	struct conf *conf;
 	json_object *root;
-	char *buf, *dup;
+	char *buf, *dup, *why2;
 	size_t len, end, i, line = 1, col = 1;
 	const char *why;
 
@@ -722,6 +779,12 @@ conf_load(const char *file, struct conf **out, char **cause)
 	if (!json_object_is_type(root, json_type_object)) {
 		xasprintf(cause, "%s: the configuration must be a JSON object",
 		    file);
+		json_object_put(root);
+		return -1;
+	}
+	if (conf_check_strings(root, "", &why2) == -1) {
+		xasprintf(cause, "%s: %s", file, why2);
+		free(why2);
 		json_object_put(root);
 		return -1;
 	}

@@ -57,6 +57,7 @@ struct conf {
  * configuration (no pollers).
  */
 int conf_load(const char *file, struct conf **out, char **cause);
+int conf_check_strings(json_object *v, const char *at, char **why);
 struct conf *conf_defaults(void);
 void conf_free(struct conf *c);
 struct conf_poller *conf_find_poller(const struct conf *c, const char *name);

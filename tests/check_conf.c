@@ -187,6 +187,25 @@ START_TEST(test_bad_values)
 }
 END_TEST
 
+/* A string or key that is not UTF-8, or holds "\u0000", is refused and
+ * named: json-c's reading lets them through and templates send them on. */
+START_TEST(test_strings_must_be_utf8)
+{
+	expect_error("{\"pollers\": {\"p\": {\"kind\": \"http-each\", "
+	    "\"poll\": {\"url\": \"http://127.0.0.1/\", \"body\": "
+	    "{\"a\": [1, \"x\\u0000y\"]}}}}}", "pollers.p.poll.body.a.1",
+	    "not valid UTF-8");
+	/* An overlong form (C0 91) and a surrogate written in UTF-8. */
+	expect_error("{\"socket_group\": \"g\xc0\x91\"}", "socket_group",
+	    "not valid UTF-8");
+	expect_error("{\"pollers\": {\"p\": {\"kind\": \"exec\", "
+	    "\"poll\": [\"/bin/\xed\xa0\xbd\"]}}}", "pollers.p.poll.0",
+	    "not valid UTF-8");
+	expect_error("{\"pollers\": {\"p\\u00e9\xc0\x80\": {}}}", "pollers",
+	    "key");
+}
+END_TEST
+
 START_TEST(test_metrics_listen)
 {
 	struct conf *c;
@@ -286,6 +305,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_syntax_errors_name_line);
 	tcase_add_test(tc, test_unknown_keys);
 	tcase_add_test(tc, test_bad_values);
+	tcase_add_test(tc, test_strings_must_be_utf8);
 	tcase_add_test(tc, test_metrics_listen);
 	tcase_add_test(tc, test_bad_pollers);
 	tcase_add_test(tc, test_relative_program_path);

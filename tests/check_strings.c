@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "util.h"
 #include "pollex.h"
 #include "testlib.h"
 #include "tsvc.h"
@@ -228,6 +229,26 @@ raw_call(const char *msg)
 	close(fd);
 	return reply;
 }
+
+/*
+ * A method name that json-c let through with an overlong form comes back
+ * in MethodNotFound repaired: the reply is valid UTF-8.
+ */
+START_TEST(test_method_name_repaired)
+{
+	char *reply;
+
+	start("\"p\": {\"kind\": \"exec\", \"interval\": \"1h\", "
+	    "\"poll\": [\"/bin/true\"]}");
+	reply = raw_call("{\"method\":\"io.pollex.Ge\xc0\x91t\"}");
+	ck_assert_msg(strstr(reply, "org.varlink.service.MethodNotFound") !=
+	    NULL, "%s", reply);
+	ck_assert_msg(strstr(reply, "io.pollex.Ge\xef\xbf\xbd") != NULL,
+	    "not repaired: %s", reply);
+	ck_assert_msg(utf8_valid(reply, strlen(reply)), "%s", reply);
+	free(reply);
+}
+END_TEST
 
 /*
  * A message that stops right after an escaped high surrogate, on one
@@ -471,6 +492,7 @@ strings_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_no_state_between_messages);
+	tcase_add_test(tc, test_method_name_repaired);
 	tcase_add_test(tc, test_exec_bytes);
 	tcase_add_test(tc, test_http_bytes);
 	suite_add_tcase(s, tc);

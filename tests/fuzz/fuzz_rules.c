@@ -141,6 +141,7 @@ both(const struct rules *r, struct rule_input *in, json_object *doc,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	char *why0;
 	const uint8_t *pp[3] = { NULL, NULL, NULL };
 	size_t pl[3] = { 0, 0, 0 }, k = 0;
 	struct fz_cut cut;
@@ -165,6 +166,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	conf = fz_conf_parse(pp[0], pl[0]);
 	if (conf == NULL)
 		return 0;
+	/* conf_load() refuses a file with a string that is not UTF-8. */
+	if (conf_check_strings(conf, "", &why0) == -1) {
+		free(why0);
+		json_object_put(conf);
+		return 0;
+	}
 	wrap = json_object_new_object();
 	json_object_object_add(wrap, "outcome", conf);
 	c = cfg_open(wrap, "fuzz.conf", "/tmp");

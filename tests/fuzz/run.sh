@@ -11,7 +11,9 @@
 # and its path and the command that reproduces it are printed.  Before
 # fuzzing, each target replays the reproducers of past findings
 # (tests/fuzz/crashers/TARGET-*): they must all pass.
-# Environment: FUZZ_OUT (the fuzzers, default tests/fuzz/out next to this
+# Environment: FUZZ_SEED (libFuzzer's -seed; CI sets one so that its run
+# is the same on every machine and a stop is not failed by a new finding
+# of chance: campaigns that look for new bugs run without it), FUZZ_OUT (the fuzzers, default tests/fuzz/out next to this
 # script), FUZZ_WORK (where corpora and crashes go, default a new
 # directory under $TMPDIR), FUZZ_ARGS (more libFuzzer flags).
 set -u
@@ -39,6 +41,8 @@ for t in $targets; do
 	cp "$here/corpus/$t"/* "$corpus"/ 2>/dev/null || true
 	dict=
 	[ -f "$here/pollex.dict" ] && dict=-dict=$here/pollex.dict
+	seed=
+	[ -n "${FUZZ_SEED:-}" ] && seed=-seed=$FUZZ_SEED
 	# The reproducers of past findings first: each must pass now.
 	for f in "$here/crashers/$t"-*; do
 		[ -f "$f" ] || continue
@@ -52,7 +56,7 @@ for t in $targets; do
 	echo "== $t: $secs s"
 	# shellcheck disable=SC2086
 	"$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-	    -detect_leaks=1 -print_final_stats=1 $dict \
+	    -detect_leaks=1 -print_final_stats=1 $dict $seed \
 	    -artifact_prefix="$crashes/" ${FUZZ_ARGS:-} "$corpus" \
 	    >"$work/$t.log" 2>&1
 	rc=$?
