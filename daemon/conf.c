@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "poller.h"
+#include "backend.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -331,6 +332,7 @@ conf_defaults(void)
 	struct conf *c = xcalloc(1, sizeof *c);
 
 	c->socket_mode = 0660;
+	c->store = xstrdup("sqlite");
 	c->retention = 3600 * 1000;
 	c->max_connections = 1024;
 	c->max_connections_per_uid = 256;
@@ -372,6 +374,7 @@ conf_free(struct conf *c)
 		conf_poller_unref(c->pollers[i]);
 	free(c->pollers);
 	free(c->file);
+	free(c->store);
 	free(c->socket_path);
 	free(c->socket_group);
 	free(c->state_dir);
@@ -593,11 +596,15 @@ conf_read(struct cfg_ctx *ctx, json_object *root, struct conf *conf)
 	    conf->commit_delay > 1000)
 		cfg_error(c, "commit_delay", "must be at most 1s");
 	if (cfg_string(c, "store", &store) == 1) {
-		if (strcmp(store, "none") == 0)
-			conf->store_none = 1;
-		else if (strcmp(store, "sqlite") != 0)
-			cfg_error(c, "store", "expected \"sqlite\" (the "
-			    "default) or \"none\"");
+		if (store_backend_find(store) == NULL)
+			cfg_error(c, "store", "no store backend \"%s\": "
+			    "expected \"sqlite\" (the default) or \"none\"",
+			    store);
+		else {
+			free(conf->store);
+			conf->store = store;
+			store = NULL;
+		}
 	}
 	free(store);
 	if (cfg_string(c, "metrics_listen", &conf->metrics_listen) == 1 &&

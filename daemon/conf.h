@@ -45,7 +45,7 @@ struct conf {
 	uint64_t store_max_size;	/* bytes of the database, 0: no cap */
 	uint64_t commit_delay;		/* ms a change no reply waits for may
 					 * wait for company before its commit */
-	int store_none;			/* "store": "none": memory only */
+	char *store;			/* the store backend's name */
 	char *metrics_listen;		/* "ADDRESS:PORT", NULL: off */
 	struct conf_poller **pollers;
 	size_t npollers;

@@ -16,7 +16,8 @@ daemon_libpollexd_la_SOURCES = \
 	daemon/methods.c daemon/methods.h \
 	daemon/waits.c daemon/waits.h \
 	daemon/sdnotify.c daemon/sdnotify.h \
-	daemon/store.c daemon/store.h \
+	daemon/store/store.c daemon/store/store.h daemon/store/backend.h \
+	daemon/store/sqlite.c daemon/store/none.c \
 	daemon/metrics.c daemon/metrics.h
 nodist_daemon_libpollexd_la_SOURCES = daemon/varlink-idl.c
 daemon_libpollexd_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JSONC_CFLAGS) \

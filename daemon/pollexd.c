@@ -45,9 +45,16 @@ struct ack {
 	TAILQ_ENTRY(ack) entry;
 	struct pxd *pxd;
 	struct call *call;
+	uint64_t epoch;		/* durable with this epoch */
 	char *reply;		/* the reply's parameters, JSON text */
 	char **ids;
 	size_t nids;
+};
+
+/* A new task that enters its poller when its row is durable. */
+struct admit {
+	uint64_t epoch;
+	char id[TASK_ID_LEN + 1];
 };
 
 uint64_t
@@ -83,6 +90,60 @@ pxd_arm_purge(struct pxd *pxd, double finished)
 	    finished + (double)pxd->conf->retention / 1000 - real_now());
 }
 
+/* t enters its poller once the epoch its creation is staged in is
+ * durable (pxd_admit()). */
+static void
+pxd_admit_later(struct pxd *pxd, struct task *t)
+{
+	struct admit *a;
+
+	if (pxd->nadmit == pxd->capadmit) {
+		if (pxd->admit_head > 0) {
+			memmove(pxd->admits, pxd->admits + pxd->admit_head,
+			    (pxd->nadmit - pxd->admit_head) *
+			    sizeof *pxd->admits);
+			pxd->nadmit -= pxd->admit_head;
+			pxd->admit_head = 0;
+		}
+		if (pxd->nadmit == pxd->capadmit) {
+			pxd->capadmit = pxd->capadmit ? pxd->capadmit * 2 :
+			    256;
+			pxd->admits = xreallocarray(pxd->admits,
+			    pxd->capadmit, sizeof *pxd->admits);
+		}
+	}
+	a = &pxd->admits[pxd->nadmit++];
+	a->epoch = store_epoch(pxd->store);
+	memcpy(a->id, t->id, sizeof a->id);
+	t->unadmitted = 1;
+}
+
+/* The tasks created in epochs up to durable enter their pollers: starts
+ * run, polls are scheduled.  Those gone since (discarded, purged) or
+ * finished (cancelled, expired) are skipped. */
+static void
+pxd_admit(struct pxd *pxd, uint64_t durable)
+{
+	struct admit *a;
+	struct task *t;
+
+	while (pxd->admit_head < pxd->nadmit) {
+		a = &pxd->admits[pxd->admit_head];
+		if (a->epoch > durable)
+			break;
+		pxd->admit_head++;
+		if ((t = tasktab_find(pxd->tt, a->id)) == NULL ||
+		    !t->unadmitted)
+			continue;
+		t->unadmitted = 0;
+		if (!px_state_terminal((enum px_state)t->state))
+			poller_task_changed(t->poller, t,
+			    (enum px_state)t->state, 1);
+	}
+	if (pxd->admit_head == pxd->nadmit)
+		pxd->admit_head = pxd->nadmit = 0;
+}
+
 /* Task events: scheduler and starts first, then waiters and watchers. */
 static void
 pxd_task_event(void *arg, struct task *t, enum task_event ev,
@@ -92,16 +153,20 @@ pxd_task_event(void *arg, struct task *t, enum task_event ev,
 
 	switch (ev) {
 	case TASK_EV_CREATED:
-		if (pxd->store != NULL)
+		if (pxd->store != NULL) {
+			/* Nothing runs for it before its row is durable. */
 			store_put(pxd->store, t);
-		poller_task_changed(t->poller, t, old, 1);
+			pxd_admit_later(pxd, t);
+		} else
+			poller_task_changed(t->poller, t, old, 1);
 		if (t->deadline > 0)
 			pxd_deadline_dirty = 1;
 		break;
 	case TASK_EV_STATE:
 		if (pxd->store != NULL)
 			store_put(pxd->store, t);
-		poller_task_changed(t->poller, t, old, 0);
+		if (!t->unadmitted)
+			poller_task_changed(t->poller, t, old, 0);
 		if (px_state_terminal((enum px_state)t->state)) {
 			pxd->stats.completed++;
 			pxd_arm_purge(pxd, t->finished);
@@ -122,6 +187,7 @@ pxd_task_event(void *arg, struct task *t, enum task_event ev,
 static const struct tasktab_hooks pxd_task_hooks = { pxd_task_event };
 
 static void pxd_commit_cb(evutil_socket_t, short, void *);
+static void pxd_final_commit(struct pxd *);
 
 static void
 pxd_deadline_cb(evutil_socket_t fd, short what, void *arg)
@@ -185,7 +251,10 @@ pxd_reply_after_commit(struct pxd *pxd, struct call *call, char *reply,
 	struct ack *a;
 	size_t i;
 
-	if (pxd->store == NULL) {
+	if (pxd->store == NULL ||
+	    store_epoch(pxd->store) <= store_settled(pxd->store)) {
+		/* Nothing it reports waits for a commit (a Submit that
+		 * found its tasks by idempotency key). */
 		for (i = 0; i < nids; i++)
 			free(ids[i]);
 		free(ids);
@@ -196,6 +265,7 @@ pxd_reply_after_commit(struct pxd *pxd, struct call *call, char *reply,
 	a = xcalloc(1, sizeof *a);
 	a->pxd = pxd;
 	a->call = call;
+	a->epoch = store_epoch(pxd->store);
 	a->reply = reply;
 	a->ids = ids;
 	a->nids = nids;
@@ -205,28 +275,37 @@ pxd_reply_after_commit(struct pxd *pxd, struct call *call, char *reply,
 	    nids * (sizeof *ids + TASK_ID_LEN + 1));
 }
 
-/* Commit this iteration's changes, then release or fail the held replies. */
-static void
-pxd_commit(struct pxd *pxd)
+/* The epoch a reply or event said now must wait for. */
+static uint64_t
+pxd_reply_epoch(void *arg)
 {
-	struct ack *a;
+	struct pxd *pxd = arg;
+
+	if (pxd->store == NULL)
+		return 0;
+	if (pxd->acking != 0)
+		return pxd->acking;
+	return store_epoch(pxd->store);
+}
+
+/*
+ * An epoch's commit ended.  Durable: the Submits it carries are answered,
+ * its new tasks enter their pollers, and what clients were told about it
+ * goes out.  Full: it was rolled back and is retried with the next commit;
+ * the tasks submitted in it are discarded and their Submits refused (the
+ * other changes stay in memory, and what was said of them goes out).
+ */
+static void
+pxd_settled(void *arg, uint64_t epoch, enum store_result r)
+{
+	struct pxd *pxd = arg;
+	struct ack *a, *next;
 	struct call *c;
 	struct task *t;
-	char *cause = NULL;
-	enum store_result r;
 	size_t i;
 	static uint64_t full_logged;
 
-	if (pxd->store == NULL)
-		return;
-	r = store_commit(pxd->store, &cause);
 	pxd->store_failing = r != STORE_OK;
-	if (r == STORE_FATAL) {
-		log_emit(LOG_LVL_ERR, "%s; stopping so that nothing "
-		    "acknowledged can be lost", cause);
-		free(cause);
-		exit(1);
-	}
 	if (r == STORE_FULL) {
 		if (mono_ms() - full_logged > 10000) {
 			log_warnx("%s: the store is full (disk full or "
@@ -235,27 +314,46 @@ pxd_commit(struct pxd *pxd)
 			    store_path(pxd->store));
 			full_logged = mono_ms();
 		}
-		/* What was submitted in this iteration never happened. */
-		while ((a = TAILQ_FIRST(&pxd->acks)) != NULL) {
+		/* What was submitted in this epoch never happened. */
+		TAILQ_FOREACH_SAFE(a, &pxd->acks, entry, next) {
+			if (a->epoch > epoch)
+				continue;
 			for (i = 0; i < a->nids; i++)
 				if ((t = tasktab_find(pxd->tt, a->ids[i])) !=
 				    NULL)
 					tasktab_discard(pxd->tt, t);
 			c = a->call;
 			call_on_abort(c, NULL, NULL);
+			pxd->acking = a->epoch;
 			ack_free(a);
 			call_error1(c, PX_ERR_STORE_FAILED, "reason",
 			    "the store is full (disk full or store_max_size "
 			    "reached); nothing was submitted");
+			pxd->acking = 0;
 		}
-		return;
+	} else {
+		/* In order; each reply needs only its own epoch. */
+		TAILQ_FOREACH_SAFE(a, &pxd->acks, entry, next) {
+			if (a->epoch > epoch)
+				continue;
+			c = a->call;
+			call_on_abort(c, NULL, NULL);
+			pxd->acking = a->epoch;
+			call_reply_text(c, a->reply);
+			pxd->acking = 0;
+			ack_free(a);
+		}
+		pxd_admit(pxd, epoch);
 	}
-	while ((a = TAILQ_FIRST(&pxd->acks)) != NULL) {
-		c = a->call;
-		call_on_abort(c, NULL, NULL);
-		call_reply_text(c, a->reply);
-		ack_free(a);
-	}
+	if (pxd->server != NULL)
+		server_settled(pxd->server, epoch);
+}
+
+void
+pxd_set_server(struct pxd *pxd, struct server *srv)
+{
+	pxd->server = srv;
+	server_set_epoch_source(srv, pxd_reply_epoch, pxd);
 }
 
 struct restore_ctx {
@@ -296,19 +394,20 @@ int
 pxd_open_store(struct pxd *pxd, char **cause)
 {
 	struct restore_ctx rc = { pxd, NULL, 0, 0, 0 };
+	struct store_params sp = { pxd->state_dir, pxd->conf->store_max_size,
+		pxd->base };
 	struct conf_poller *cp;
 	struct task *t, *first;
 	double now = real_now();
 	size_t i, interrupted = 0;
 
-	if (pxd->conf->store_none) {
+	if (strcmp(pxd->conf->store, "none") == 0)
 		log_warnx("\"store\": \"none\": tasks are kept in memory only "
 		    "and lost when pollexd stops");
-		return 0;
-	}
-	if (store_open(pxd->state_dir, pxd->conf->store_max_size, &pxd->store,
+	if (store_open_backend(pxd->conf->store, &sp, &pxd->store,
 	    cause) == -1)
 		return -1;
+	store_set_settled_cb(pxd->store, pxd_settled, pxd);
 	if (store_load(pxd->store, pxd_restore_cb, &rc, cause) == -1) {
 		free(rc.outstanding);
 		return -1;
@@ -387,14 +486,7 @@ pxd_free(struct pxd *pxd)
 		poller_abort_all(p);
 	proc_reap_all();
 	/* What is staged is written before the end (a clean stop). */
-	if (pxd->store != NULL) {
-		char *cause = NULL;
-		if (store_commit(pxd->store, &cause) != STORE_OK) {
-			log_warnx("final commit: %s", cause != NULL ? cause :
-			    "the store is full");
-			free(cause);
-		}
-	}
+	pxd_final_commit(pxd);
 	store_close(pxd->store);
 	pxd->store = NULL;
 	/* Tasks leave their schedulers before the schedulers go. */
@@ -402,6 +494,7 @@ pxd_free(struct pxd *pxd)
 	while ((p = poller_first(pxd)) != NULL)
 		poller_free(p);
 	waits_free(pxd->waits);
+	free(pxd->admits);
 	event_free(pxd->ev_deadline);
 	event_free(pxd->ev_commit);
 	event_free(pxd->ev_purge);
@@ -649,6 +742,33 @@ pxd_stop(struct pxd *pxd)
 	event_base_loopbreak(pxd->base);
 }
 
+/*
+ * Write what is staged before the end (a clean stop): one commit, or two
+ * when one is in flight, each waited for through the loop, for at most
+ * 10 s in all.
+ */
+static void
+pxd_final_commit(struct pxd *pxd)
+{
+	uint64_t until = mono_ms() + 10000;
+	int round;
+
+	if (pxd->store == NULL)
+		return;
+	for (round = 0; round < 2; round++) {
+		if (!store_busy(pxd->store))
+			store_commit_begin(pxd->store);
+		while (store_busy(pxd->store) && mono_ms() < until)
+			event_base_loop(pxd->base, EVLOOP_ONCE);
+		if (store_staged(pxd->store) == 0 || pxd->store_failing)
+			break;
+	}
+	if (store_busy(pxd->store) || store_staged(pxd->store) > 0)
+		log_warnx("final commit: %zu changes not written (%s)",
+		    store_staged(pxd->store), pxd->store_failing ?
+		    "the store is full" : "the store did not answer");
+}
+
 /* The commit timer only ends a loop iteration; pxd_commit_due() then
  * finds the delay over. */
 static void
@@ -674,14 +794,13 @@ pxd_commit_due(struct pxd *pxd)
 	uint64_t now, delay = pxd->conf->commit_delay;
 	size_t n;
 
-	if (pxd->store == NULL)
+	if (pxd->store == NULL || store_busy(pxd->store))
 		return 0;
-	if (!TAILQ_EMPTY(&pxd->acks))
-		return 1;	/* even with nothing staged: it replies */
 	if ((n = store_staged(pxd->store)) == 0)
 		return 0;
-	if (delay == 0 || pxd->stopping || n >= 4096 ||
-	    (pxd->server != NULL && server_has_output(pxd->server)))
+	if (!TAILQ_EMPTY(&pxd->acks) || delay == 0 || pxd->stopping ||
+	    n >= 4096 || (pxd->server != NULL &&
+	    server_has_fenced(pxd->server)))
 		return 1;
 	now = mono_ms();
 	if (pxd->staged_since == 0)
@@ -707,11 +826,13 @@ pxd_after_iteration(struct pxd *pxd)
 		else
 			evtimer_del(pxd->ev_deadline);
 	}
-	/* Group commit: everything this iteration changed, then replies. */
+	/* Group commit: everything staged since the last one, as one
+	 * epoch; what was said about it goes out when it is durable
+	 * (pxd_settled(), at once for a backend that commits in the loop). */
 	if (pxd_commit_due(pxd)) {
 		evtimer_del(pxd->ev_commit);
-		pxd_commit(pxd);
 		pxd->staged_since = 0;
+		store_commit_begin(pxd->store);
 	}
 	/* Pollers removed by a reload go once their last task has. */
 	for (p = poller_first(pxd); p != NULL; p = next) {
@@ -762,7 +883,9 @@ pxd_run(struct pxd *pxd)
 	sd_notify_send("STOPPING=1\nSTATUS=stopping");
 	if (pxd->ev_notify != NULL)
 		event_del(pxd->ev_notify);
-	/* Waiters hear that the daemon stops; outstanding tasks stay. */
+	/* What clients were told becomes durable and goes out; then
+	 * waiters hear that the daemon stops; outstanding tasks stay. */
+	pxd_final_commit(pxd);
 	if (pxd->server != NULL)
 		server_stop(pxd->server);
 	return 0;
@@ -983,7 +1106,7 @@ pollexd_main(int argc, char **argv)
 		event_base_free(base);
 		return 1;
 	}
-	pxd->server = server_new(pxd);
+	pxd_set_server(pxd, server_new(pxd));
 	if (nfds > 1)
 		log_warnx("socket activation passed %d sockets; pollexd uses "
 		    "the first only", nfds);

@@ -41,6 +41,9 @@ struct pxd {
 	struct store *store;		/* NULL: memory only (tests) */
 	struct metrics *metrics;	/* NULL: no metrics_listen */
 	TAILQ_HEAD(ack_list, ack) acks;	/* replies waiting for the commit */
+	uint64_t acking;		/* the epoch of the ack replying now */
+	struct admit *admits;		/* new tasks waiting for their commit */
+	size_t nadmit, capadmit, admit_head;
 	TAILQ_HEAD(poller_list, poller) pollers;
 	TAILQ_HEAD(op_list, op) ops;
 	struct event *ev_deadline;
@@ -82,6 +85,9 @@ void pxd_task_touched(struct pxd *pxd, struct task *t);
  */
 void pxd_reply_after_commit(struct pxd *pxd, struct call *call,
     char *reply, char **ids, size_t nids);
+/* The server replies and events go through; its output waits for the
+ * commit epochs of what it reports. */
+void pxd_set_server(struct pxd *pxd, struct server *srv);
 /* Open the store in the state directory and load its tasks. */
 int pxd_open_store(struct pxd *pxd, char **cause);
 

@@ -48,6 +48,7 @@ struct slot {
 	struct client *cl;
 	struct call *call;		/* until its final reply */
 	struct evbuffer *held;		/* replies while not at the head */
+	uint64_t held_epoch;		/* the newest epoch of those */
 	size_t cost;			/* counted in cl->parked */
 	int finished;
 	int oneway;			/* on cl->oneway: no replies, no order */
@@ -59,9 +60,17 @@ struct uidconn {
 	unsigned int count;
 };
 
+/* Bytes of a client's fenced output that wait for one epoch. */
+struct fence {
+	TAILQ_ENTRY(fence) entry;
+	uint64_t epoch;
+	size_t len;
+};
+
 struct client {
 	TAILQ_ENTRY(client) entry;
 	TAILQ_ENTRY(client) dirty_entry;
+	TAILQ_ENTRY(client) fenced_entry;	/* on srv->fenced */
 	struct server *srv;
 	int fd;
 	struct event *ev_read;
@@ -70,6 +79,8 @@ struct client {
 	struct event *ev_closed;	/* while not reading: the peer left */
 	struct evbuffer *in;
 	struct evbuffer *out;
+	struct evbuffer *pend;		/* output waiting for its epochs */
+	TAILQ_HEAD(fence_list, fence) fences;	/* pend's bytes, oldest first */
 	size_t scanned;			/* bytes of in known to hold no NUL */
 	struct caller who;
 	struct uidconn *uc;
@@ -98,6 +109,10 @@ struct server {
 	struct event *ev_accept_pause;
 	TAILQ_HEAD(, client) clients;
 	TAILQ_HEAD(, client) dirty;
+	TAILQ_HEAD(, client) fenced;	/* clients with fenced output */
+	uint64_t (*epoch_fn)(void *);
+	void *epoch_arg;
+	uint64_t settled;		/* the newest settled epoch */
 	LIST_HEAD(, uidconn) uids;
 	unsigned int nclients;
 	uint64_t dropped;	/* clients dropped over max_output_buffer */
@@ -129,6 +144,7 @@ server_new(struct pxd *pxd)
 	srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	TAILQ_INIT(&srv->clients);
 	TAILQ_INIT(&srv->dirty);
+	TAILQ_INIT(&srv->fenced);
 	LIST_INIT(&srv->uids);
 	return srv;
 }
@@ -558,6 +574,8 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		uc->count++;
 		cl->in = evbuffer_new();
 		cl->out = evbuffer_new();
+		cl->pend = evbuffer_new();
+		TAILQ_INIT(&cl->fences);
 		TAILQ_INIT(&cl->slots);
 		TAILQ_INIT(&cl->oneway);
 		cl->ev_read = event_new(srv->pxd->base, fd, EV_READ | EV_PERSIST,
@@ -593,7 +611,8 @@ client_mark_dirty(struct client *cl)
 static size_t
 client_bytes(const struct client *cl)
 {
-	return evbuffer_get_length(cl->out) + cl->held + cl->parked;
+	return evbuffer_get_length(cl->out) + evbuffer_get_length(cl->pend) +
+	    cl->held + cl->parked;
 }
 
 /* Reading pauses above the high mark and resumes below the low one:
@@ -659,6 +678,85 @@ client_update_reading(struct client *cl)
 	cl->reading = want;
 }
 
+void
+server_set_epoch_source(struct server *srv, uint64_t (*fn)(void *),
+    void *arg)
+{
+	srv->epoch_fn = fn;
+	srv->epoch_arg = arg;
+}
+
+static uint64_t
+server_epoch(const struct server *srv)
+{
+	return srv->epoch_fn != NULL ? srv->epoch_fn(srv->epoch_arg) : 0;
+}
+
+/*
+ * Output for a client, made when epoch was the table's: straight out when
+ * that is settled and nothing waits before it, else behind the fence of
+ * its epoch (a later message never passes an earlier one).  Takes the
+ * bytes of src.
+ */
+static void
+client_emit(struct client *cl, struct evbuffer *src, uint64_t epoch)
+{
+	struct server *srv = cl->srv;
+	struct fence *f;
+	size_t len = evbuffer_get_length(src);
+
+	if (TAILQ_EMPTY(&cl->fences) && epoch <= srv->settled) {
+		evbuffer_add_buffer(cl->out, src);
+		return;
+	}
+	f = TAILQ_LAST(&cl->fences, fence_list);
+	if (f != NULL && f->epoch >= epoch)
+		f->len += len;
+	else {
+		if (f == NULL)
+			TAILQ_INSERT_TAIL(&srv->fenced, cl, fenced_entry);
+		f = xmalloc(sizeof *f);
+		f->epoch = epoch;
+		f->len = len;
+		TAILQ_INSERT_TAIL(&cl->fences, f, entry);
+	}
+	evbuffer_add_buffer(cl->pend, src);
+}
+
+/* The output of settled epochs goes out. */
+static void
+client_release(struct client *cl)
+{
+	struct fence *f;
+
+	while ((f = TAILQ_FIRST(&cl->fences)) != NULL &&
+	    f->epoch <= cl->srv->settled) {
+		evbuffer_remove_buffer(cl->pend, cl->out, f->len);
+		TAILQ_REMOVE(&cl->fences, f, entry);
+		free(f);
+		client_mark_dirty(cl);
+	}
+	if (TAILQ_EMPTY(&cl->fences))
+		TAILQ_REMOVE(&cl->srv->fenced, cl, fenced_entry);
+}
+
+void
+server_settled(struct server *srv, uint64_t epoch)
+{
+	struct client *cl, *next;
+
+	if (epoch > srv->settled)
+		srv->settled = epoch;
+	TAILQ_FOREACH_SAFE(cl, &srv->fenced, fenced_entry, next)
+		client_release(cl);
+}
+
+int
+server_has_fenced(const struct server *srv)
+{
+	return !TAILQ_EMPTY(&srv->fenced);
+}
+
 /* Move the replies of finished head slots out, in order. */
 static void
 client_advance(struct client *cl)
@@ -671,7 +769,7 @@ client_advance(struct client *cl)
 		free(s);
 		if ((s = TAILQ_FIRST(&cl->slots)) != NULL && s->held != NULL) {
 			cl->held -= evbuffer_get_length(s->held);
-			evbuffer_add_buffer(cl->out, s->held);
+			client_emit(cl, s->held, s->held_epoch);
 			evbuffer_free(s->held);
 			s->held = NULL;
 		}
@@ -686,7 +784,8 @@ slot_sink(void *arg, const char *msg, size_t len, int final)
 {
 	struct slot *s = arg;
 	struct client *cl = s->cl;
-	struct evbuffer *dst;
+	struct evbuffer *tmp;
+	uint64_t epoch;
 
 	if (final && cl->dispatching == s)
 		cl->dispatching = NULL;
@@ -699,16 +798,27 @@ slot_sink(void *arg, const char *msg, size_t len, int final)
 		client_mark_dirty(cl);
 		return;
 	}
-	if (s == TAILQ_FIRST(&cl->slots))
-		dst = cl->out;
-	else {
+	epoch = server_epoch(cl->srv);
+	if (s == TAILQ_FIRST(&cl->slots)) {
+		if (TAILQ_EMPTY(&cl->fences) && epoch <= cl->srv->settled) {
+			evbuffer_add(cl->out, msg, len);
+			evbuffer_add(cl->out, "", 1);
+		} else {
+			tmp = evbuffer_new();
+			evbuffer_add(tmp, msg, len);
+			evbuffer_add(tmp, "", 1);
+			client_emit(cl, tmp, epoch);
+			evbuffer_free(tmp);
+		}
+	} else {
 		if (s->held == NULL)
 			s->held = evbuffer_new();
-		dst = s->held;
+		if (epoch > s->held_epoch)
+			s->held_epoch = epoch;
+		evbuffer_add(s->held, msg, len);
+		evbuffer_add(s->held, "", 1);
 		cl->held += len + 1;
 	}
-	evbuffer_add(dst, msg, len);
-	evbuffer_add(dst, "", 1);
 	if (final) {
 		s->finished = 1;
 		s->call = NULL;
@@ -979,6 +1089,11 @@ client_write(struct client *cl)
 		client_update_reading(cl);
 		return;
 	}
+	if (!TAILQ_EMPTY(&cl->fences)) {
+		/* More to say once its epoch is durable. */
+		client_update_reading(cl);
+		return;
+	}
 	if (cl->closing || (cl->eof && cl->unfinished == 0 &&
 	    evbuffer_get_length(cl->in) == 0)) {
 		client_close(cl);
@@ -1000,6 +1115,7 @@ client_close(struct client *cl)
 {
 	struct server *srv = cl->srv;
 	struct slot *s;
+	struct fence *f;
 
 	log_debug("client %d (uid %lu) closed", cl->fd,
 	    (unsigned long)cl->who.uid);
@@ -1019,6 +1135,13 @@ client_close(struct client *cl)
 	}
 	if (cl->dirty)
 		TAILQ_REMOVE(&srv->dirty, cl, dirty_entry);
+	if (!TAILQ_EMPTY(&cl->fences)) {
+		TAILQ_REMOVE(&srv->fenced, cl, fenced_entry);
+		while ((f = TAILQ_FIRST(&cl->fences)) != NULL) {
+			TAILQ_REMOVE(&cl->fences, f, entry);
+			free(f);
+		}
+	}
 	TAILQ_REMOVE(&srv->clients, cl, entry);
 	srv->nclients--;
 	if (--cl->uc->count == 0) {
@@ -1032,6 +1155,7 @@ client_close(struct client *cl)
 		event_free(cl->ev_closed);
 	evbuffer_free(cl->in);
 	evbuffer_free(cl->out);
+	evbuffer_free(cl->pend);
 	close(cl->fd);
 	free(cl);
 	/* A descriptor is free: accepts paused for lack of them resume. */

@@ -3,6 +3,7 @@
 #ifndef POLLEXD_SERVER_H
 #define POLLEXD_SERVER_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "call.h"
@@ -31,6 +32,18 @@ int server_adopt(struct server *srv, int fd, char **cause);
 
 /* The socket's path (for messages). */
 const char *server_path(const struct server *srv);
+
+/*
+ * Commit epochs.  Each reply or event is tagged, when it is made, with
+ * the epoch fn(arg) gives then (what it reports is durable with it); a
+ * connection's output goes out in order, each message once its epoch is
+ * settled (server_settled()).  Without a source every epoch is 0.
+ */
+void server_set_epoch_source(struct server *srv, uint64_t (*fn)(void *),
+    void *arg);
+void server_settled(struct server *srv, uint64_t epoch);
+/* Does output wait for an epoch to settle? */
+int server_has_fenced(const struct server *srv);
 
 /* Write the replies queued during this loop iteration. */
 void server_flush(struct server *srv);

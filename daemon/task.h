@@ -60,6 +60,7 @@ struct task {
 	uint8_t qwhere;			/* enum task_qwhere */
 	uint8_t has_progress;
 	uint8_t in_ref_index;
+	uint8_t unadmitted;		/* created, its row not durable yet */
 	char id[TASK_ID_LEN + 1];
 	char *ref;
 	char *args;

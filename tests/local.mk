@@ -75,7 +75,7 @@ tests_libharness_la_SOURCES = tests/harness.c tests/harness.h
 tests_libharness_la_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -iquote $(top_srcdir)/tests
 
 INTEGRATION_TESTS = tests/check_daemon tests/check_store tests/check_exec \
-	tests/check_metrics
+	tests/check_metrics tests/check_epochs
 check_PROGRAMS += $(INTEGRATION_TESTS)
 TESTS += $(INTEGRATION_TESTS)
 tests_check_daemon_SOURCES = tests/check_daemon.c
@@ -85,6 +85,11 @@ tests_check_store_SOURCES = tests/check_store.c
 tests_check_store_CFLAGS = $(TEST_CFLAGS) $(SQLITE_CFLAGS)
 tests_check_store_LDADD = tests/libharness.la $(TEST_LIBS) $(JSONC_LIBS) \
 	$(SQLITE_LIBS)
+
+tests_check_epochs_SOURCES = tests/check_epochs.c
+tests_check_epochs_CFLAGS = $(TEST_CFLAGS)
+tests_check_epochs_LDADD = tests/libharness.la $(TEST_LIBS) $(JSONC_LIBS) \
+	$(LIBEVENT_LIBS)
 
 tests_check_exec_SOURCES = tests/check_exec.c
 tests_check_exec_CFLAGS = $(TEST_CFLAGS) -iquote $(top_srcdir)/client

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: ISC */
-/* store.c: the durable task table: SQLite in WAL mode, group commit.
+/* sqlite.c: the "sqlite" store backend: SQLite in WAL mode.
  *
- * One writer, the event loop.  Changes are staged (a row per changed task,
- * an id per purged one) and written by store_commit() in one transaction
- * after each loop iteration; synchronous=FULL makes the commit durable
- * before any reply that depends on it is sent.  The database is opened in
- * exclusive locking mode, so a second daemon on the same state directory is
- * refused instead of interleaving writes. */
+ * One writer, the event loop.  Each commit (a batch of rows and removals
+ * from store.c) is one transaction, written and fsynced (synchronous=FULL)
+ * before commit() returns: its completion comes at once.  The database is
+ * opened in exclusive locking mode, so a second daemon on the same state
+ * directory is refused instead of interleaving writes. */
 #include "config.h"
 
 #include <errno.h>
@@ -20,24 +19,16 @@
 #include <sqlite3.h>
 
 #include "log.h"
-#include "metrics.h"
-#include "poller.h"
 #include "store.h"
+#include "task.h"
 #include "util.h"
 #include "xmalloc.h"
 
-struct store {
+/* "st": the handle was the whole store before backends. */
+struct sq {
 	sqlite3 *db;
 	char *path;
 	sqlite3_stmt *put, *del, *begin, *commit, *rollback;
-	struct task **puts;		/* staged rows; task->store_idx */
-	size_t nputs, capputs;
-	char **dels;			/* staged removals */
-	size_t ndels, capdels;
-	uint64_t commits, rows_written, rows_deleted, full;
-	uint64_t batch_max;
-	double commit_total_ms, commit_max_ms;
-	struct metrics_hist commit_hist;
 };
 
 /*
@@ -98,7 +89,7 @@ store_schema_sql(int version)
 }
 
 static int
-store_exec(struct store *st, const char *sql, char **cause)
+store_exec(struct sq *st, const char *sql, char **cause)
 {
 	char *err = NULL;
 
@@ -112,7 +103,7 @@ store_exec(struct store *st, const char *sql, char **cause)
 
 /* A single integer from a query, or -1 with *cause. */
 static int64_t
-store_int(struct store *st, const char *sql, char **cause)
+store_int(struct sq *st, const char *sql, char **cause)
 {
 	sqlite3_stmt *s;
 	int64_t v = -1;
@@ -131,7 +122,7 @@ store_int(struct store *st, const char *sql, char **cause)
 
 /* Is the file sound?  PRAGMA quick_check reads every page. */
 static int
-store_check(struct store *st, char **cause)
+store_check(struct sq *st, char **cause)
 {
 	sqlite3_stmt *s;
 	const char *r;
@@ -158,7 +149,7 @@ store_check(struct store *st, char **cause)
 
 /* Create, migrate or refuse the schema. */
 static int
-store_schema(struct store *st, char **cause)
+store_schema(struct sq *st, char **cause)
 {
 	int64_t version, tables;
 	int v;
@@ -208,7 +199,7 @@ store_schema(struct store *st, char **cause)
 }
 
 static int
-store_prepare(struct store *st, const char *sql, sqlite3_stmt **s,
+store_prepare(struct sq *st, const char *sql, sqlite3_stmt **s,
     char **cause)
 {
 	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, s,
@@ -218,16 +209,18 @@ store_prepare(struct store *st, const char *sql, sqlite3_stmt **s,
 	return -1;
 }
 
-int
-store_open(const char *dir, uint64_t max_size, struct store **out,
-    char **cause)
+static void sq_close(void *);
+
+static int
+sq_open(const struct store_params *p, void **out, char **cause)
 {
-	struct store *st = xcalloc(1, sizeof *st);
+	struct sq *st = xcalloc(1, sizeof *st);
+	uint64_t max_size = p->max_size;
 	char sql[128];
 	int rc;
 
 	*out = NULL;
-	xasprintf(&st->path, "%s/%s", dir, STORE_FILE);
+	xasprintf(&st->path, "%s/%s", p->dir, STORE_FILE);
 	rc = sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
@@ -289,14 +282,14 @@ store_open(const char *dir, uint64_t max_size, struct store **out,
 	*out = st;
 	return 0;
 fail:
-	store_close(st);
+	sq_close(st);
 	return -1;
 }
 
-void
-store_close(struct store *st)
+static void
+sq_close(void *h)
 {
-	size_t i;
+	struct sq *st = h;
 
 	if (st == NULL)
 		return;
@@ -307,20 +300,14 @@ store_close(struct store *st)
 	sqlite3_finalize(st->rollback);
 	if (st->db != NULL)
 		sqlite3_close(st->db);
-	for (i = 0; i < st->nputs; i++)
-		st->puts[i]->store_idx = UINT32_MAX;
-	free(st->puts);
-	for (i = 0; i < st->ndels; i++)
-		free(st->dels[i]);
-	free(st->dels);
 	free(st->path);
 	free(st);
 }
 
-const char *
-store_path(const struct store *st)
+static const char *
+sq_describe(void *h)
 {
-	return st->path;
+	return ((struct sq *)h)->path;
 }
 
 static const char *
@@ -346,10 +333,11 @@ store_bad_json(const struct store_row *r)
 	return NULL;
 }
 
-int
-store_load(struct store *st, void (*cb)(void *, const struct store_row *),
-    void *arg, char **cause)
+static int
+sq_load(void *h, void (*cb)(void *, const struct store_row *), void *arg,
+    char **cause)
 {
+	struct sq *st = h;
 	struct store_row r;
 	sqlite3_stmt *s;
 	const char *state, *bad;
@@ -411,42 +399,6 @@ store_load(struct store *st, void (*cb)(void *, const struct store_row *),
 	return 0;
 }
 
-void
-store_put(struct store *st, struct task *t)
-{
-	if (t->store_idx != UINT32_MAX)
-		return;		/* staged already: the commit writes it as it is */
-	if (st->nputs == st->capputs) {
-		st->capputs = st->capputs ? st->capputs * 2 : 256;
-		st->puts = xreallocarray(st->puts, st->capputs, sizeof *st->puts);
-	}
-	t->store_idx = (uint32_t)st->nputs;
-	st->puts[st->nputs++] = t;
-}
-
-void
-store_forget(struct store *st, struct task *t)
-{
-	size_t i = t->store_idx;
-
-	if (i != UINT32_MAX) {
-		st->puts[i] = st->puts[--st->nputs];
-		st->puts[i]->store_idx = (uint32_t)i;
-		t->store_idx = UINT32_MAX;
-	}
-	if (st->ndels == st->capdels) {
-		st->capdels = st->capdels ? st->capdels * 2 : 256;
-		st->dels = xreallocarray(st->dels, st->capdels, sizeof *st->dels);
-	}
-	st->dels[st->ndels++] = xstrdup(t->id);
-}
-
-size_t
-store_staged(const struct store *st)
-{
-	return st->nputs + st->ndels;
-}
-
 static void
 bind_text(sqlite3_stmt *s, int i, const char *v)
 {
@@ -466,24 +418,24 @@ bind_time(sqlite3_stmt *s, int i, double v)
 }
 
 static int
-store_write_task(struct store *st, const struct task *t)
+store_write_row(struct sq *st, const struct store_row *t)
 {
 	sqlite3_stmt *s = st->put;
 	int rc;
 
 	sqlite3_reset(s);
 	bind_text(s, 1, t->id);
-	bind_text(s, 2, poller_name(t->poller));
+	bind_text(s, 2, t->poller);
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)t->owner);
-	bind_text(s, 4, px_state_name((enum px_state)t->state));
+	bind_text(s, 4, px_state_name(t->state));
 	bind_text(s, 5, t->ref);
 	bind_text(s, 6, t->args);
 	bind_text(s, 7, t->labels);
 	bind_text(s, 8, t->idem_key);
 	bind_text(s, 9, t->result);
-	bind_text(s, 10, t->error != NULL ? t->error->code : NULL);
-	bind_text(s, 11, t->error != NULL ? t->error->message : NULL);
-	bind_text(s, 12, t->error != NULL ? t->error->details : NULL);
+	bind_text(s, 10, t->error_code);
+	bind_text(s, 11, t->error_message);
+	bind_text(s, 12, t->error_details);
 	sqlite3_bind_double(s, 13, t->created);
 	sqlite3_bind_double(s, 14, t->updated);
 	bind_time(s, 15, t->deadline);
@@ -511,10 +463,9 @@ store_step(sqlite3_stmt *s)
 
 /* How bad is rc?  Full (retry later) or fatal. */
 static enum store_result
-store_failure(struct store *st, int rc, const char *what, char **cause)
+store_failure(struct sq *st, int rc, const char *what, char **cause)
 {
 	if ((rc & 0xff) == SQLITE_FULL) {
-		st->full++;
 		store_step(st->rollback);
 		return STORE_FULL;
 	}
@@ -524,49 +475,37 @@ store_failure(struct store *st, int rc, const char *what, char **cause)
 	return STORE_FATAL;
 }
 
-enum store_result
-store_commit(struct store *st, char **cause)
+static enum store_result
+sq_write(struct sq *st, const struct store_batch *b, char **cause)
 {
-	struct timespec a, b;
-	size_t i, n = st->nputs + st->ndels;
-	double ms;
+	size_t i;
 	int rc;
 
-	*cause = NULL;
-	if (n == 0)
-		return STORE_OK;
-	clock_gettime(CLOCK_MONOTONIC, &a);
 	if ((rc = store_step(st->begin)) != SQLITE_DONE)
 		return store_failure(st, rc, "BEGIN", cause);
-	for (i = 0; i < st->nputs; i++)
-		if ((rc = store_write_task(st, st->puts[i])) != SQLITE_DONE)
+	for (i = 0; i < b->nputs; i++)
+		if ((rc = store_write_row(st, &b->puts[i])) != SQLITE_DONE)
 			return store_failure(st, rc, "writing a task", cause);
-	for (i = 0; i < st->ndels; i++) {
-		sqlite3_bind_text(st->del, 1, st->dels[i], -1, SQLITE_STATIC);
+	for (i = 0; i < b->ndels; i++) {
+		sqlite3_bind_text(st->del, 1, b->dels[i], -1, SQLITE_STATIC);
 		if ((rc = store_step(st->del)) != SQLITE_DONE)
 			return store_failure(st, rc, "deleting a task", cause);
 	}
 	if ((rc = store_step(st->commit)) != SQLITE_DONE)
 		return store_failure(st, rc, "COMMIT", cause);
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	ms = (double)(b.tv_sec - a.tv_sec) * 1e3 +
-	    (double)(b.tv_nsec - a.tv_nsec) / 1e6;
-	st->commits++;
-	metrics_observe(&st->commit_hist, ms / 1000);
-	st->commit_total_ms += ms;
-	if (ms > st->commit_max_ms)
-		st->commit_max_ms = ms;
-	if (n > st->batch_max)
-		st->batch_max = n;
-	st->rows_written += st->nputs;
-	st->rows_deleted += st->ndels;
-	for (i = 0; i < st->nputs; i++)
-		st->puts[i]->store_idx = UINT32_MAX;
-	st->nputs = 0;
-	for (i = 0; i < st->ndels; i++)
-		free(st->dels[i]);
-	st->ndels = 0;
 	return STORE_OK;
+}
+
+/* Synchronous: written and fsynced before it returns. */
+static void
+sq_commit(void *h, const struct store_batch *b, store_done_cb done,
+    void *arg)
+{
+	char *cause = NULL;
+	enum store_result r = sq_write(h, b, &cause);
+
+	done(arg, r, cause);
+	free(cause);
 }
 
 static int64_t
@@ -577,12 +516,11 @@ file_size(const char *path)
 	return stat(path, &sb) == 0 ? (int64_t)sb.st_size : 0;
 }
 
-json_object *
-store_stats(struct store *st)
+static void
+sq_stats(void *h, json_object *o)
 {
-	json_object *o = json_object_new_object();
+	struct sq *st = h;
 	char wal[4096];
-	uint64_t rows = st->rows_written + st->rows_deleted;
 
 	snprintf(wal, sizeof wal, "%s-wal", st->path);
 	json_object_object_add(o, "path", json_object_new_string(st->path));
@@ -592,29 +530,16 @@ store_stats(struct store *st)
 	    json_object_new_int64(file_size(wal)));
 	json_object_object_add(o, "schema_version",
 	    json_object_new_int(STORE_SCHEMA_VERSION));
-	json_object_object_add(o, "commits",
-	    json_object_new_int64((int64_t)st->commits));
-	json_object_object_add(o, "rows_written",
-	    json_object_new_int64((int64_t)st->rows_written));
-	json_object_object_add(o, "rows_deleted",
-	    json_object_new_int64((int64_t)st->rows_deleted));
-	json_object_object_add(o, "commit_ms_mean", json_object_new_double(
-	    st->commits ? st->commit_total_ms / (double)st->commits : 0));
-	json_object_object_add(o, "commit_ms_max",
-	    json_object_new_double(st->commit_max_ms));
-	json_object_object_add(o, "batch_mean", json_object_new_double(
-	    st->commits ? (double)rows / (double)st->commits : 0));
-	json_object_object_add(o, "batch_max",
-	    json_object_new_int64((int64_t)st->batch_max));
-	json_object_object_add(o, "full_errors",
-	    json_object_new_int64((int64_t)st->full));
 	json_object_object_add(o, "sqlite_memory_bytes",
 	    json_object_new_int64(sqlite3_memory_used()));
-	return o;
 }
 
-const struct metrics_hist *
-store_commit_hist(const struct store *st)
-{
-	return &st->commit_hist;
-}
+const struct store_backend store_backend_sqlite = {
+	.name = "sqlite",
+	.open = sq_open,
+	.load = sq_load,
+	.commit = sq_commit,
+	.stats = sq_stats,
+	.describe = sq_describe,
+	.close = sq_close,
+};
