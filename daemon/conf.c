@@ -16,7 +16,7 @@
 
 #include "log.h"
 #include "metrics.h"
-#include "poller.h"
+#include "kind.h"
 #include "backend.h"
 #include "util.h"
 #include "xmalloc.h"

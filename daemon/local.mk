@@ -8,6 +8,7 @@ daemon_libpollexd_la_SOURCES = \
 	daemon/conf.c daemon/conf.h \
 	daemon/task.c daemon/task.h \
 	daemon/sched.c daemon/sched.h \
+	daemon/kind.c daemon/kind.h \
 	daemon/poller.c daemon/poller.h \
 	daemon/poller_exec.c \
 	daemon/proc.c daemon/proc.h \

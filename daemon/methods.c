@@ -14,7 +14,7 @@
 #include "log.h"
 #include "methods.h"
 #include "poller.h"
-#include "pollexd.h"
+#include "core.h"
 #include "server.h"
 #include "store.h"
 #include "util.h"
@@ -109,7 +109,7 @@ number_ok(json_object *v, double *out)
 
 /* Required id parameter that names a task the caller may see. */
 static struct task *
-param_task(struct pxd *pxd, struct call *c, json_object *v, const char *name)
+param_task(struct core *core, struct call *c, json_object *v, const char *name)
 {
 	struct task *t;
 
@@ -121,7 +121,7 @@ param_task(struct pxd *pxd, struct call *c, json_object *v, const char *name)
 		call_invalid(c, name, "expected a task id (a string)");
 		return NULL;
 	}
-	t = tasktab_find(pxd->tt, json_object_get_string(v));
+	t = tasktab_find(core->tt, json_object_get_string(v));
 	if (t == NULL || !waits_visible(call_caller(c), t)) {
 		call_error1(c, PX_ERR_TASK_NOT_FOUND, "id",
 		    json_object_get_string(v));
@@ -177,7 +177,7 @@ specs_free(struct spec *specs, size_t n)
 
 /* Check one TaskSpec; 0, or -1 after answering the call. */
 static int
-spec_read(struct pxd *pxd, struct call *c, json_object *o, size_t i,
+spec_read(struct core *core, struct call *c, json_object *o, size_t i,
     struct spec *s, double now)
 {
 	static const char *const known[] = { "poller", "ref", "args", "labels",
@@ -214,7 +214,7 @@ spec_read(struct pxd *pxd, struct call *c, json_object *o, size_t i,
 		BAD("poller", "missing");
 	if (!string_ok(v, 64))
 		BAD("poller", "expected a poller name");
-	s->poller = poller_find(pxd, json_object_get_string(v));
+	s->poller = poller_find(core->pollers, json_object_get_string(v));
 	if (s->poller == NULL || poller_conf(s->poller) == NULL) {
 		call_error1(c, PX_ERR_POLLER_NOT_FOUND, "poller",
 		    json_object_get_string(v));
@@ -289,7 +289,7 @@ spec_keycmp(const void *a, const void *b)
 
 /* io.pollex.Submit: all or nothing. */
 static void
-m_submit(struct pxd *pxd, struct call *c, json_object *params)
+m_submit(struct core *core, struct call *c, json_object *params)
 {
 	static const char *const known[] = { "tasks", NULL };
 	const struct caller *who = call_caller(c);
@@ -312,15 +312,15 @@ m_submit(struct pxd *pxd, struct call *c, json_object *params)
 		call_invalid(c, "tasks", "expected a non-empty array of TaskSpec");
 		return;
 	}
-	if (n > pxd->conf->max_submit) {
+	if (n > core->conf->max_submit) {
 		call_invalid(c, "tasks", "at most %u tasks per call",
-		    pxd->conf->max_submit);
+		    core->conf->max_submit);
 		return;
 	}
 	specs = xcalloc(n, sizeof *specs);
 	keyed = xcalloc(n, sizeof *keyed);
 	for (i = 0; i < n; i++) {
-		if (spec_read(pxd, c, json_object_array_get_idx(tasks, i), i,
+		if (spec_read(core, c, json_object_array_get_idx(tasks, i), i,
 		    &specs[i], now) == -1)
 			goto done;
 		if (specs[i].key != NULL)
@@ -329,7 +329,7 @@ m_submit(struct pxd *pxd, struct call *c, json_object *params)
 	/* An idempotency key names one task: the same key with something
 	 * else, already in the table or earlier in this call, is refused. */
 	for (i = 0; i < nkeyed; i++) {
-		t = tasktab_find_key(pxd->tt, who->uid, keyed[i]->key);
+		t = tasktab_find_key(core->tt, who->uid, keyed[i]->key);
 		if (t != NULL && !spec_same(keyed[i], t)) {
 			qp = json_object_new_object();
 			json_object_object_add(qp, "idempotency_key",
@@ -355,13 +355,13 @@ m_submit(struct pxd *pxd, struct call *c, json_object *params)
 			call_error(c, PX_ERR_IDEMPOTENCY_CONFLICT, qp);
 			goto done;
 		}
-	if (tasktab_outstanding_of(pxd->tt, who->uid) + (n - nkeyed) + nnew >
-	    pxd->conf->max_tasks_per_uid) {
+	if (tasktab_outstanding_of(core->tt, who->uid) + (n - nkeyed) + nnew >
+	    core->conf->max_tasks_per_uid) {
 		qp = json_object_new_object();
 		json_object_object_add(qp, "quota",
 		    json_object_new_string("max_tasks_per_uid"));
 		json_object_object_add(qp, "limit",
-		    json_object_new_int64((int64_t)pxd->conf->max_tasks_per_uid));
+		    json_object_new_int64((int64_t)core->conf->max_tasks_per_uid));
 		call_error(c, PX_ERR_QUOTA_EXCEEDED, qp);
 		goto done;
 	}
@@ -377,9 +377,9 @@ m_submit(struct pxd *pxd, struct call *c, json_object *params)
 		int fresh = 0;
 		t = NULL;
 		if (s->key != NULL)
-			t = tasktab_find_key(pxd->tt, who->uid, s->key);
+			t = tasktab_find_key(core->tt, who->uid, s->key);
 		if (t == NULL && s->ref != NULL)
-			t = tasktab_find_ref(pxd->tt, who->uid, s->poller,
+			t = tasktab_find_ref(core->tt, who->uid, s->poller,
 			    s->ref);
 		if (t == NULL) {
 			memset(&in, 0, sizeof in);
@@ -390,9 +390,9 @@ m_submit(struct pxd *pxd, struct call *c, json_object *params)
 			in.labels = s->labels;
 			in.idem_key = s->key;
 			in.deadline = s->deadline;
-			t = tasktab_create(pxd->tt, &in, now);
+			t = tasktab_create(core->tt, &in, now);
 			made[nmade++] = xstrdup(t->id);
-			pxd->stats.submitted++;
+			core->counters.submitted++;
 			fresh = 1;
 		}
 		if (i > 0) {
@@ -410,14 +410,14 @@ m_submit(struct pxd *pxd, struct call *c, json_object *params)
 	memcpy(reply + len + clen, "]}", 3);
 	free(created);
 	/* Acknowledged only once the new tasks are on disk. */
-	pxd_reply_after_commit(pxd, c, reply, made, nmade);
+	core->reply_after_commit(core->glue, c, reply, made, nmade);
 done:
 	free(keyed);
 	specs_free(specs, n);
 }
 
 struct cancel_wait {
-	struct pxd *pxd;
+	struct core *core;
 	struct call *call;
 	struct cancel_listener *listener;
 	char id[TASK_ID_LEN + 1];
@@ -455,7 +455,7 @@ static void
 cancel_wait_cb(void *arg, enum cancel_verdict v, const char *reason)
 {
 	struct cancel_wait *cw = arg;
-	struct task *t = tasktab_find(cw->pxd->tt, cw->id);
+	struct task *t = tasktab_find(cw->core->tt, cw->id);
 	enum px_state st = t != NULL ? (enum px_state)t->state :
 	    PX_STATE_CANCELLED;
 	char *why = NULL;
@@ -479,7 +479,7 @@ cancel_wait_cb(void *arg, enum cancel_verdict v, const char *reason)
 
 /* io.pollex.Cancel */
 static void
-m_cancel(struct pxd *pxd, struct call *c, json_object *params)
+m_cancel(struct core *core, struct call *c, json_object *params)
 {
 	static const char *const known[] = { "id", NULL };
 	struct cancel_wait *cw;
@@ -487,7 +487,7 @@ m_cancel(struct pxd *pxd, struct call *c, json_object *params)
 	char *why;
 
 	if (params_known(c, params, known) == -1 ||
-	    (t = param_task(pxd, c, param(params, "id"), "id")) == NULL)
+	    (t = param_task(core, c, param(params, "id"), "id")) == NULL)
 		return;
 	if (px_state_terminal((enum px_state)t->state)) {
 		xasprintf(&why, "the task already %s",
@@ -499,7 +499,7 @@ m_cancel(struct pxd *pxd, struct call *c, json_object *params)
 	}
 	if (t->state == PX_STATE_PENDING && poller_has_cancel(t->poller)) {
 		cw = xcalloc(1, sizeof *cw);
-		cw->pxd = pxd;
+		cw->core = core;
 		cw->call = c;
 		memcpy(cw->id, t->id, sizeof cw->id);
 		call_on_abort(c, cancel_wait_abort_cb, cw);
@@ -510,7 +510,7 @@ m_cancel(struct pxd *pxd, struct call *c, json_object *params)
 	xasprintf(&why, "cancelled by uid %lu%s",
 	    (unsigned long)call_caller(c)->uid,
 	    t->state == PX_STATE_STARTING ? " while it was starting" : "");
-	tasktab_finish(pxd->tt, t, PX_STATE_CANCELLED, NULL, "cancelled", why,
+	tasktab_finish(core->tt, t, PX_STATE_CANCELLED, NULL, "cancelled", why,
 	    NULL, real_now());
 	free(why);
 	cancel_reply(c, 1, PX_STATE_CANCELLED, NULL);
@@ -518,14 +518,14 @@ m_cancel(struct pxd *pxd, struct call *c, json_object *params)
 
 /* io.pollex.Get */
 static void
-m_get(struct pxd *pxd, struct call *c, json_object *params)
+m_get(struct core *core, struct call *c, json_object *params)
 {
 	static const char *const known[] = { "id", NULL };
 	json_object *p;
 	struct task *t;
 
 	if (params_known(c, params, known) == -1 ||
-	    (t = param_task(pxd, c, param(params, "id"), "id")) == NULL)
+	    (t = param_task(core, c, param(params, "id"), "id")) == NULL)
 		return;
 	p = json_object_new_object();
 	json_object_object_add(p, "task", task_to_json(t));
@@ -543,7 +543,7 @@ task_ptrcmp(const void *a, const void *b)
 
 /* io.pollex.Wait */
 static void
-m_wait(struct pxd *pxd, struct call *c, json_object *params)
+m_wait(struct core *core, struct call *c, json_object *params)
 {
 	static const char *const known[] = { "ids", "return_when", "timeout",
 		NULL };
@@ -588,7 +588,7 @@ m_wait(struct pxd *pxd, struct call *c, json_object *params)
 	tasks = xcalloc(n, sizeof *tasks);
 	for (i = 0; i < n; i++) {
 		snprintf(name, sizeof name, "ids[%zu]", i);
-		if ((tasks[i] = param_task(pxd, c,
+		if ((tasks[i] = param_task(core, c,
 		    json_object_array_get_idx(ids, i), name)) == NULL) {
 			free(tasks);
 			return;
@@ -611,7 +611,7 @@ m_wait(struct pxd *pxd, struct call *c, json_object *params)
 		n = m;
 	}
 	free(sorted);
-	waits_wait(pxd->waits, pxd->base, c, tasks, n, mode, timeout);
+	waits_wait(core->waits, core->base, c, tasks, n, mode, timeout);
 	free(tasks);
 }
 
@@ -642,7 +642,7 @@ labels_filter(struct call *c, json_object *v, char ***out)
 
 /* io.pollex.List */
 static void
-m_list(struct pxd *pxd, struct call *c, json_object *params)
+m_list(struct core *core, struct call *c, json_object *params)
 {
 	static const char *const known[] = { "states", "poller", "labels",
 		"owner", "after", "limit", NULL };
@@ -709,10 +709,10 @@ m_list(struct pxd *pxd, struct call *c, json_object *params)
 		return;
 
 	v = param(params, "after");
-	t = v != NULL ? tasktab_after(pxd->tt, json_object_get_string(v)) :
-	    tasktab_first(pxd->tt);
+	t = v != NULL ? tasktab_after(core->tt, json_object_get_string(v)) :
+	    tasktab_first(core->tt);
 	out = json_object_new_array();
-	for (; t != NULL; t = tasktab_next(pxd->tt, t)) {
+	for (; t != NULL; t = tasktab_next(core->tt, t)) {
 		match = waits_visible(who, t) &&
 		    (states == 0 || (states & (1u << t->state))) &&
 		    (poller == NULL || strcmp(poller_name(t->poller),
@@ -740,7 +740,7 @@ m_list(struct pxd *pxd, struct call *c, json_object *params)
 
 /* io.pollex.Watch */
 static void
-m_watch(struct pxd *pxd, struct call *c, json_object *params)
+m_watch(struct core *core, struct call *c, json_object *params)
 {
 	static const char *const known[] = { "ids", "poller", "labels",
 		"initial", NULL };
@@ -794,12 +794,12 @@ m_watch(struct pxd *pxd, struct call *c, json_object *params)
 		watch_filter_clear(&f);
 		return;
 	}
-	waits_watch(pxd->waits, c, &f, initial, pxd->tt);
+	waits_watch(core->waits, c, &f, initial, core->tt);
 }
 
 /* io.pollex.Pollers */
 static void
-m_pollers(struct pxd *pxd, struct call *c, json_object *params)
+m_pollers(struct core *core, struct call *c, json_object *params)
 {
 	static const char *const known[] = { NULL };
 	json_object *a, *p;
@@ -808,7 +808,7 @@ m_pollers(struct pxd *pxd, struct call *c, json_object *params)
 	if (params_known(c, params, known) == -1)
 		return;
 	a = json_object_new_array();
-	for (pl = poller_first(pxd); pl != NULL; pl = poller_next(pl))
+	for (pl = poller_first(core->pollers); pl != NULL; pl = poller_next(pl))
 		json_object_array_add(a, poller_to_json(pl));
 	p = json_object_new_object();
 	json_object_object_add(p, "pollers", a);
@@ -817,11 +817,12 @@ m_pollers(struct pxd *pxd, struct call *c, json_object *params)
 
 /* io.pollex.Stats */
 static void
-m_stats(struct pxd *pxd, struct call *c, json_object *params)
+m_stats(struct core *core, struct call *c, json_object *params)
 {
 	static const char *const known[] = { NULL };
 	json_object *p, *counts;
 	double now = real_now();
+	uint64_t polls, failed;
 	int st;
 
 	if (params_known(c, params, known) == -1)
@@ -829,42 +830,43 @@ m_stats(struct pxd *pxd, struct call *c, json_object *params)
 	p = json_object_new_object();
 	json_object_object_add(p, "version",
 	    json_object_new_string(PACKAGE_VERSION));
-	json_object_object_add(p, "started", json_object_new_double(pxd->started));
+	json_object_object_add(p, "started", json_object_new_double(core->started));
 	json_object_object_add(p, "uptime",
-	    json_object_new_double(now - pxd->started));
+	    json_object_new_double(now - core->started));
 	counts = json_object_new_object();
 	for (st = 0; st < PX_STATE_COUNT; st++)
 		json_object_object_add(counts, px_state_name((enum px_state)st),
-		    json_object_new_int64((int64_t)tasktab_count(pxd->tt,
+		    json_object_new_int64((int64_t)tasktab_count(core->tt,
 		    (enum px_state)st)));
 	json_object_object_add(p, "tasks", counts);
 	json_object_object_add(p, "submitted",
-	    json_object_new_int64((int64_t)pxd->stats.submitted));
+	    json_object_new_int64((int64_t)core->counters.submitted));
 	json_object_object_add(p, "completed",
-	    json_object_new_int64((int64_t)pxd->stats.completed));
+	    json_object_new_int64((int64_t)core->counters.completed));
+	pollers_totals(core->pollers, &polls, &failed);
 	json_object_object_add(p, "polls",
-	    json_object_new_int64((int64_t)pxd->stats.polls));
+	    json_object_new_int64((int64_t)polls));
 	json_object_object_add(p, "failed_polls",
-	    json_object_new_int64((int64_t)pxd->stats.failed_polls));
+	    json_object_new_int64((int64_t)failed));
 	json_object_object_add(p, "connections", json_object_new_int64(
-	    pxd->server != NULL ? server_connections(pxd->server) : 0));
+	    core->server != NULL ? server_connections(core->server) : 0));
 	json_object_object_add(p, "calls",
-	    json_object_new_int64((int64_t)pxd->stats.calls));
-	if (pxd->server != NULL)
-		server_stats(pxd->server, p);
-	if (pxd->store != NULL)
-		json_object_object_add(p, "store", store_stats(pxd->store));
+	    json_object_new_int64((int64_t)core->counters.calls));
+	if (core->server != NULL)
+		server_stats(core->server, p);
+	if (core->store != NULL)
+		json_object_object_add(p, "store", store_stats(core->store));
 	call_reply(c, p);
 }
 
 /* org.varlink.service.GetInfo */
 static void
-m_getinfo(struct pxd *pxd, struct call *c, json_object *params)
+m_getinfo(struct core *core, struct call *c, json_object *params)
 {
 	static const char *const known[] = { NULL };
 	json_object *p, *ifs;
 
-	(void)pxd;
+	(void)core;
 	if (params_known(c, params, known) == -1)
 		return;
 	p = json_object_new_object();
@@ -882,13 +884,13 @@ m_getinfo(struct pxd *pxd, struct call *c, json_object *params)
 
 /* org.varlink.service.GetInterfaceDescription */
 static void
-m_getdesc(struct pxd *pxd, struct call *c, json_object *params)
+m_getdesc(struct core *core, struct call *c, json_object *params)
 {
 	static const char *const known[] = { "interface", NULL };
 	json_object *v, *p;
 	const char *name, *desc;
 
-	(void)pxd;
+	(void)core;
 	if (params_known(c, params, known) == -1)
 		return;
 	if ((v = param(params, "interface")) == NULL || !string_ok(v, 256)) {
@@ -911,7 +913,7 @@ m_getdesc(struct pxd *pxd, struct call *c, json_object *params)
 
 static const struct method {
 	const char *name;
-	void (*fn)(struct pxd *, struct call *, json_object *);
+	void (*fn)(struct core *, struct call *, json_object *);
 } methods[] = {
 	{ "io.pollex.Submit", m_submit },
 	{ "io.pollex.Cancel", m_cancel },
@@ -926,18 +928,18 @@ static const struct method {
 };
 
 void
-methods_dispatch(struct pxd *pxd, struct call *c, json_object *params)
+methods_dispatch(struct core *core, struct call *c, json_object *params)
 {
 	const char *name = call_method(c), *dot;
 	size_t i, ilen;
 
-	if (pxd->stopping) {
+	if (core->stopping) {
 		call_error(c, PX_ERR_SHUTTING_DOWN, NULL);
 		return;
 	}
 	for (i = 0; i < nitems(methods); i++)
 		if (strcmp(methods[i].name, name) == 0) {
-			methods[i].fn(pxd, c, params);
+			methods[i].fn(core, c, params);
 			return;
 		}
 	/* A method of an interface we have, or an interface we lack? */

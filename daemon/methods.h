@@ -7,10 +7,10 @@
 
 #include "call.h"
 
-struct pxd;
+struct core;
 
 /* Run the handler of the call's method (params may be NULL); it answers
  * through the call, now or later. */
-void methods_dispatch(struct pxd *pxd, struct call *c, json_object *params);
+void methods_dispatch(struct core *core, struct call *c, json_object *params);
 
 #endif

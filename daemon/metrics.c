@@ -21,7 +21,7 @@
 
 #include "metrics.h"
 #include "poller.h"
-#include "pollexd.h"
+#include "core.h"
 #include "server.h"
 #include "store.h"
 #include "task.h"
@@ -203,7 +203,7 @@ metrics_hist_samples(struct evbuffer *b, const char *name,
 
 /* Tasks by poller and state, in one pass over the table. */
 static void
-metrics_tasks(struct pxd *pxd, struct evbuffer *b)
+metrics_tasks(const struct core *core, struct evbuffer *b)
 {
 	struct poller *p, **ps = NULL;
 	uint64_t (*counts)[PX_STATE_COUNT] = NULL;
@@ -211,16 +211,16 @@ metrics_tasks(struct pxd *pxd, struct evbuffer *b)
 	size_t n = 0, i, last = 0;
 	int st;
 
-	for (p = poller_first(pxd); p != NULL; p = poller_next(p))
+	for (p = poller_first(core->pollers); p != NULL; p = poller_next(p))
 		n++;
 	if (n == 0)
 		return;
 	ps = xcalloc(n, sizeof *ps);
 	counts = xcalloc(n, sizeof *counts);
-	for (i = 0, p = poller_first(pxd); p != NULL; p = poller_next(p))
+	for (i = 0, p = poller_first(core->pollers); p != NULL; p = poller_next(p))
 		ps[i++] = p;
-	for (t = tasktab_first(pxd->tt); t != NULL;
-	    t = tasktab_next(pxd->tt, t)) {
+	for (t = tasktab_first(core->tt); t != NULL;
+	    t = tasktab_next(core->tt, t)) {
 		if (t->state >= PX_STATE_COUNT)
 			continue;
 		if (ps[last] != t->poller)
@@ -256,7 +256,7 @@ metrics_json_u64(json_object *o, const char *key)
 }
 
 void
-metrics_render(struct pxd *pxd, struct evbuffer *b)
+metrics_render(const struct core *core, struct evbuffer *b)
 {
 	struct poller *p;
 	struct poller_counters pc;
@@ -280,36 +280,36 @@ metrics_render(struct pxd *pxd, struct evbuffer *b)
 	metrics_family(b, "pollex_start_time_seconds", "gauge",
 	    "When pollexd started, in seconds since the epoch.");
 	evbuffer_add_printf(b, "pollex_start_time_seconds %.3f\n",
-	    pxd->started);
+	    core->started);
 
 	metrics_family(b, "pollex_tasks", "gauge",
 	    "Tasks in the table by poller and state.");
-	metrics_tasks(pxd, b);
+	metrics_tasks(core, b);
 	metrics_family(b, "pollex_submits_total", "counter",
 	    "Tasks created by Submit.");
-	metrics_sample(b, "pollex_submits_total", NULL, pxd->stats.submitted);
+	metrics_sample(b, "pollex_submits_total", NULL, core->counters.submitted);
 	metrics_family(b, "pollex_completions_total", "counter",
 	    "Tasks that reached a terminal state.");
 	metrics_sample(b, "pollex_completions_total", NULL,
-	    pxd->stats.completed);
+	    core->counters.completed);
 
 	metrics_family(b, "pollex_polls_total", "counter",
 	    "Poll operations that ended, by poller.");
-	for (p = poller_first(pxd); p != NULL; p = poller_next(p)) {
+	for (p = poller_first(core->pollers); p != NULL; p = poller_next(p)) {
 		poller_counters(p, &pc);
 		metrics_sample(b, "pollex_polls_total", poller_name(p),
 		    pc.polls);
 	}
 	metrics_family(b, "pollex_poll_failures_total", "counter",
 	    "Poll operations that failed, by poller.");
-	for (p = poller_first(pxd); p != NULL; p = poller_next(p)) {
+	for (p = poller_first(core->pollers); p != NULL; p = poller_next(p)) {
 		poller_counters(p, &pc);
 		metrics_sample(b, "pollex_poll_failures_total",
 		    poller_name(p), pc.failed_polls);
 	}
 	metrics_family(b, "pollex_poll_duration_seconds", "histogram",
 	    "Time from the start of a poll operation to its outcome.");
-	for (p = poller_first(pxd); p != NULL; p = poller_next(p)) {
+	for (p = poller_first(core->pollers); p != NULL; p = poller_next(p)) {
 		poller_counters(p, &pc);
 		metrics_hist_samples(b, "pollex_poll_duration_seconds",
 		    poller_name(p), pc.duration);
@@ -317,7 +317,7 @@ metrics_render(struct pxd *pxd, struct evbuffer *b)
 
 	for (k = 0; k < 2; k++) {
 		metrics_family(b, https[k][0], "counter", https[k][2]);
-		for (p = poller_first(pxd); p != NULL; p = poller_next(p)) {
+		for (p = poller_first(core->pollers); p != NULL; p = poller_next(p)) {
 			cp = poller_conf(p);
 			if (cp == NULL || cp->kind->stats == NULL)
 				continue;
@@ -328,32 +328,32 @@ metrics_render(struct pxd *pxd, struct evbuffer *b)
 		}
 	}
 
-	if (pxd->store != NULL) {
+	if (core->store != NULL) {
 		metrics_family(b, "pollex_store_commits_total", "counter",
 		    "Transactions committed to the store.");
 		metrics_sample(b, "pollex_store_commits_total", NULL,
-		    store_commit_hist(pxd->store)->count);
+		    store_commit_hist(core->store)->count);
 		metrics_family(b, "pollex_store_commit_duration_seconds",
 		    "histogram", "Time a store commit took, fsync included.");
 		metrics_hist_samples(b, "pollex_store_commit_duration_seconds",
-		    NULL, store_commit_hist(pxd->store));
+		    NULL, store_commit_hist(core->store));
 	}
 
-	if (pxd->server != NULL) {
+	if (core->server != NULL) {
 		srv = json_object_new_object();
-		server_stats(pxd->server, srv);
+		server_stats(core->server, srv);
 	}
 	metrics_family(b, "pollex_connections", "gauge",
 	    "Client connections open on the socket.");
-	metrics_sample(b, "pollex_connections", NULL, pxd->server != NULL ?
-	    (uint64_t)server_connections(pxd->server) : 0);
+	metrics_sample(b, "pollex_connections", NULL, core->server != NULL ?
+	    (uint64_t)server_connections(core->server) : 0);
 	metrics_family(b, "pollex_clients_dropped_total", "counter",
 	    "Clients disconnected for breaking a limit.");
 	metrics_sample(b, "pollex_clients_dropped_total", NULL,
 	    metrics_json_u64(srv, "clients_dropped"));
 	metrics_family(b, "pollex_calls_total", "counter",
 	    "Calls received on the socket.");
-	metrics_sample(b, "pollex_calls_total", NULL, pxd->stats.calls);
+	metrics_sample(b, "pollex_calls_total", NULL, core->counters.calls);
 	json_object_put(srv);
 }
 
@@ -361,7 +361,7 @@ metrics_render(struct pxd *pxd, struct evbuffer *b)
 static void
 metrics_cb(struct evhttp_request *req, void *arg)
 {
-	struct pxd *pxd = arg;
+	const struct core *core = arg;
 	struct evbuffer *b;
 
 	b = evbuffer_new();
@@ -369,7 +369,7 @@ metrics_cb(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
-	metrics_render(pxd, b);
+	metrics_render(core, b);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_send_reply(req, HTTP_OK, "OK", b);
@@ -420,7 +420,8 @@ metrics_accept_error_cb(struct evconnlistener *lev, void *arg)
 }
 
 int
-metrics_start(struct pxd *pxd, const char *addr, char **cause)
+metrics_start(struct core *core, const char *addr, struct metrics **out,
+    char **cause)
 {
 	struct metrics *m;
 	struct evhttp_bound_socket *bound;
@@ -433,13 +434,13 @@ metrics_start(struct pxd *pxd, const char *addr, char **cause)
 		return -1;
 	}
 	m = xcalloc(1, sizeof *m);
-	if ((m->http = evhttp_new(pxd->base)) == NULL)
+	if ((m->http = evhttp_new(core->base)) == NULL)
 		fatalx("evhttp_new");
 	evhttp_set_max_headers_size(m->http, METRICS_MAX_HEADERS);
 	evhttp_set_max_body_size(m->http, METRICS_MAX_BODY);
 	evhttp_set_timeout(m->http, METRICS_TIMEOUT);
 	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	evhttp_set_cb(m->http, "/metrics", metrics_cb, pxd);
+	evhttp_set_cb(m->http, "/metrics", metrics_cb, core);
 	evhttp_set_gencb(m->http, metrics_notfound_cb, NULL);
 	errno = 0;
 	if ((bound = evhttp_bind_socket_with_handle(m->http, host,
@@ -451,24 +452,21 @@ metrics_start(struct pxd *pxd, const char *addr, char **cause)
 		return -1;
 	}
 	m->lev = evhttp_bound_socket_get_listener(bound);
-	m->ev_resume = evtimer_new(pxd->base, metrics_resume_cb, m);
+	m->ev_resume = evtimer_new(core->base, metrics_resume_cb, m);
 	evconnlistener_set_error_cb(m->lev, metrics_accept_error_cb);
-	pxd->metrics = m;
+	*out = m;
 	metrics_active = m;
 	log_info("metrics on http://%s/metrics", addr);
 	return 0;
 }
 
 void
-metrics_stop(struct pxd *pxd)
+metrics_stop(struct metrics *m)
 {
-	struct metrics *m = pxd->metrics;
-
 	if (m == NULL)
 		return;
 	metrics_active = NULL;
 	event_free(m->ev_resume);
 	evhttp_free(m->http);
 	free(m);
-	pxd->metrics = NULL;
 }

@@ -6,7 +6,8 @@
 
 #include <stdint.h>
 
-struct pxd;
+struct core;
+struct metrics;
 struct evbuffer;
 
 /* Fixed histogram buckets (seconds), shared by every duration metric. */
@@ -32,10 +33,11 @@ int metrics_parse_listen(const char *s, char *host, size_t hostlen,
     uint16_t *port, const char **why);
 
 /* Listen on addr; -1 with *cause (to free) naming the key on failure. */
-int metrics_start(struct pxd *pxd, const char *addr, char **cause);
-void metrics_stop(struct pxd *pxd);
+int metrics_start(struct core *core, const char *addr, struct metrics **out,
+    char **cause);
+void metrics_stop(struct metrics *m);
 
 /* Append the exposition of pxd's metrics to buf. */
-void metrics_render(struct pxd *pxd, struct evbuffer *buf);
+void metrics_render(const struct core *core, struct evbuffer *buf);
 
 #endif

@@ -13,7 +13,6 @@
 
 #include "log.h"
 #include "poller.h"
-#include "pollexd.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -34,9 +33,17 @@ enum poller_delay_bad {
 
 #define POLLER_DELAY_WARN_MS 60000	/* one warning per kind per minute */
 
+/* Every poller and every operation running. */
+struct pollers {
+	struct poller_env env;
+	TAILQ_HEAD(, poller) list;
+	TAILQ_HEAD(, op) ops;
+	uint64_t polls, failed_polls;	/* of every poller, past ones too */
+};
+
 struct poller {
 	TAILQ_ENTRY(poller) entry;
-	struct pxd *pxd;
+	struct pollers *ps;
 	char *name;
 	char *kind_name;		/* of the last definition */
 	struct conf_poller *conf;	/* NULL: removed by a reload */
@@ -53,38 +60,6 @@ struct poller {
 	uint64_t delay_warned[DELAY_NBAD];	/* mono ms, 0: never */
 	uint64_t delay_quiet[DELAY_NBAD];	/* held back since */
 };
-
-static const struct poller_kind *const poller_kinds[] = {
-	&poller_kind_exec,
-	&poller_kind_http_batch,
-	&poller_kind_http_each,
-};
-
-const struct poller_kind *
-poller_kind_find(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < nitems(poller_kinds); i++)
-		if (strcmp(poller_kinds[i]->name, name) == 0)
-			return poller_kinds[i];
-	return NULL;
-}
-
-const char *
-poller_kind_names(void)
-{
-	static char buf[256];
-	size_t i;
-
-	buf[0] = '\0';
-	for (i = 0; i < nitems(poller_kinds); i++) {
-		if (i > 0)
-			strncat(buf, ", ", sizeof buf - strlen(buf) - 1);
-		strncat(buf, poller_kinds[i]->name, sizeof buf - strlen(buf) - 1);
-	}
-	return buf;
-}
 
 /* Scheduler callbacks. */
 static uint64_t
@@ -121,7 +96,7 @@ poller_sched_fail(void *arg, struct task *t, const char *error)
 
 	log_info("poller %s: task %s failed after %u failed polls: %s",
 	    p->name, t->id, t->poll_failures, error);
-	tasktab_finish(p->pxd->tt, t, PX_STATE_FAILED, NULL, "poll_failed",
+	tasktab_finish(p->ps->env.tt, t, PX_STATE_FAILED, NULL, "poll_failed",
 	    error, NULL, real_now());
 }
 
@@ -130,7 +105,7 @@ poller_sched_random(void *arg)
 {
 	struct poller *p = arg;
 
-	return pxd_random(p->pxd);
+	return p->ps->env.random(p->ps->env.arg);
 }
 
 static void
@@ -138,7 +113,7 @@ poller_sched_touched(void *arg, struct task *t)
 {
 	struct poller *p = arg;
 
-	pxd_task_touched(p->pxd, t);
+	p->ps->env.touched(p->ps->env.arg, t);
 }
 
 static const struct sched_ops poller_sched_ops = {
@@ -161,21 +136,58 @@ poller_timer_cb(evutil_socket_t fd, short what, void *arg)
 	sched_fire(p->sched);
 }
 
+struct pollers *
+pollers_new(const struct poller_env *env)
+{
+	struct pollers *ps = xcalloc(1, sizeof *ps);
+
+	ps->env = *env;
+	TAILQ_INIT(&ps->list);
+	TAILQ_INIT(&ps->ops);
+	return ps;
+}
+
+void
+pollers_free(struct pollers *ps)
+{
+	struct poller *p;
+
+	if (ps == NULL)
+		return;
+	while ((p = TAILQ_FIRST(&ps->list)) != NULL)
+		poller_free(p);
+	free(ps);
+}
+
+int
+pollers_busy(const struct pollers *ps)
+{
+	return !TAILQ_EMPTY(&ps->ops);
+}
+
+void
+pollers_totals(const struct pollers *ps, uint64_t *polls,
+    uint64_t *failed_polls)
+{
+	*polls = ps->polls;
+	*failed_polls = ps->failed_polls;
+}
+
 struct poller *
-poller_new(struct pxd *pxd, const char *name)
+poller_new(struct pollers *ps, const char *name)
 {
 	struct poller *p = xcalloc(1, sizeof *p);
 	struct sched_policy pol = { 5000, 1000, 300000, 10, 1000, 300000, 100,
 	    1, 10 };
 
-	p->pxd = pxd;
+	p->ps = ps;
 	p->name = xstrdup(name);
 	p->kind_name = xstrdup("none");
-	p->timer = evtimer_new(pxd->base, poller_timer_cb, p);
+	p->timer = evtimer_new(ps->env.base, poller_timer_cb, p);
 	p->sched = sched_new(&pol, &poller_sched_ops, p);
 	sched_suspend(p->sched);
 	TAILQ_INIT(&p->startq);
-	TAILQ_INSERT_TAIL(&pxd->pollers, p, entry);
+	TAILQ_INSERT_TAIL(&ps->list, p, entry);
 	return p;
 }
 
@@ -185,7 +197,7 @@ poller_free(struct poller *p)
 	if (p == NULL)
 		return;
 	poller_abort_all(p);
-	TAILQ_REMOVE(&p->pxd->pollers, p, entry);
+	TAILQ_REMOVE(&p->ps->list, p, entry);
 	sched_free(p->sched);
 	event_free(p->timer);
 	conf_poller_unref(p->conf);
@@ -196,20 +208,20 @@ poller_free(struct poller *p)
 }
 
 struct poller *
-poller_find(struct pxd *pxd, const char *name)
+poller_find(struct pollers *ps, const char *name)
 {
 	struct poller *p;
 
-	TAILQ_FOREACH(p, &pxd->pollers, entry)
+	TAILQ_FOREACH(p, &ps->list, entry)
 		if (strcmp(p->name, name) == 0)
 			return p;
 	return NULL;
 }
 
 struct poller *
-poller_first(struct pxd *pxd)
+poller_first(struct pollers *ps)
 {
-	return TAILQ_FIRST(&pxd->pollers);
+	return TAILQ_FIRST(&ps->list);
 }
 
 struct poller *
@@ -282,10 +294,10 @@ op_new(struct poller *p, enum op_type type)
 	op->poller = p;
 	op->conf = p->conf;
 	conf_poller_ref(op->conf);
-	op->base = p->pxd->base;
+	op->base = p->ps->env.base;
 	op->started = metrics_now();
 	LIST_INIT(&op->listeners);
-	TAILQ_INSERT_TAIL(&p->pxd->ops, op, entry);
+	TAILQ_INSERT_TAIL(&p->ps->ops, op, entry);
 	p->nops++;
 	return op;
 }
@@ -299,7 +311,7 @@ op_free(struct op *op)
 		LIST_REMOVE(l, entry);
 		free(l);
 	}
-	TAILQ_REMOVE(&op->poller->pxd->ops, op, entry);
+	TAILQ_REMOVE(&op->poller->ps->ops, op, entry);
 	op->poller->nops--;
 	if (op->deferred != NULL)
 		event_free(op->deferred);
@@ -386,7 +398,7 @@ static void op_outcome_task(struct op *, struct task *,
 void
 op_outcome(struct op *op, const char *task_id, const struct outcome *o)
 {
-	struct task *t = tasktab_find(op->poller->pxd->tt, task_id);
+	struct task *t = tasktab_find(op->poller->ps->env.tt, task_id);
 
 	if (t != NULL)
 		op_outcome_task(op, t, o);
@@ -405,7 +417,7 @@ op_outcome_at(struct op *op, size_t idx, const struct outcome *o)
 static void
 op_outcome_task(struct op *op, struct task *t, const struct outcome *o)
 {
-	struct pxd *pxd = op->poller->pxd;
+	struct tasktab *tt = op->poller->ps->env.tt;
 	double now = real_now();
 	uint64_t d;
 
@@ -414,19 +426,19 @@ op_outcome_task(struct op *op, struct task *t, const struct outcome *o)
 	if (t->batch != op->batch || t->qwhere != TASK_Q_FLIGHT)
 		return;
 	if (isfinite(o->progress))
-		tasktab_set_progress(pxd->tt, t, o->progress, now);
+		tasktab_set_progress(tt, t, o->progress, now);
 	/* An outcome means the poll reached the task: the run of failed
 	 * polls is over (sched_done() saves this for pending tasks). */
 	if (px_state_terminal(o->state))
 		t->poll_failures = 0;
 	switch (o->state) {
 	case PX_STATE_SUCCEEDED:
-		tasktab_finish(pxd->tt, t, PX_STATE_SUCCEEDED,
+		tasktab_finish(tt, t, PX_STATE_SUCCEEDED,
 		    o->result != NULL ? o->result : "null", NULL, NULL, NULL,
 		    now);
 		break;
 	case PX_STATE_FAILED:
-		tasktab_finish(pxd->tt, t, PX_STATE_FAILED, NULL,
+		tasktab_finish(tt, t, PX_STATE_FAILED, NULL,
 		    o->code != NULL ? o->code : "failed",
 		    o->message != NULL ? o->message : "the task failed",
 		    o->details, now);
@@ -500,11 +512,11 @@ op_poll_done(struct op *op, const struct sched_result *r)
 	char desc[128];
 
 	p->polls++;
-	p->pxd->stats.polls++;
+	p->ps->polls++;
 	metrics_observe(&p->poll_duration, metrics_now() - op->started);
 	if (r->failed) {
 		p->failed_polls++;
-		p->pxd->stats.failed_polls++;
+		p->ps->failed_polls++;
 		free(p->last_error);
 		p->last_error = xstrdup(r->error != NULL ? r->error : "failed");
 		log_warnx("%s failed: %s", op_describe(op, desc, sizeof desc),
@@ -546,11 +558,11 @@ op_start_done(struct op *op, const char *ref, const char *code,
 	t->op = NULL;
 	p->starts_running--;
 	if (ref != NULL)
-		tasktab_set_ref(p->pxd->tt, t, ref, now);
+		tasktab_set_ref(p->ps->env.tt, t, ref, now);
 	else {
 		log_info("poller %s: task %s failed to start: %s", p->name,
 		    t->id, message != NULL ? message : "start failed");
-		tasktab_finish(p->pxd->tt, t, PX_STATE_FAILED, NULL,
+		tasktab_finish(p->ps->env.tt, t, PX_STATE_FAILED, NULL,
 		    code != NULL ? code : "start_failed",
 		    message != NULL ? message : "start failed", NULL, now);
 	}
@@ -592,7 +604,7 @@ op_cancel_done(struct op *op, enum cancel_verdict v, const char *reason)
 {
 	struct poller *p = op->poller;
 	struct cancel_listener *l;
-	struct task *t = tasktab_find(p->pxd->tt, op->id);
+	struct task *t = tasktab_find(p->ps->env.tt, op->id);
 
 	if (t != NULL && t->op == op)
 		t->op = NULL;
@@ -600,7 +612,7 @@ op_cancel_done(struct op *op, enum cancel_verdict v, const char *reason)
 		log_warnx("poller %s: cancel of task %s failed: %s", p->name,
 		    op->id, reason != NULL ? reason : "error");
 	if (v == CANCEL_DONE && t != NULL)
-		tasktab_finish(p->pxd->tt, t, PX_STATE_CANCELLED, NULL,
+		tasktab_finish(p->ps->env.tt, t, PX_STATE_CANCELLED, NULL,
 		    "cancelled", "cancelled at a client's request; the "
 		    "poller's cancel function accepted", NULL, real_now());
 	while ((l = LIST_FIRST(&op->listeners)) != NULL) {
@@ -676,7 +688,7 @@ poller_abort_all(struct poller *p)
 {
 	struct op *op, *next;
 
-	TAILQ_FOREACH_SAFE(op, &p->pxd->ops, entry, next)
+	TAILQ_FOREACH_SAFE(op, &p->ps->ops, entry, next)
 		if (op->poller == p)
 			op_abort(op);
 }
@@ -730,7 +742,8 @@ poller_to_json(const struct poller *p)
 		json_object_object_add(o, "last_error",
 		    json_object_new_string(p->last_error));
 	if (p->conf != NULL && p->conf->kind->stats != NULL)
-		json_object_object_add(o, "http",
+		json_object_object_add(o, p->conf->kind->stats_key != NULL ?
+		    p->conf->kind->stats_key : p->conf->kind->name,
 		    p->conf->kind->stats(p->conf->kconf));
 	return o;
 }

@@ -7,11 +7,11 @@
 #include <json-c/json.h>
 
 #include "conf.h"
+#include "kind.h"
 #include "metrics.h"
 #include "sched.h"
 #include "task.h"
 
-struct pxd;
 struct cfg;
 
 enum op_type {
@@ -65,34 +65,6 @@ struct outcome {
 	double delay;		/* seconds before this task's next poll; NaN */
 };
 
-struct poller_kind {
-	const char *name;
-	/* Polls one task per operation (max_batch is 1 and not a key). */
-	int per_task;
-	/* max_inflight when the configuration does not say (0: 4). */
-	uint32_t default_inflight;
-	/* Read the kind's keys; NULL after cfg_error(). */
-	void *(*configure)(struct cfg *c);
-	void (*free_conf)(void *kconf);
-	int (*has_start)(const void *kconf);
-	int (*has_cancel)(const void *kconf);
-	/* Begin an operation; -1 with *cause when it cannot begin at all
-	 * (the caller then completes it as failed). */
-	int (*poll)(struct op *op, char **cause);
-	int (*start)(struct op *op, char **cause);
-	int (*cancel)(struct op *op, char **cause);
-	/* Stop an operation without completing it and free kstate. */
-	void (*abort)(struct op *op);
-	/* The kind's own counters for Pollers, or NULL (optional). */
-	json_object *(*stats)(const void *kconf);
-};
-
-extern const struct poller_kind poller_kind_exec;
-extern const struct poller_kind poller_kind_http_batch;
-extern const struct poller_kind poller_kind_http_each;
-
-const struct poller_kind *poller_kind_find(const char *name);
-const char *poller_kind_names(void);	/* "exec, ..." */
 
 /* Completion, called by the kinds. */
 void op_outcome(struct op *op, const char *task_id, const struct outcome *o);
@@ -117,10 +89,30 @@ const char *op_describe(const struct op *op, char *buf, size_t len);
 /* Pollers at run time: one per name, kept while it has tasks even after a
  * reload removed its definition (it then polls nothing). */
 struct poller;
+struct pollers;
 
-struct poller *poller_new(struct pxd *pxd, const char *name);
-struct poller *poller_find(struct pxd *pxd, const char *name);
-struct poller *poller_first(struct pxd *pxd);
+/* What the pollers need of the daemon. */
+struct poller_env {
+	struct event_base *base;
+	struct tasktab *tt;	/* outcomes go to the table */
+	/* A task changed in a way worth keeping that the table's events do
+	 * not carry (its poll counters). */
+	void (*touched)(void *arg, struct task *t);
+	uint64_t (*random)(void *arg);	/* jitter */
+	void *arg;
+};
+
+struct pollers *pollers_new(const struct poller_env *env);
+/* Every poller goes (their operations were aborted). */
+void pollers_free(struct pollers *ps);
+int pollers_busy(const struct pollers *ps);	/* operations running */
+/* Polls and failed polls of every poller since the start. */
+void pollers_totals(const struct pollers *ps, uint64_t *polls,
+    uint64_t *failed_polls);
+
+struct poller *poller_new(struct pollers *ps, const char *name);
+struct poller *poller_find(struct pollers *ps, const char *name);
+struct poller *poller_first(struct pollers *ps);
 struct poller *poller_next(struct poller *p);
 void poller_free(struct poller *p);
 const char *poller_name(const struct poller *p);

@@ -1279,6 +1279,16 @@ hk_stats(const void *arg)
 	return o;
 }
 
+/* The transport is made at start-up (curl_global_init() before anything
+ * else runs) and shared by every HTTP poller. */
+static int
+hk_startup(struct event_base *base, char **cause)
+{
+	(void)cause;
+	http_get(base);
+	return 0;
+}
+
 const struct poller_kind poller_kind_http_batch = {
 	.name = "http-batch",
 	.configure = hk_configure_batch,
@@ -1289,6 +1299,9 @@ const struct poller_kind poller_kind_http_batch = {
 	.start = hk_start,
 	.cancel = hk_cancel,
 	.abort = hk_abort,
+	.startup = hk_startup,
+	.shutdown = http_shutdown,
+	.stats_key = "http",
 	.stats = hk_stats,
 };
 
@@ -1304,5 +1317,8 @@ const struct poller_kind poller_kind_http_each = {
 	.start = hk_start,
 	.cancel = hk_cancel,
 	.abort = hk_abort,
+	.startup = hk_startup,
+	.shutdown = http_shutdown,
+	.stats_key = "http",
 	.stats = hk_stats,
 };

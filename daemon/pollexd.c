@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "frame.h"
-#include "http.h"
 #include "log.h"
+#include "methods.h"
 #include "metrics.h"
 #include "poller.h"
 #include "pollexd.h"
@@ -38,7 +38,31 @@
 #define NOFILE_WANT 65536	/* descriptors wanted at least */
 #define NOFILE_SPARE 1024	/* beyond clients: pollers, the store */
 
-static int pxd_deadline_dirty;
+/* The daemon. */
+struct pxd {
+	struct core core;		/* what the methods and metrics see */
+	struct pollers *pollers;	/* = core.pollers */
+	char *conf_file;		/* NULL: built-in defaults */
+	char *socket_path;
+	char *state_dir;
+	struct metrics *metrics;	/* NULL: no metrics_listen */
+	TAILQ_HEAD(ack_list, ack) acks;	/* replies waiting for the commit */
+	uint64_t acking;		/* the epoch of the ack replying now */
+	struct admit *admits;		/* new tasks waiting for their commit */
+	size_t nadmit, capadmit, admit_head;
+	struct event *ev_deadline;
+	int deadline_dirty;		/* the next deadline may have moved */
+	struct event *ev_commit;	/* a delayed group commit is due */
+	uint64_t staged_since;		/* mono ms of the oldest staged change */
+	struct event *ev_purge;
+	struct event *ev_signals[4];
+	struct event *ev_notify;	/* STATUS= and WATCHDOG=1 timer */
+	uint64_t watchdog_usec;		/* 0: no watchdog */
+	int watchdog_due;		/* send WATCHDOG=1 after this iteration */
+	int store_failing;		/* the last commit found the store full */
+	char status[160];		/* the last STATUS= sent */
+	uint64_t rng;
+};
 
 /* A reply held until the commit of the changes it reports. */
 struct ack {
@@ -57,9 +81,11 @@ struct admit {
 	char id[TASK_ID_LEN + 1];
 };
 
-uint64_t
-pxd_random(struct pxd *pxd)
+static uint64_t
+pxd_random(void *arg)
 {
+	struct pxd *pxd = arg;
+
 	/* xorshift64*: jitter only, not secrets. */
 	pxd->rng ^= pxd->rng >> 12;
 	pxd->rng ^= pxd->rng << 25;
@@ -87,7 +113,7 @@ pxd_arm_purge(struct pxd *pxd, double finished)
 	if (evtimer_pending(pxd->ev_purge, NULL))
 		return;
 	pxd_timer_add(pxd->ev_purge,
-	    finished + (double)pxd->conf->retention / 1000 - real_now());
+	    finished + (double)pxd->core.conf->retention / 1000 - real_now());
 }
 
 /* t enters its poller once the epoch its creation is staged in is
@@ -113,7 +139,7 @@ pxd_admit_later(struct pxd *pxd, struct task *t)
 		}
 	}
 	a = &pxd->admits[pxd->nadmit++];
-	a->epoch = store_epoch(pxd->store);
+	a->epoch = store_epoch(pxd->core.store);
 	memcpy(a->id, t->id, sizeof a->id);
 	t->unadmitted = 1;
 }
@@ -132,7 +158,7 @@ pxd_admit(struct pxd *pxd, uint64_t durable)
 		if (a->epoch > durable)
 			break;
 		pxd->admit_head++;
-		if ((t = tasktab_find(pxd->tt, a->id)) == NULL ||
+		if ((t = tasktab_find(pxd->core.tt, a->id)) == NULL ||
 		    !t->unadmitted)
 			continue;
 		t->unadmitted = 0;
@@ -153,35 +179,35 @@ pxd_task_event(void *arg, struct task *t, enum task_event ev,
 
 	switch (ev) {
 	case TASK_EV_CREATED:
-		if (pxd->store != NULL) {
+		if (pxd->core.store != NULL) {
 			/* Nothing runs for it before its row is durable. */
-			store_put(pxd->store, t);
+			store_put(pxd->core.store, t);
 			pxd_admit_later(pxd, t);
 		} else
 			poller_task_changed(t->poller, t, old, 1);
 		if (t->deadline > 0)
-			pxd_deadline_dirty = 1;
+			pxd->deadline_dirty = 1;
 		break;
 	case TASK_EV_STATE:
-		if (pxd->store != NULL)
-			store_put(pxd->store, t);
+		if (pxd->core.store != NULL)
+			store_put(pxd->core.store, t);
 		if (!t->unadmitted)
 			poller_task_changed(t->poller, t, old, 0);
 		if (px_state_terminal((enum px_state)t->state)) {
-			pxd->stats.completed++;
+			pxd->core.counters.completed++;
 			pxd_arm_purge(pxd, t->finished);
 			if (t->deadline > 0)
-				pxd_deadline_dirty = 1;
+				pxd->deadline_dirty = 1;
 		}
 		break;
 	case TASK_EV_PURGED:
-		if (pxd->store != NULL)
-			store_forget(pxd->store, t);
+		if (pxd->core.store != NULL)
+			store_forget(pxd->core.store, t);
 		break;
 	default:
 		break;
 	}
-	waits_task_event(pxd->waits, t, ev);
+	waits_task_event(pxd->core.waits, t, ev);
 }
 
 static const struct tasktab_hooks pxd_task_hooks = { pxd_task_event };
@@ -196,8 +222,8 @@ pxd_deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	tasktab_expire(pxd->tt, real_now());
-	pxd_deadline_dirty = 1;
+	tasktab_expire(pxd->core.tt, real_now());
+	pxd->deadline_dirty = 1;
 }
 
 static void
@@ -209,7 +235,7 @@ pxd_purge_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	n = tasktab_purge(pxd->tt, now - (double)pxd->conf->retention / 1000,
+	n = tasktab_purge(pxd->core.tt, now - (double)pxd->core.conf->retention / 1000,
 	    PURGE_BATCH, &next);
 	if (n > 0)
 		log_debug("purged %zu finished tasks", n);
@@ -217,11 +243,14 @@ pxd_purge_cb(evutil_socket_t fd, short what, void *arg)
 		pxd_arm_purge(pxd, next);
 }
 
-void
-pxd_task_touched(struct pxd *pxd, struct task *t)
+/* A task changed in a way worth persisting, outside the table's events. */
+static void
+pxd_task_touched(void *arg, struct task *t)
 {
-	if (pxd->store != NULL)
-		store_put(pxd->store, t);
+	struct pxd *pxd = arg;
+
+	if (pxd->core.store != NULL)
+		store_put(pxd->core.store, t);
 }
 
 static void
@@ -244,15 +273,16 @@ ack_abort_cb(struct call *c, void *arg)
 	ack_free(arg);
 }
 
-void
-pxd_reply_after_commit(struct pxd *pxd, struct call *call, char *reply,
+static void
+pxd_reply_after_commit(void *arg, struct call *call, char *reply,
     char **ids, size_t nids)
 {
+	struct pxd *pxd = arg;
 	struct ack *a;
 	size_t i;
 
-	if (pxd->store == NULL ||
-	    store_epoch(pxd->store) <= store_settled(pxd->store)) {
+	if (pxd->core.store == NULL ||
+	    store_epoch(pxd->core.store) <= store_settled(pxd->core.store)) {
 		/* Nothing it reports waits for a commit (a Submit that
 		 * found its tasks by idempotency key). */
 		for (i = 0; i < nids; i++)
@@ -265,7 +295,7 @@ pxd_reply_after_commit(struct pxd *pxd, struct call *call, char *reply,
 	a = xcalloc(1, sizeof *a);
 	a->pxd = pxd;
 	a->call = call;
-	a->epoch = store_epoch(pxd->store);
+	a->epoch = store_epoch(pxd->core.store);
 	a->reply = reply;
 	a->ids = ids;
 	a->nids = nids;
@@ -281,11 +311,11 @@ pxd_reply_epoch(void *arg)
 {
 	struct pxd *pxd = arg;
 
-	if (pxd->store == NULL)
+	if (pxd->core.store == NULL)
 		return 0;
 	if (pxd->acking != 0)
 		return pxd->acking;
-	return store_epoch(pxd->store);
+	return store_epoch(pxd->core.store);
 }
 
 /*
@@ -311,7 +341,7 @@ pxd_settled(void *arg, uint64_t epoch, enum store_result r)
 			log_warnx("%s: the store is full (disk full or "
 			    "store_max_size reached): new tasks are refused; "
 			    "other changes are kept in memory and retried",
-			    store_path(pxd->store));
+			    store_path(pxd->core.store));
 			full_logged = mono_ms();
 		}
 		/* What was submitted in this epoch never happened. */
@@ -319,9 +349,9 @@ pxd_settled(void *arg, uint64_t epoch, enum store_result r)
 			if (a->epoch > epoch)
 				continue;
 			for (i = 0; i < a->nids; i++)
-				if ((t = tasktab_find(pxd->tt, a->ids[i])) !=
+				if ((t = tasktab_find(pxd->core.tt, a->ids[i])) !=
 				    NULL)
-					tasktab_discard(pxd->tt, t);
+					tasktab_discard(pxd->core.tt, t);
 			c = a->call;
 			call_on_abort(c, NULL, NULL);
 			pxd->acking = a->epoch;
@@ -345,15 +375,55 @@ pxd_settled(void *arg, uint64_t epoch, enum store_result r)
 		}
 		pxd_admit(pxd, epoch);
 	}
-	if (pxd->server != NULL)
-		server_settled(pxd->server, epoch);
+	if (pxd->core.server != NULL)
+		server_settled(pxd->core.server, epoch);
+}
+
+/* A call from a client. */
+static void
+pxd_dispatch(void *arg, struct call *c, json_object *params)
+{
+	struct pxd *pxd = arg;
+
+	pxd->core.counters.calls++;
+	methods_dispatch(&pxd->core, c, params);
+}
+
+static void
+pxd_server_limits(const struct conf *conf, struct server_limits *l)
+{
+	memset(l, 0, sizeof *l);
+	l->max_connections = conf->max_connections;
+	l->max_connections_per_uid = conf->max_connections_per_uid;
+	l->max_message_size = conf->max_message_size;
+	l->max_output_buffer = conf->max_output_buffer;
+	l->message_timeout = conf->message_timeout;
+	l->admin_group_set = conf->admin_group != NULL;
+	l->admin_gid = conf->admin_gid;
+}
+
+struct core *
+pxd_core(struct pxd *pxd)
+{
+	return &pxd->core;
 }
 
 void
-pxd_set_server(struct pxd *pxd, struct server *srv)
+pxd_set_state_dir(struct pxd *pxd, const char *dir)
 {
-	pxd->server = srv;
-	server_set_epoch_source(srv, pxd_reply_epoch, pxd);
+	free(pxd->state_dir);
+	pxd->state_dir = xstrdup(dir);
+}
+
+struct server *
+pxd_serve(struct pxd *pxd)
+{
+	struct server_limits lim;
+
+	pxd_server_limits(pxd->core.conf, &lim);
+	pxd->core.server = server_new(pxd->core.base, &lim, pxd_dispatch, pxd);
+	server_set_epoch_source(pxd->core.server, pxd_reply_epoch, pxd);
+	return pxd->core.server;
 }
 
 struct restore_ctx {
@@ -369,15 +439,15 @@ static void
 pxd_restore_cb(void *arg, const struct store_row *r)
 {
 	struct restore_ctx *rc = arg;
-	struct poller *p = poller_find(rc->pxd, r->poller);
+	struct poller *p = poller_find(rc->pxd->pollers, r->poller);
 	struct task *t;
 
 	if (p == NULL) {
 		log_warnx("stored tasks of poller %s, which the configuration "
 		    "does not have: kept, not polled", r->poller);
-		p = poller_new(rc->pxd, r->poller);
+		p = poller_new(rc->pxd->pollers, r->poller);
 	}
-	if ((t = tasktab_restore(rc->pxd->tt, r, p)) == NULL)
+	if ((t = tasktab_restore(rc->pxd->core.tt, r, p)) == NULL)
 		return;
 	rc->loaded++;
 	if (!px_state_terminal((enum px_state)t->state)) {
@@ -394,25 +464,25 @@ int
 pxd_open_store(struct pxd *pxd, char **cause)
 {
 	struct restore_ctx rc = { pxd, NULL, 0, 0, 0 };
-	struct store_params sp = { pxd->state_dir, pxd->conf->store_max_size,
-		pxd->base };
+	struct store_params sp = { pxd->state_dir, pxd->core.conf->store_max_size,
+		pxd->core.base };
 	struct conf_poller *cp;
 	struct task *t, *first;
 	double now = real_now();
 	size_t i, interrupted = 0;
 
-	if (strcmp(pxd->conf->store, "none") == 0)
+	if (strcmp(pxd->core.conf->store, "none") == 0)
 		log_warnx("\"store\": \"none\": tasks are kept in memory only "
 		    "and lost when pollexd stops");
-	if (store_open_backend(pxd->conf->store, &sp, &pxd->store,
+	if (store_open_backend(pxd->core.conf->store, &sp, &pxd->core.store,
 	    cause) == -1)
 		return -1;
-	store_set_settled_cb(pxd->store, pxd_settled, pxd);
-	if (store_load(pxd->store, pxd_restore_cb, &rc, cause) == -1) {
+	store_set_settled_cb(pxd->core.store, pxd_settled, pxd);
+	if (store_load(pxd->core.store, pxd_restore_cb, &rc, cause) == -1) {
 		free(rc.outstanding);
 		return -1;
 	}
-	tasktab_restore_done(pxd->tt);
+	tasktab_restore_done(pxd->core.tt);
 	/* Outstanding tasks resume.  One that was starting when the daemon
 	 * stopped may or may not have reached the remote service: its start
 	 * runs again only where the poller says that is safe. */
@@ -421,7 +491,7 @@ pxd_open_store(struct pxd *pxd, char **cause)
 		cp = poller_conf(t->poller);
 		if (t->state == PX_STATE_STARTING &&
 		    (cp == NULL || !cp->start_idempotent)) {
-			tasktab_finish(pxd->tt, t, PX_STATE_FAILED, NULL,
+			tasktab_finish(pxd->core.tt, t, PX_STATE_FAILED, NULL,
 			    "start_interrupted", "pollexd stopped while the "
 			    "task was starting: its start may or may not have "
 			    "reached the remote service, and the poller does "
@@ -433,11 +503,11 @@ pxd_open_store(struct pxd *pxd, char **cause)
 		poller_task_changed(t->poller, t, (enum px_state)t->state, 1);
 	}
 	free(rc.outstanding);
-	pxd_deadline_dirty = 1;
-	if ((first = tasktab_oldest_finished(pxd->tt)) != NULL)
+	pxd->deadline_dirty = 1;
+	if ((first = tasktab_oldest_finished(pxd->core.tt)) != NULL)
 		pxd_arm_purge(pxd, first->finished);
 	log_info("%s: %zu tasks loaded, %zu outstanding%s", store_path(
-	    pxd->store), rc.loaded, rc.n - interrupted,
+	    pxd->core.store), rc.loaded, rc.n - interrupted,
 	    interrupted ? "; some starts were interrupted (failed)" : "");
 	if (interrupted > 0)
 		log_warnx("%zu tasks were starting when pollexd stopped; they "
@@ -450,17 +520,23 @@ pxd_new(struct event_base *base, struct conf *conf)
 {
 	struct pxd *pxd = xcalloc(1, sizeof *pxd);
 
-	pxd->base = base;
-	pxd->conf = conf;
-	pxd->started = real_now();
+	pxd->core.base = base;
+	pxd->core.conf = conf;
+	pxd->core.started = real_now();
 	if (getrandom(&pxd->rng, sizeof pxd->rng, GRND_NONBLOCK) !=
 	    (ssize_t)sizeof pxd->rng || pxd->rng == 0)
 		pxd->rng = mono_us() | 1;
-	TAILQ_INIT(&pxd->pollers);
-	TAILQ_INIT(&pxd->ops);
 	TAILQ_INIT(&pxd->acks);
-	pxd->tt = tasktab_new(&pxd_task_hooks, pxd);
-	pxd->waits = waits_new();
+	pxd->core.tt = tasktab_new(&pxd_task_hooks, pxd);
+	pxd->core.waits = waits_new();
+	{
+		struct poller_env env = { base, pxd->core.tt,
+			pxd_task_touched, pxd_random, pxd };
+
+		pxd->core.pollers = pxd->pollers = pollers_new(&env);
+	}
+	pxd->core.reply_after_commit = pxd_reply_after_commit;
+	pxd->core.glue = pxd;
 	pxd->ev_deadline = evtimer_new(base, pxd_deadline_cb, pxd);
 	pxd->ev_commit = evtimer_new(base, pxd_commit_cb, pxd);
 	pxd->ev_purge = evtimer_new(base, pxd_purge_cb, pxd);
@@ -477,23 +553,23 @@ pxd_free(struct pxd *pxd)
 
 	if (pxd == NULL)
 		return;
-	metrics_stop(pxd);
-	if (pxd->server != NULL) {
-		server_free(pxd->server);
-		pxd->server = NULL;
+	metrics_stop(pxd->metrics);
+	pxd->metrics = NULL;
+	if (pxd->core.server != NULL) {
+		server_free(pxd->core.server);
+		pxd->core.server = NULL;
 	}
-	for (p = poller_first(pxd); p != NULL; p = poller_next(p))
+	for (p = poller_first(pxd->pollers); p != NULL; p = poller_next(p))
 		poller_abort_all(p);
 	proc_reap_all();
 	/* What is staged is written before the end (a clean stop). */
 	pxd_final_commit(pxd);
-	store_close(pxd->store);
-	pxd->store = NULL;
+	store_close(pxd->core.store);
+	pxd->core.store = NULL;
 	/* Tasks leave their schedulers before the schedulers go. */
-	tasktab_free(pxd->tt);
-	while ((p = poller_first(pxd)) != NULL)
-		poller_free(p);
-	waits_free(pxd->waits);
+	tasktab_free(pxd->core.tt);
+	pollers_free(pxd->pollers);
+	waits_free(pxd->core.waits);
 	free(pxd->admits);
 	event_free(pxd->ev_deadline);
 	event_free(pxd->ev_commit);
@@ -517,9 +593,10 @@ pxd_free(struct pxd *pxd)
 			signal(sig, SIG_IGN);
 		}
 	sigprocmask(SIG_SETMASK, &old_sigs, NULL);
-	conf_free(pxd->conf);
-	/* The HTTP pollers' clients went with their configurations. */
-	http_shutdown();
+	conf_free(pxd->core.conf);
+	/* The kinds' shared parts (the HTTP transport) go last: the HTTP
+	 * pollers' clients went with their configurations. */
+	poller_kinds_shutdown();
 	free(pxd->conf_file);
 	free(pxd->socket_path);
 	free(pxd->state_dir);
@@ -529,15 +606,15 @@ pxd_free(struct pxd *pxd)
 void
 pxd_apply_conf(struct pxd *pxd, struct conf *conf)
 {
-	struct conf *old = pxd->conf;
+	struct conf *old = pxd->core.conf;
 	struct poller *p, *next;
 	struct conf_poller *cp;
 	size_t i;
 
 	for (i = 0; i < conf->npollers; i++) {
 		cp = conf->pollers[i];
-		if ((p = poller_find(pxd, cp->name)) == NULL) {
-			p = poller_new(pxd, cp->name);
+		if ((p = poller_find(pxd->pollers, cp->name)) == NULL) {
+			p = poller_new(pxd->pollers, cp->name);
 			if (old != NULL)
 				log_info("poller %s added", cp->name);
 		} else if (poller_conf(p) == NULL)
@@ -546,7 +623,7 @@ pxd_apply_conf(struct pxd *pxd, struct conf *conf)
 			log_info("poller %s changed", cp->name);
 		poller_set_conf(p, cp);
 	}
-	for (p = poller_first(pxd); p != NULL; p = next) {
+	for (p = poller_first(pxd->pollers); p != NULL; p = next) {
 		next = poller_next(p);
 		if (conf_find_poller(conf, poller_name(p)) != NULL)
 			continue;
@@ -559,7 +636,13 @@ pxd_apply_conf(struct pxd *pxd, struct conf *conf)
 		if (poller_idle(p))
 			poller_free(p);
 	}
-	pxd->conf = conf;
+	pxd->core.conf = conf;
+	if (pxd->core.server != NULL) {
+		struct server_limits lim;
+
+		pxd_server_limits(conf, &lim);
+		server_set_limits(pxd->core.server, &lim);
+	}
 	if (old != NULL && old != conf)
 		conf_free(old);
 }
@@ -574,11 +657,11 @@ pxd_notify_status(struct pxd *pxd, int force)
 	size_t np = 0;
 	struct poller *p;
 
-	for (p = poller_first(pxd); p != NULL; p = poller_next(p))
+	for (p = poller_first(pxd->pollers); p != NULL; p = poller_next(p))
 		if (poller_conf(p) != NULL)
 			np++;
-	out = tasktab_count(pxd->tt, PX_STATE_STARTING) +
-	    tasktab_count(pxd->tt, PX_STATE_PENDING);
+	out = tasktab_count(pxd->core.tt, PX_STATE_STARTING) +
+	    tasktab_count(pxd->core.tt, PX_STATE_PENDING);
 	snprintf(msg, sizeof msg, "STATUS=%llu task%s outstanding, %zu "
 	    "poller%s%s", (unsigned long long)out, out == 1 ? "" : "s", np,
 	    np == 1 ? "" : "s", pxd->store_failing ? "; the store is full" :
@@ -627,7 +710,7 @@ pxd_notify_start(struct pxd *pxd)
 	}
 	tv.tv_sec = (time_t)(us / 1000000);
 	tv.tv_usec = (suseconds_t)(us % 1000000);
-	pxd->ev_notify = event_new(pxd->base, -1, EV_PERSIST, pxd_notify_cb,
+	pxd->ev_notify = event_new(pxd->core.base, -1, EV_PERSIST, pxd_notify_cb,
 	    pxd);
 	event_add(pxd->ev_notify, &tv);
 }
@@ -699,11 +782,11 @@ pxd_reload(struct pxd *pxd)
 		    "previous configuration");
 		return;
 	}
-#define SAME(f) ((conf->f == NULL && pxd->conf->f == NULL) || \
-    (conf->f != NULL && pxd->conf->f != NULL &&               \
-    strcmp(conf->f, pxd->conf->f) == 0))
+#define SAME(f) ((conf->f == NULL && pxd->core.conf->f == NULL) || \
+    (conf->f != NULL && pxd->core.conf->f != NULL &&               \
+    strcmp(conf->f, pxd->core.conf->f) == 0))
 	if (!SAME(socket_path) || !SAME(state_dir) || !SAME(socket_group) ||
-	    conf->socket_mode != pxd->conf->socket_mode)
+	    conf->socket_mode != pxd->core.conf->socket_mode)
 		log_warnx("reload: socket and state_dir settings take effect "
 		    "at the next start");
 	if (!SAME(metrics_listen))
@@ -738,8 +821,8 @@ pxd_signal_cb(evutil_socket_t sig, short what, void *arg)
 void
 pxd_stop(struct pxd *pxd)
 {
-	pxd->stopping = 1;
-	event_base_loopbreak(pxd->base);
+	pxd->core.stopping = 1;
+	event_base_loopbreak(pxd->core.base);
 }
 
 /*
@@ -753,19 +836,19 @@ pxd_final_commit(struct pxd *pxd)
 	uint64_t until = mono_ms() + 10000;
 	int round;
 
-	if (pxd->store == NULL)
+	if (pxd->core.store == NULL)
 		return;
 	for (round = 0; round < 2; round++) {
-		if (!store_busy(pxd->store))
-			store_commit_begin(pxd->store);
-		while (store_busy(pxd->store) && mono_ms() < until)
-			event_base_loop(pxd->base, EVLOOP_ONCE);
-		if (store_staged(pxd->store) == 0 || pxd->store_failing)
+		if (!store_busy(pxd->core.store))
+			store_commit_begin(pxd->core.store);
+		while (store_busy(pxd->core.store) && mono_ms() < until)
+			event_base_loop(pxd->core.base, EVLOOP_ONCE);
+		if (store_staged(pxd->core.store) == 0 || pxd->store_failing)
 			break;
 	}
-	if (store_busy(pxd->store) || store_staged(pxd->store) > 0)
+	if (store_busy(pxd->core.store) || store_staged(pxd->core.store) > 0)
 		log_warnx("final commit: %zu changes not written (%s)",
-		    store_staged(pxd->store), pxd->store_failing ?
+		    store_staged(pxd->core.store), pxd->store_failing ?
 		    "the store is full" : "the store did not answer");
 }
 
@@ -791,16 +874,16 @@ pxd_commit_cb(evutil_socket_t fd, short what, void *arg)
 static int
 pxd_commit_due(struct pxd *pxd)
 {
-	uint64_t now, delay = pxd->conf->commit_delay;
+	uint64_t now, delay = pxd->core.conf->commit_delay;
 	size_t n;
 
-	if (pxd->store == NULL || store_busy(pxd->store))
+	if (pxd->core.store == NULL || store_busy(pxd->core.store))
 		return 0;
-	if ((n = store_staged(pxd->store)) == 0)
+	if ((n = store_staged(pxd->core.store)) == 0)
 		return 0;
-	if (!TAILQ_EMPTY(&pxd->acks) || delay == 0 || pxd->stopping ||
-	    n >= 4096 || (pxd->server != NULL &&
-	    server_has_fenced(pxd->server)))
+	if (!TAILQ_EMPTY(&pxd->acks) || delay == 0 || pxd->core.stopping ||
+	    n >= 4096 || (pxd->core.server != NULL &&
+	    server_has_fenced(pxd->core.server)))
 		return 1;
 	now = mono_ms();
 	if (pxd->staged_since == 0)
@@ -819,9 +902,9 @@ pxd_after_iteration(struct pxd *pxd)
 	struct poller *p, *next;
 	double d;
 
-	if (pxd_deadline_dirty) {
-		pxd_deadline_dirty = 0;
-		if ((d = tasktab_next_deadline(pxd->tt)) > 0)
+	if (pxd->deadline_dirty) {
+		pxd->deadline_dirty = 0;
+		if ((d = tasktab_next_deadline(pxd->core.tt)) > 0)
 			pxd_timer_add(pxd->ev_deadline, d - real_now());
 		else
 			evtimer_del(pxd->ev_deadline);
@@ -832,16 +915,16 @@ pxd_after_iteration(struct pxd *pxd)
 	if (pxd_commit_due(pxd)) {
 		evtimer_del(pxd->ev_commit);
 		pxd->staged_since = 0;
-		store_commit_begin(pxd->store);
+		store_commit_begin(pxd->core.store);
 	}
 	/* Pollers removed by a reload go once their last task has. */
-	for (p = poller_first(pxd); p != NULL; p = next) {
+	for (p = poller_first(pxd->pollers); p != NULL; p = next) {
 		next = poller_next(p);
 		if (poller_conf(p) == NULL && poller_idle(p))
 			poller_free(p);
 	}
-	if (pxd->server != NULL)
-		server_flush(pxd->server);
+	if (pxd->core.server != NULL)
+		server_flush(pxd->core.server);
 	/* The watchdog hears from us only while the loop turns, after the
 	 * commit: a loop or an fsync that hangs stops the keep-alives.  A
 	 * full store does not: it is a state pollexd works in (Submit is
@@ -863,7 +946,7 @@ pxd_signals(struct pxd *pxd)
 	for (i = 0; i < nitems(sigs); i++) {
 		if (pxd->ev_signals[i] != NULL)
 			continue;
-		pxd->ev_signals[i] = evsignal_new(pxd->base, sigs[i],
+		pxd->ev_signals[i] = evsignal_new(pxd->core.base, sigs[i],
 		    pxd_signal_cb, pxd);
 		evsignal_add(pxd->ev_signals[i], NULL);
 	}
@@ -873,8 +956,8 @@ int
 pxd_run(struct pxd *pxd)
 {
 	pxd_signals(pxd);
-	while (!pxd->stopping) {
-		if (event_base_loop(pxd->base, EVLOOP_ONCE) == -1) {
+	while (!pxd->core.stopping) {
+		if (event_base_loop(pxd->core.base, EVLOOP_ONCE) == -1) {
 			log_warnx("event loop failed");
 			return -1;
 		}
@@ -886,8 +969,8 @@ pxd_run(struct pxd *pxd)
 	/* What clients were told becomes durable and goes out; then
 	 * waiters hear that the daemon stops; outstanding tasks stay. */
 	pxd_final_commit(pxd);
-	if (pxd->server != NULL)
-		server_stop(pxd->server);
+	if (pxd->core.server != NULL)
+		server_stop(pxd->core.server);
 	return 0;
 }
 
@@ -1070,6 +1153,8 @@ pollexd_main(int argc, char **argv)
 	    (base = event_base_new_with_config(ecfg)) == NULL)
 		fatalx("cannot create the event loop");
 	event_config_free(ecfg);
+	if (poller_kinds_startup(base, &cause) == -1)
+		fatalx("%s", cause);
 	pxd = pxd_new(base, NULL);
 	pxd->conf_file = conf_file != NULL ? xstrdup(conf_file) : NULL;
 	pxd_apply_conf(pxd, conf);
@@ -1106,25 +1191,26 @@ pollexd_main(int argc, char **argv)
 		event_base_free(base);
 		return 1;
 	}
-	pxd_set_server(pxd, server_new(pxd));
+	pxd_serve(pxd);
 	if (nfds > 1)
 		log_warnx("socket activation passed %d sockets; pollexd uses "
 		    "the first only", nfds);
 	if (nfds > 0) {
-		r = server_adopt(pxd->server, SD_LISTEN_FDS_START, &cause);
+		r = server_adopt(pxd->core.server, SD_LISTEN_FDS_START, &cause);
 		if (r == 0) {
 			free(pxd->socket_path);
-			pxd->socket_path = xstrdup(server_path(pxd->server));
+			pxd->socket_path = xstrdup(server_path(pxd->core.server));
 		}
 	} else {
 		gr = conf->socket_group != NULL ?
 		    getgrnam(conf->socket_group) : NULL;
-		r = server_listen(pxd->server, pxd->socket_path,
+		r = server_listen(pxd->core.server, pxd->socket_path,
 		    conf->socket_mode, gr != NULL ? gr->gr_gid : (gid_t)-1,
 		    &cause);
 	}
 	if (r == 0 && conf->metrics_listen != NULL)
-		r = metrics_start(pxd, conf->metrics_listen, &cause);
+		r = metrics_start(&pxd->core, conf->metrics_listen,
+		    &pxd->metrics, &cause);
 	if (r == -1) {
 		log_emit(LOG_LVL_ERR, "%s", cause);
 		free(cause);

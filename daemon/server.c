@@ -2,11 +2,11 @@
 /* server.c: the Unix socket server: connections, framing, ordered replies.
  *
  * Each connection reads NUL-terminated JSON messages, turns each into a
- * call for methods.c and keeps a slot per call in arrival order: replies of
+ * call for the dispatcher (methods.c, through the daemon) and keeps a slot per call in arrival order: replies of
  * the call at the head go straight to the output buffer, replies of later
  * calls wait in their slot until every call before them has finished.
- * Output is written after each loop iteration (pxd_after_iteration), so
- * whatever must be committed first can be. */
+ * Output is written after each loop iteration (server_flush()), each
+ * message once the commit epoch of what it reports has settled. */
 #include "config.h"
 
 #include <errno.h>
@@ -27,8 +27,6 @@
 #include "compat.h"
 #include "frame.h"
 #include "log.h"
-#include "methods.h"
-#include "pollexd.h"
 #include "server.h"
 #include "xmalloc.h"
 
@@ -100,7 +98,10 @@ struct client {
 };
 
 struct server {
-	struct pxd *pxd;
+	struct event_base *base;
+	struct server_limits lim;
+	server_dispatch_cb dispatch;
+	void *dispatch_arg;
 	int fd;
 	char *path;
 	ino_t ino;
@@ -132,11 +133,15 @@ static void client_mark_dirty(struct client *);
 static void client_update_reading(struct client *);
 
 struct server *
-server_new(struct pxd *pxd)
+server_new(struct event_base *base, const struct server_limits *lim,
+    server_dispatch_cb dispatch, void *arg)
 {
 	struct server *srv = xcalloc(1, sizeof *srv);
 
-	srv->pxd = pxd;
+	srv->base = base;
+	srv->lim = *lim;
+	srv->dispatch = dispatch;
+	srv->dispatch_arg = arg;
 	srv->fd = -1;
 	/* A descriptor kept in reserve: out of descriptors, it makes room
 	 * to accept a waiting client and tell it, instead of leaving it to
@@ -147,6 +152,12 @@ server_new(struct pxd *pxd)
 	TAILQ_INIT(&srv->fenced);
 	LIST_INIT(&srv->uids);
 	return srv;
+}
+
+void
+server_set_limits(struct server *srv, const struct server_limits *lim)
+{
+	srv->lim = *lim;
 }
 
 unsigned int
@@ -334,7 +345,7 @@ server_listen(struct server *srv, const char *path, mode_t mode, gid_t group,
 	}
 	srv->fd = fd;
 	srv->path = xstrdup(path);
-	srv->ev_accept = event_new(srv->pxd->base, fd, EV_READ | EV_PERSIST,
+	srv->ev_accept = event_new(srv->base, fd, EV_READ | EV_PERSIST,
 	    server_accept_cb, srv);
 	event_add(srv->ev_accept, NULL);
 	return 0;
@@ -384,7 +395,7 @@ server_adopt(struct server *srv, int fd, char **cause)
 		    offsetof(struct sockaddr_un, sun_path));
 	else
 		srv->path = xstrdup("(abstract or unnamed socket)");
-	srv->ev_accept = event_new(srv->pxd->base, fd, EV_READ | EV_PERSIST,
+	srv->ev_accept = event_new(srv->base, fd, EV_READ | EV_PERSIST,
 	    server_accept_cb, srv);
 	event_add(srv->ev_accept, NULL);
 	return 0;
@@ -482,7 +493,7 @@ server_out_of_fds(struct server *srv, int lfd, int err)
 	srv->accept_pauses++;
 	event_del(srv->ev_accept);
 	if (srv->ev_accept_pause == NULL)
-		srv->ev_accept_pause = evtimer_new(srv->pxd->base,
+		srv->ev_accept_pause = evtimer_new(srv->base,
 		    server_accept_resume_cb, srv);
 	evtimer_add(srv->ev_accept_pause, &tv);
 }
@@ -509,7 +520,7 @@ static void
 server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct server *srv = arg;
-	struct conf *conf = srv->pxd->conf;
+	const struct server_limits *conf = &srv->lim;
 	struct client *cl;
 	struct ucred cred;
 	struct uidconn *uc;
@@ -567,7 +578,7 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		cl->who.privileged = cred.uid == 0;
 		/* The group was resolved when the configuration loaded:
 		 * no NSS lookup (which may block) on the loop. */
-		if (!cl->who.privileged && conf->admin_group != NULL)
+		if (!cl->who.privileged && conf->admin_group_set)
 			cl->who.privileged = server_peer_in_group(fd, cred.gid,
 			    conf->admin_gid);
 		cl->uc = uc;
@@ -578,14 +589,14 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		TAILQ_INIT(&cl->fences);
 		TAILQ_INIT(&cl->slots);
 		TAILQ_INIT(&cl->oneway);
-		cl->ev_read = event_new(srv->pxd->base, fd, EV_READ | EV_PERSIST,
+		cl->ev_read = event_new(srv->base, fd, EV_READ | EV_PERSIST,
 		    client_read_cb, cl);
-		cl->ev_write = event_new(srv->pxd->base, fd, EV_WRITE,
+		cl->ev_write = event_new(srv->base, fd, EV_WRITE,
 		    client_write_cb, cl);
-		cl->ev_timer = evtimer_new(srv->pxd->base, client_timer_cb, cl);
-		if (event_base_get_features(srv->pxd->base) &
+		cl->ev_timer = evtimer_new(srv->base, client_timer_cb, cl);
+		if (event_base_get_features(srv->base) &
 		    EV_FEATURE_EARLY_CLOSE)
-			cl->ev_closed = event_new(srv->pxd->base, fd, EV_CLOSED,
+			cl->ev_closed = event_new(srv->base, fd, EV_CLOSED,
 			    client_closed_cb, cl);
 		TAILQ_INSERT_TAIL(&srv->clients, cl, entry);
 		srv->nclients++;
@@ -620,7 +631,7 @@ client_bytes(const struct client *cl)
 static size_t
 client_mark(const struct client *cl, int high)
 {
-	uint64_t cap = cl->srv->pxd->conf->max_output_buffer;
+	uint64_t cap = cl->srv->lim.max_output_buffer;
 
 	if (high)
 		return cap / 2 < SERVER_OUT_HIGH ? (size_t)(cap / 2) :
@@ -632,7 +643,7 @@ client_mark(const struct client *cl, int high)
 static void
 client_check_cap(struct client *cl)
 {
-	uint64_t cap = cl->srv->pxd->conf->max_output_buffer;
+	uint64_t cap = cl->srv->lim.max_output_buffer;
 	size_t n = client_bytes(cl);
 
 	if (cl->dead || n <= cap)
@@ -854,7 +865,6 @@ client_error(struct client *cl, enum px_error e, const char *key,
 static void
 client_message(struct client *cl, const char *msg, size_t len)
 {
-	struct pxd *pxd = cl->srv->pxd;
 	json_object *obj, *v, *params = NULL;
 	const char *why, *method;
 	struct slot *s;
@@ -901,7 +911,6 @@ client_message(struct client *cl, const char *msg, size_t len)
 	}
 	json_object_object_get_ex(obj, "method", &v);
 	method = json_object_get_string(v);
-	pxd->stats.calls++;
 	/* Every call has a slot, oneway ones too: what a call holds until
 	 * it ends counts against the client and goes with it. */
 	s = xcalloc(1, sizeof *s);
@@ -918,7 +927,7 @@ client_message(struct client *cl, const char *msg, size_t len)
 	c = call_new(&cl->who, method, more, oneway, slot_sink, s);
 	s->call = c;
 	cl->dispatching = s;
-	methods_dispatch(pxd, c, params);
+	cl->srv->dispatch(cl->srv->dispatch_arg, c, params);
 	if (cl->dispatching == s) {
 		/* Parked: it answers later.  What it holds counts. */
 		cl->dispatching = NULL;
@@ -933,7 +942,7 @@ client_message(struct client *cl, const char *msg, size_t len)
 static void
 client_process(struct client *cl)
 {
-	struct conf *conf = cl->srv->pxd->conf;
+	const struct server_limits *conf = &cl->srv->lim;
 	struct evbuffer_ptr pos;
 	size_t avail;
 	unsigned char *data;
@@ -1063,7 +1072,7 @@ client_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	log_warnx("client %d (uid %lu): message not finished within %llums, "
 	    "closing", cl->fd, (unsigned long)cl->who.uid,
-	    (unsigned long long)cl->srv->pxd->conf->message_timeout);
+	    (unsigned long long)cl->srv->lim.message_timeout);
 	client_close(cl);
 }
 

@@ -6,12 +6,31 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <event2/event.h>
+#include <json-c/json.h>
+
 #include "call.h"
 
-struct pxd;
 struct server;
 
-struct server *server_new(struct pxd *pxd);
+/* What the server enforces; from the configuration, again at a reload. */
+struct server_limits {
+	uint32_t max_connections;
+	uint32_t max_connections_per_uid;
+	uint32_t max_message_size;	/* bytes */
+	uint64_t max_output_buffer;	/* bytes one connection may hold */
+	uint64_t message_timeout;	/* ms to finish a started message */
+	int admin_group_set;		/* members of admin_gid privileged */
+	gid_t admin_gid;
+};
+
+/* Every call, as it arrives: the dispatcher answers it, now or later. */
+typedef void (*server_dispatch_cb)(void *arg, struct call *c,
+    json_object *params);
+
+struct server *server_new(struct event_base *base,
+    const struct server_limits *lim, server_dispatch_cb dispatch, void *arg);
+void server_set_limits(struct server *srv, const struct server_limits *lim);
 void server_free(struct server *srv);
 
 /*

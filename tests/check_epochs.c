@@ -28,6 +28,7 @@
 #include "conf.h"
 #include "harness.h"
 #include "util.h"
+#include "poller.h"
 #include "pollexd.h"
 #include "server.h"
 #include "store.h"
@@ -156,10 +157,10 @@ setup(void)
 	base = event_base_new();
 	pxd = pxd_new(base, NULL);
 	pxd_apply_conf(pxd, conf);
-	pxd->state_dir = strdup(dir);
+	pxd_set_state_dir(pxd, dir);
 	ck_assert_msg(pxd_open_store(pxd, &cause) == 0, "%s", cause);
-	pxd_set_server(pxd, server_new(pxd));
-	ck_assert_msg(server_listen(pxd->server, sock, 0600, (gid_t)-1,
+	pxd_serve(pxd);
+	ck_assert_msg(server_listen(pxd_core(pxd)->server, sock, 0600, (gid_t)-1,
 	    &cause) == 0, "%s", cause);
 	free(path);
 	free(text);
@@ -171,7 +172,7 @@ teardown(void)
 	/* A commit still in flight ends before the daemon goes. */
 	if (db.done != NULL)
 		complete(STORE_OK);
-	server_stop(pxd->server);
+	server_stop(pxd_core(pxd)->server);
 	pxd_free(pxd);
 	event_base_free(base);
 	rm_rf(dir);
@@ -381,7 +382,7 @@ START_TEST(test_epochs_release_in_order)
 	 * flight: its epoch is the next one. */
 	{
 		uint64_t end = mono_ms() + (uint64_t)T;
-		while (tasktab_size(pxd->tt) < 2) {
+		while (tasktab_size(pxd_core(pxd)->tt) < 2) {
 			ck_assert_msg(mono_ms() < end, "second Submit unread");
 			turn();
 			poll(NULL, 0, 1);
@@ -402,7 +403,7 @@ START_TEST(test_epochs_release_in_order)
 	r = until_reply(fd);
 	ck_assert_msg(strstr(r, "\"ids\"") != NULL, "%s", r);
 	free(r);
-	ck_assert_uint_eq(tasktab_size(pxd->tt), 2);
+	ck_assert_uint_eq(tasktab_size(pxd_core(pxd)->tt), 2);
 	close(fd);
 }
 END_TEST
@@ -418,10 +419,10 @@ START_TEST(test_start_after_commit)
 	send_msg(fd, submit_s);
 	until_commit(1);
 	turns(20);
-	t = tasktab_first(pxd->tt);
+	t = tasktab_first(pxd_core(pxd)->tt);
 	ck_assert_ptr_nonnull(t);
 	ck_assert_int_eq(t->state, PX_STATE_STARTING);
-	ck_assert_msg(t->op == NULL && TAILQ_EMPTY(&pxd->ops),
+	ck_assert_msg(t->op == NULL && !pollers_busy(pxd_core(pxd)->pollers),
 	    "the start runs before the task's row committed");
 	ck_assert(!marker_exists());
 	complete(STORE_OK);
@@ -450,18 +451,18 @@ START_TEST(test_failed_commit_no_start)
 	send_msg(fd, submit_s);
 	until_commit(1);
 	turns(20);
-	ck_assert(TAILQ_EMPTY(&pxd->ops));
+	ck_assert(!pollers_busy(pxd_core(pxd)->pollers));
 	complete(STORE_FULL);
 	r = until_reply(fd);
 	ck_assert_msg(strstr(r, "io.pollex.StoreFailed") != NULL, "%s", r);
 	free(r);
-	ck_assert_uint_eq(tasktab_size(pxd->tt), 0);
+	ck_assert_uint_eq(tasktab_size(pxd_core(pxd)->tt), 0);
 	/* The rolled back rows go again with the discard: a commit that
 	 * writes and removes them. */
 	until_commit(2);
 	complete(STORE_OK);
 	turns(50);
-	ck_assert_msg(TAILQ_EMPTY(&pxd->ops) && !marker_exists(),
+	ck_assert_msg(!pollers_busy(pxd_core(pxd)->pollers) && !marker_exists(),
 	    "a start ran for a task whose commit failed");
 	close(fd);
 }

@@ -100,7 +100,7 @@ call_as(uid_t uid, const char *method, const char *params, int more)
 	ck_assert(params == NULL || p != NULL);
 	clear_replies();
 	c = call_new(&who, method, more, 0, sink, NULL);
-	methods_dispatch(pxd, c, p);
+	methods_dispatch(pxd_core(pxd), c, p);
 	json_object_put(p);
 	return nreplies > 0 ? replies[nreplies - 1] : NULL;
 }
@@ -206,7 +206,7 @@ START_TEST(test_submit_validation)
 	    "\"ref\": {\"n\":4}}, {\"poller\": \"p\", \"ref\": {\"n\":5}}, "
 	    "{\"poller\": \"p\", \"ref\": {\"n\":6}}]}", "tasks", "at most 5");
 	/* Nothing was created by any of them. */
-	ck_assert_uint_eq(tasktab_size(pxd->tt), 0);
+	ck_assert_uint_eq(tasktab_size(pxd_core(pxd)->tt), 0);
 }
 END_TEST
 
@@ -227,7 +227,7 @@ START_TEST(test_submit_all_or_nothing)
 	    "            {\"poller\": \"nope\", \"ref\": {}}]}");
 
 	ck_assert_str_eq(err_of(r), "io.pollex.PollerNotFound");
-	ck_assert_uint_eq(tasktab_size(pxd->tt), 0);
+	ck_assert_uint_eq(tasktab_size(pxd_core(pxd)->tt), 0);
 }
 END_TEST
 
@@ -257,8 +257,8 @@ START_TEST(test_submit_and_dedupe)
 	ck_assert(!json_object_get_boolean(json_object_array_get_idx(created, 1)));
 	ck_assert(!json_object_get_boolean(json_object_array_get_idx(created, 2)));
 	ck_assert(json_object_get_boolean(json_object_array_get_idx(created, 3)));
-	ck_assert_uint_eq(tasktab_size(pxd->tt), 2);
-	ck_assert_int_eq(tasktab_find(pxd->tt, json_object_get_string(
+	ck_assert_uint_eq(tasktab_size(pxd_core(pxd)->tt), 2);
+	ck_assert_int_eq(tasktab_find(pxd_core(pxd)->tt, json_object_get_string(
 	    json_object_array_get_idx(ids, 3)))->state, PX_STATE_STARTING);
 	/* Another uid with the same key and ref gets a task of its own. */
 	r = call_as(1001, "io.pollex.Submit", "{\"tasks\": [{\"poller\": "
@@ -275,7 +275,7 @@ START_TEST(test_submit_and_dedupe)
 	    "{\"poller\": \"p\", \"ref\": {\"z\": 1}, \"idempotency_key\": \"j\"},"
 	    "{\"poller\": \"p\", \"ref\": {\"z\": 2}, \"idempotency_key\": \"j\"}]}");
 	ck_assert_str_eq(err_of(r), "io.pollex.IdempotencyConflict");
-	ck_assert_uint_eq(tasktab_size(pxd->tt), 3);
+	ck_assert_uint_eq(tasktab_size(pxd_core(pxd)->tt), 3);
 }
 END_TEST
 
@@ -299,7 +299,7 @@ START_TEST(test_submit_lenient_numbers)
 	    last);
 	r = call_m("io.pollex.List", "{}");
 	ck_assert_str_eq(err_of(r), "");
-	tasktab_finish(pxd->tt, tasktab_find(pxd->tt, id),
+	tasktab_finish(pxd_core(pxd)->tt, tasktab_find(pxd_core(pxd)->tt, id),
 	    PX_STATE_SUCCEEDED, "1", NULL, NULL, NULL, real_now());
 	snprintf(params, sizeof params, "{\"ids\": [\"%s\"]}", id);
 	r = call_m("io.pollex.Wait", params);
@@ -311,7 +311,7 @@ START_TEST(test_submit_lenient_numbers)
 	    "\"p\", \"ref\": {\"a\": 1}, \"args\": {\"b\": {\"c\": "
 	    "-Infinity}}}]}", "tasks[0].args", "-Infinity is not a JSON "
 	    "number");
-	ck_assert_uint_eq(tasktab_size(pxd->tt), 1);
+	ck_assert_uint_eq(tasktab_size(pxd_core(pxd)->tt), 1);
 }
 END_TEST
 
@@ -355,7 +355,7 @@ START_TEST(test_owner_isolation)
 	    params_of(r), "tasks")), 0);
 	r = call_as(0, "io.pollex.Get", params, 0);	/* root sees all */
 	ck_assert_str_eq(err_of(r), "");
-	ck_assert_int_eq(tasktab_find(pxd->tt, id)->state, PX_STATE_PENDING);
+	ck_assert_int_eq(tasktab_find(pxd_core(pxd)->tt, id)->state, PX_STATE_PENDING);
 }
 END_TEST
 
@@ -398,7 +398,7 @@ START_TEST(test_wait_validation_and_immediate)
 
 	snprintf(id, sizeof id, "%s",
 	    submit_one("{\"poller\": \"p\", \"ref\": {\"x\": 1}}"));
-	tasktab_finish(pxd->tt, tasktab_find(pxd->tt, id), PX_STATE_FAILED,
+	tasktab_finish(pxd_core(pxd)->tt, tasktab_find(pxd_core(pxd)->tt, id), PX_STATE_FAILED,
 	    NULL, "e", "m", NULL, real_now());
 	snprintf(params, sizeof params, "{\"ids\": [\"%s\", \"%s\"]}", id, id);
 	r = call_m("io.pollex.Wait", params);	/* done already: at once */
@@ -418,9 +418,9 @@ START_TEST(test_wait_more_streams)
 	    submit_one("{\"poller\": \"p\", \"ref\": {\"x\": 1}}"));
 	snprintf(b, sizeof b, "%s",
 	    submit_one("{\"poller\": \"p\", \"ref\": {\"x\": 2}}"));
-	tasktab_finish(pxd->tt, tasktab_find(pxd->tt, a), PX_STATE_SUCCEEDED,
+	tasktab_finish(pxd_core(pxd)->tt, tasktab_find(pxd_core(pxd)->tt, a), PX_STATE_SUCCEEDED,
 	    "1", NULL, NULL, NULL, real_now());
-	tasktab_finish(pxd->tt, tasktab_find(pxd->tt, b), PX_STATE_SUCCEEDED,
+	tasktab_finish(pxd_core(pxd)->tt, tasktab_find(pxd_core(pxd)->tt, b), PX_STATE_SUCCEEDED,
 	    "2", NULL, NULL, NULL, real_now());
 	snprintf(params, sizeof params, "{\"ids\": [\"%s\", \"%s\"]}", a, b);
 	call_as(1000, "io.pollex.Wait", params, 1);
@@ -489,7 +489,7 @@ START_TEST(test_watch_needs_more)
 	clear_replies();
 	c = call_new(&who, "io.pollex.Watch", 1, 0, sink, NULL);
 	p = json_tokener_parse("{\"initial\": true}");
-	methods_dispatch(pxd, c, p);
+	methods_dispatch(pxd_core(pxd), c, p);
 	json_object_put(p);
 	ck_assert_int_eq(nreplies, 2);
 	ck_assert_int_eq(finals, 0);
@@ -535,10 +535,10 @@ START_TEST(test_introspection_and_unknown)
 	    params_of(r), "pollers")), 2);
 	r = call_m("io.pollex.Stats", "{\"x\": 1}");
 	ck_assert_str_eq(err_of(r), "org.varlink.service.InvalidParameter");
-	pxd->stopping = 1;
+	pxd_core(pxd)->stopping = 1;
 	r = call_m("io.pollex.Stats", NULL);
 	ck_assert_str_eq(err_of(r), "io.pollex.ShuttingDown");
-	pxd->stopping = 0;
+	pxd_core(pxd)->stopping = 0;
 }
 END_TEST
 

@@ -46,7 +46,7 @@ unit_setup(void)
 	dir = test_tmpdir();
 	base = event_base_new();
 	pxd = pxd_new(base, conf_defaults());
-	pp = poller_new(pxd, "p");
+	pp = poller_new(pxd_core(pxd)->pollers, "p");
 }
 
 static void
@@ -125,7 +125,7 @@ mk(const char *ref)
 	in.poller = pp;
 	in.owner = 1000;
 	in.ref = ref;
-	return tasktab_create(pxd->tt, &in, real_now());
+	return tasktab_create(pxd_core(pxd)->tt, &in, real_now());
 }
 
 START_TEST(test_round_trip)
@@ -140,7 +140,7 @@ START_TEST(test_round_trip)
 	free(b->kstate);
 	b->kstate = strdup("{\"url\":\"http://x/op/1\"}");
 	b->poll_failures = 3;
-	tasktab_finish(pxd->tt, a, PX_STATE_FAILED, NULL, "boom", "it broke",
+	tasktab_finish(pxd_core(pxd)->tt, a, PX_STATE_FAILED, NULL, "boom", "it broke",
 	    "[1]", real_now());
 	store_put(st, a);
 	store_put(st, b);

@@ -49,8 +49,8 @@ setup(void)
 	hash_init();
 	base = event_base_new();
 	pxd = pxd_new(base, conf_defaults());
-	pa = poller_new(pxd, "a");
-	pb = poller_new(pxd, "b");
+	pa = poller_new(pxd_core(pxd)->pollers, "a");
+	pb = poller_new(pxd_core(pxd)->pollers, "b");
 	tt = tasktab_new(&hooks, NULL);
 	nev = 0;
 }

@@ -275,7 +275,7 @@ fzd_message(struct fzd *d, const struct caller *who, const char *text,
 			c = call_new(who, json_object_get_string(v), more, 0,
 			    fzd_sink, r);
 		r->c = c;
-		methods_dispatch(d->pxd, c, params);
+		methods_dispatch(pxd_core(d->pxd), c, params);
 	}
 	json_object_put(obj);
 	free(msg);
