@@ -10,8 +10,7 @@ daemon_libpollexd_la_SOURCES = \
 	daemon/sched.c daemon/sched.h \
 	daemon/kind.c daemon/kind.h \
 	daemon/poller.c daemon/poller.h \
-	daemon/poller_exec.c \
-	daemon/proc.c daemon/proc.h \
+	daemon/exec/exec.c daemon/exec/proc.c daemon/exec/proc.h \
 	daemon/call.c daemon/call.h \
 	daemon/server.c daemon/server.h \
 	daemon/methods.c daemon/methods.h \

@@ -53,6 +53,24 @@ static const char varlink_service_idl[] =
     "error PermissionDenied ()\n"
     "error ExpectedMore ()\n";
 
+/*
+ * The parameters each method accepts, and the fields of a TaskSpec, as
+ * common/io.pollex.varlink names them (tests/check_idl holds the two to
+ * each other).  Others are refused as unknown.
+ */
+static const char *const no_params[] = { NULL };
+static const char *const submit_params[] = { "tasks", NULL };
+static const char *const id_params[] = { "id", NULL };
+static const char *const wait_params[] = { "ids", "return_when", "timeout",
+	NULL };
+static const char *const list_params[] = { "states", "poller", "labels",
+	"owner", "after", "limit", NULL };
+static const char *const watch_params[] = { "ids", "poller", "labels",
+	"initial", NULL };
+static const char *const getdesc_params[] = { "interface", NULL };
+static const char *const spec_fields[] = { "poller", "ref", "args", "labels",
+	"timeout", "deadline", "idempotency_key", NULL };
+
 /* Refuse parameters other than the known ones. */
 static int
 params_known(struct call *c, json_object *params, const char *const *known)
@@ -180,8 +198,6 @@ static int
 spec_read(struct core *core, struct call *c, json_object *o, size_t i,
     struct spec *s, double now)
 {
-	static const char *const known[] = { "poller", "ref", "args", "labels",
-		"timeout", "deadline", "idempotency_key", NULL };
 	char name[64];
 	json_object *v;
 	const char *why;
@@ -196,9 +212,10 @@ spec_read(struct core *core, struct call *c, json_object *o, size_t i,
 	}
 	json_object_object_foreach(o, key, val) {
 		(void)val;
-		for (k = 0; known[k] != NULL && strcmp(known[k], key); k++)
+		for (k = 0; spec_fields[k] != NULL &&
+		    strcmp(spec_fields[k], key); k++)
 			;
-		if (known[k] == NULL) {
+		if (spec_fields[k] == NULL) {
 			snprintf(name, sizeof name, "tasks[%zu].%.32s", i, key);
 			call_invalid(c, name, "unknown field");
 			return -1;
@@ -291,7 +308,6 @@ spec_keycmp(const void *a, const void *b)
 static void
 m_submit(struct core *core, struct call *c, json_object *params)
 {
-	static const char *const known[] = { "tasks", NULL };
 	const struct caller *who = call_caller(c);
 	struct spec *specs, **keyed;
 	struct task *t;
@@ -301,8 +317,6 @@ m_submit(struct core *core, struct call *c, json_object *params)
 	size_t i, n, nkeyed = 0, nnew = 0, nmade = 0, len, clen;
 	char **made, *reply, *created;
 
-	if (params_known(c, params, known) == -1)
-		return;
 	if ((tasks = param(params, "tasks")) == NULL) {
 		call_invalid(c, "tasks", "missing: an array of TaskSpec");
 		return;
@@ -481,13 +495,11 @@ cancel_wait_cb(void *arg, enum cancel_verdict v, const char *reason)
 static void
 m_cancel(struct core *core, struct call *c, json_object *params)
 {
-	static const char *const known[] = { "id", NULL };
 	struct cancel_wait *cw;
 	struct task *t;
 	char *why;
 
-	if (params_known(c, params, known) == -1 ||
-	    (t = param_task(core, c, param(params, "id"), "id")) == NULL)
+	if ((t = param_task(core, c, param(params, "id"), "id")) == NULL)
 		return;
 	if (px_state_terminal((enum px_state)t->state)) {
 		xasprintf(&why, "the task already %s",
@@ -520,12 +532,10 @@ m_cancel(struct core *core, struct call *c, json_object *params)
 static void
 m_get(struct core *core, struct call *c, json_object *params)
 {
-	static const char *const known[] = { "id", NULL };
 	json_object *p;
 	struct task *t;
 
-	if (params_known(c, params, known) == -1 ||
-	    (t = param_task(core, c, param(params, "id"), "id")) == NULL)
+	if ((t = param_task(core, c, param(params, "id"), "id")) == NULL)
 		return;
 	p = json_object_new_object();
 	json_object_object_add(p, "task", task_to_json(t));
@@ -545,8 +555,6 @@ task_ptrcmp(const void *a, const void *b)
 static void
 m_wait(struct core *core, struct call *c, json_object *params)
 {
-	static const char *const known[] = { "ids", "return_when", "timeout",
-		NULL };
 	enum px_return_when mode = PX_RW_ALL_COMPLETED;
 	struct task **tasks, **sorted;
 	json_object *ids, *v;
@@ -560,8 +568,6 @@ m_wait(struct core *core, struct call *c, json_object *params)
 		call_reply(c, NULL);
 		return;
 	}
-	if (params_known(c, params, known) == -1)
-		return;
 	if ((ids = param(params, "ids")) == NULL) {
 		call_invalid(c, "ids", "missing: an array of task ids");
 		return;
@@ -644,8 +650,6 @@ labels_filter(struct call *c, json_object *v, char ***out)
 static void
 m_list(struct core *core, struct call *c, json_object *params)
 {
-	static const char *const known[] = { "states", "poller", "labels",
-		"owner", "after", "limit", NULL };
 	const struct caller *who = call_caller(c);
 	unsigned int states = 0;
 	enum px_state st;
@@ -657,8 +661,6 @@ m_list(struct core *core, struct call *c, json_object *params)
 	size_t i;
 	int more = 0, match;
 
-	if (params_known(c, params, known) == -1)
-		return;
 	if ((v = param(params, "states")) != NULL) {
 		if (!json_object_is_type(v, json_type_array)) {
 			call_invalid(c, "states", "expected an array of states");
@@ -742,8 +744,6 @@ m_list(struct core *core, struct call *c, json_object *params)
 static void
 m_watch(struct core *core, struct call *c, json_object *params)
 {
-	static const char *const known[] = { "ids", "poller", "labels",
-		"initial", NULL };
 	struct watch_filter f;
 	json_object *v, *e;
 	int initial = 0;
@@ -753,8 +753,6 @@ m_watch(struct core *core, struct call *c, json_object *params)
 		call_error(c, PX_ERR_EXPECTED_MORE, NULL);
 		return;
 	}
-	if (params_known(c, params, known) == -1)
-		return;
 	memset(&f, 0, sizeof f);
 	if ((v = param(params, "initial")) != NULL) {
 		if (!json_object_is_type(v, json_type_boolean)) {
@@ -801,12 +799,10 @@ m_watch(struct core *core, struct call *c, json_object *params)
 static void
 m_pollers(struct core *core, struct call *c, json_object *params)
 {
-	static const char *const known[] = { NULL };
 	json_object *a, *p;
 	struct poller *pl;
 
-	if (params_known(c, params, known) == -1)
-		return;
+	(void)params;
 	a = json_object_new_array();
 	for (pl = poller_first(core->pollers); pl != NULL; pl = poller_next(pl))
 		json_object_array_add(a, poller_to_json(pl));
@@ -819,14 +815,12 @@ m_pollers(struct core *core, struct call *c, json_object *params)
 static void
 m_stats(struct core *core, struct call *c, json_object *params)
 {
-	static const char *const known[] = { NULL };
 	json_object *p, *counts;
 	double now = real_now();
 	uint64_t polls, failed;
 	int st;
 
-	if (params_known(c, params, known) == -1)
-		return;
+	(void)params;
 	p = json_object_new_object();
 	json_object_object_add(p, "version",
 	    json_object_new_string(PACKAGE_VERSION));
@@ -863,12 +857,10 @@ m_stats(struct core *core, struct call *c, json_object *params)
 static void
 m_getinfo(struct core *core, struct call *c, json_object *params)
 {
-	static const char *const known[] = { NULL };
 	json_object *p, *ifs;
 
+	(void)params;
 	(void)core;
-	if (params_known(c, params, known) == -1)
-		return;
 	p = json_object_new_object();
 	json_object_object_add(p, "vendor", json_object_new_string("pollex"));
 	json_object_object_add(p, "product", json_object_new_string("pollexd"));
@@ -886,23 +878,16 @@ m_getinfo(struct core *core, struct call *c, json_object *params)
 static void
 m_getdesc(struct core *core, struct call *c, json_object *params)
 {
-	static const char *const known[] = { "interface", NULL };
 	json_object *v, *p;
 	const char *name, *desc;
 
 	(void)core;
-	if (params_known(c, params, known) == -1)
-		return;
 	if ((v = param(params, "interface")) == NULL || !string_ok(v, 256)) {
 		call_invalid(c, "interface", "expected an interface name");
 		return;
 	}
 	name = json_object_get_string(v);
-	if (strcmp(name, PX_INTERFACE) == 0)
-		desc = px_varlink_idl;
-	else if (strcmp(name, PX_VARLINK_SERVICE) == 0)
-		desc = varlink_service_idl;
-	else {
+	if ((desc = methods_description(name)) == NULL) {
 		call_error1(c, PX_ERR_INTERFACE_NOT_FOUND, "interface", name);
 		return;
 	}
@@ -914,18 +899,54 @@ m_getdesc(struct core *core, struct call *c, json_object *params)
 static const struct method {
 	const char *name;
 	void (*fn)(struct core *, struct call *, json_object *);
+	const char *const *params;
 } methods[] = {
-	{ "io.pollex.Submit", m_submit },
-	{ "io.pollex.Cancel", m_cancel },
-	{ "io.pollex.Get", m_get },
-	{ "io.pollex.Wait", m_wait },
-	{ "io.pollex.List", m_list },
-	{ "io.pollex.Watch", m_watch },
-	{ "io.pollex.Pollers", m_pollers },
-	{ "io.pollex.Stats", m_stats },
-	{ "org.varlink.service.GetInfo", m_getinfo },
-	{ "org.varlink.service.GetInterfaceDescription", m_getdesc },
+	{ "io.pollex.Submit", m_submit, submit_params },
+	{ "io.pollex.Cancel", m_cancel, id_params },
+	{ "io.pollex.Get", m_get, id_params },
+	{ "io.pollex.Wait", m_wait, wait_params },
+	{ "io.pollex.List", m_list, list_params },
+	{ "io.pollex.Watch", m_watch, watch_params },
+	{ "io.pollex.Pollers", m_pollers, no_params },
+	{ "io.pollex.Stats", m_stats, no_params },
+	{ "org.varlink.service.GetInfo", m_getinfo, no_params },
+	{ "org.varlink.service.GetInterfaceDescription", m_getdesc,
+	    getdesc_params },
 };
+
+size_t
+methods_count(void)
+{
+	return nitems(methods);
+}
+
+const char *
+methods_name(size_t i)
+{
+	return i < nitems(methods) ? methods[i].name : NULL;
+}
+
+const char *const *
+methods_params(size_t i)
+{
+	return i < nitems(methods) ? methods[i].params : NULL;
+}
+
+const char *const *
+methods_spec_fields(void)
+{
+	return spec_fields;
+}
+
+const char *
+methods_description(const char *interface)
+{
+	if (strcmp(interface, PX_INTERFACE) == 0)
+		return px_varlink_idl;
+	if (strcmp(interface, PX_VARLINK_SERVICE) == 0)
+		return varlink_service_idl;
+	return NULL;
+}
 
 void
 methods_dispatch(struct core *core, struct call *c, json_object *params)
@@ -939,7 +960,8 @@ methods_dispatch(struct core *core, struct call *c, json_object *params)
 	}
 	for (i = 0; i < nitems(methods); i++)
 		if (strcmp(methods[i].name, name) == 0) {
-			methods[i].fn(core, c, params);
+			if (params_known(c, params, methods[i].params) == 0)
+				methods[i].fn(core, c, params);
 			return;
 		}
 	/* A method of an interface we have, or an interface we lack? */

@@ -792,6 +792,10 @@ pxd_reload(struct pxd *pxd)
 	if (!SAME(metrics_listen))
 		log_warnx("reload: metrics_listen takes effect at the next "
 		    "start");
+	if (!SAME(store) || conf->store_max_size !=
+	    pxd->core.conf->store_max_size)
+		log_warnx("reload: store and store_max_size take effect at the "
+		    "next start");
 #undef SAME
 	pxd_apply_conf(pxd, conf);
 	pxd_raise_nofile(conf);

@@ -11,7 +11,8 @@ TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JSONC_CFLAGS) $(LIBEVENT_CFLAGS) \
 TEST_LIBS = tests/libtestlib.la daemon/libpollexd.la $(CHECK_LIBS)
 
 UNIT_TESTS = tests/check_frame tests/check_util tests/check_task \
-	tests/check_sched tests/check_conf tests/check_methods tests/check_jspan
+	tests/check_sched tests/check_conf tests/check_methods tests/check_jspan \
+	tests/check_idl
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 
@@ -33,6 +34,10 @@ tests_check_conf_LDADD = $(TEST_LIBS)
 tests_check_jspan_SOURCES = tests/check_jspan.c
 tests_check_jspan_CFLAGS = $(TEST_CFLAGS)
 tests_check_jspan_LDADD = $(TEST_LIBS)
+tests_check_idl_SOURCES = tests/check_idl.c
+tests_check_idl_CFLAGS = $(TEST_CFLAGS)
+tests_check_idl_LDADD = $(TEST_LIBS) $(JSONC_LIBS)
+
 tests_check_methods_SOURCES = tests/check_methods.c
 tests_check_methods_CFLAGS = $(TEST_CFLAGS)
 tests_check_methods_LDADD = $(TEST_LIBS)

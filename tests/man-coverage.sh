@@ -51,7 +51,7 @@ report() {
 awk '/^\./ { for (i = 1; i < NF; i++) if ($i == "Ic" || $i == ".Ic") print $(i + 1) }' \
     "$conf5" | sort -u >"$tmp/documented"
 
-grep -ohE '"[a-z][a-z0-9_]*"' "$srcdir"/daemon/*.c | tr -d '"' |
+grep -ohE '"[a-z][a-z0-9_]*"' "$srcdir"/daemon/*.c "$srcdir"/daemon/*/*.c | tr -d '"' |
     cat - "$tmp/documented" | sort -u >"$tmp/candidates"
 
 # The objects a key may be in, each valid around the probed key.
@@ -99,8 +99,8 @@ fi
 # The sources' readers, and rules.c's table of rule keys.
 {
 	grep -ohE '(cfg_(string|uint|duration|bool|argv|env|json|sub)|conf_read_[a-z]+|http_conf_[a-z]+|hk_read_[a-z]+|req_tmpl_read|rules_read|rules_pointer)\([a-z_>.-]+, "[a-z_0-9]+"' \
-	    "$srcdir"/daemon/*.c | sed 's/.*"\(.*\)"$/\1/'
-	sed -n '/keys\[\] = {/,/};/p' "$srcdir"/daemon/rules.c |
+	    "$srcdir"/daemon/*.c "$srcdir"/daemon/*/*.c | sed 's/.*"\(.*\)"$/\1/'
+	sed -n '/keys\[\] = {/,/};/p' "$srcdir"/daemon/http/rules.c |
 	    grep -oE '"[a-z_]+"' | tr -d '"'
 } | sort -u >"$tmp/read"
 [ -s "$tmp/read" ] || { echo "FAIL: no key found in daemon/*.c"; fail=1; }

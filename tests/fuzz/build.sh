@@ -43,14 +43,15 @@ pkglibs=$(pkg-config --libs $pkgs)
 cflags="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,$san \
  -fno-sanitize-recover=undefined -D_GNU_SOURCE \
  -DSYSCONFDIR=\"/etc\" -DLOCALSTATEDIR=\"/var\" -DRUNSTATEDIR=\"/run\" \
- -I$build -iquote $src/common -iquote $src/daemon -iquote $src/daemon/store -I$src/client \
+ -I$build -iquote $src/common -iquote $src/daemon -iquote $src/daemon/store \
+ -iquote $src/daemon/exec -iquote $src/daemon/http -I$src/client \
  -iquote $src/tests/fuzz -Wall -Wno-unused-parameter $pkgcflags \
  ${FUZZ_CFLAGS:-}"
 ldflags="-fsanitize=fuzzer,$san"
 
 # The newest header: an object older than it is rebuilt (a changed
 # struct must not meet objects compiled with its old layout).
-newest_h=$(ls -t "$src"/common/*.h "$src"/daemon/*.h "$src"/daemon/store/*.h \
+newest_h=$(ls -t "$src"/common/*.h "$src"/daemon/*.h "$src"/daemon/*/*.h \
     "$src"/client/*.h \
     "$src"/tests/fuzz/*.h "$build/config.h" 2>/dev/null | head -n 1)
 
@@ -82,7 +83,8 @@ group $src/common/log.c $src/common/xmalloc.c $src/common/util.c \
     $src/common/hmap.c
 util=$objs
 daemon_srcs=
-for f in $src/daemon/*.c $src/daemon/store/*.c; do
+for f in $src/daemon/*.c $src/daemon/store/*.c $src/daemon/exec/*.c \
+    $src/daemon/http/*.c; do
 	case $f in */main.c|*/varlink-idl.c) ;; *) daemon_srcs="$daemon_srcs $f" ;; esac
 done
 group $daemon_srcs $build/daemon/varlink-idl.c

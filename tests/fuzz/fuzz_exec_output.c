@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * fuzz_exec_output.c: what pollexd makes of an exec poller's programs
- * (daemon/poller_exec.c: exec_poll_cb, exec_start_cb, exec_cancel_cb,
+ * (daemon/exec/exec.c: exec_poll_cb, exec_start_cb, exec_cancel_cb,
  * and what they hand to poller.c, task.c and waits.c).
  *
  * No program runs: proc_start() is replaced (ld --wrap) by a recorder,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * fuzz_http_response.c: what the HTTP pollers make of responses
- * (daemon/poller_http.c: http-batch searches, http-each status polls,
+ * (daemon/http/kinds.c: http-batch searches, http-each status polls,
  * start responses and start_ref, long-running operations, cancels; with
  * rules.c reading them), from status, headers and body to outcomes.
  *

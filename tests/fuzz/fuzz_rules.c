@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * fuzz_rules.c: the outcome rules of the HTTP pollers (daemon/rules.c),
+ * fuzz_rules.c: the outcome rules of the HTTP pollers (daemon/http/rules.c),
  * parsed against in place.
  *
  * The input is three pieces cut at "\n--\n": the "outcome" section of a

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * fuzz_templates.c: the request templates of the HTTP pollers
- * (daemon/rules.c: req_tmpl_read, req_tmpl_render).
+ * (daemon/http/rules.c: req_tmpl_read, req_tmpl_render).
  *
  * The input's first byte chooses per-task or batch and the number of
  * tasks (1 to 4); the rest is four pieces cut at "\n--\n": the request
