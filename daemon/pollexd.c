@@ -336,6 +336,10 @@ pxd_settled(void *arg, uint64_t epoch, enum store_result r)
 	static uint64_t full_logged;
 
 	pxd->store_failing = r != STORE_OK;
+	/* What was said up to this epoch goes first; the replies made
+	 * below follow it, straight to the clients' output. */
+	if (pxd->core.server != NULL)
+		server_settled(pxd->core.server, epoch);
 	if (r == STORE_FULL) {
 		if (mono_ms() - full_logged > 10000) {
 			log_warnx("%s: the store is full (disk full or "
@@ -375,8 +379,6 @@ pxd_settled(void *arg, uint64_t epoch, enum store_result r)
 		}
 		pxd_admit(pxd, epoch);
 	}
-	if (pxd->core.server != NULL)
-		server_settled(pxd->core.server, epoch);
 }
 
 /* A call from a client. */

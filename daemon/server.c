@@ -703,6 +703,31 @@ server_epoch(const struct server *srv)
 	return srv->epoch_fn != NULL ? srv->epoch_fn(srv->epoch_arg) : 0;
 }
 
+/* len more bytes of pend wait for epoch (or a later one before them). */
+static void
+client_fence(struct client *cl, size_t len, uint64_t epoch)
+{
+	struct fence *f = TAILQ_LAST(&cl->fences, fence_list);
+
+	if (f != NULL && f->epoch >= epoch) {
+		f->len += len;
+		return;
+	}
+	if (f == NULL)
+		TAILQ_INSERT_TAIL(&cl->srv->fenced, cl, fenced_entry);
+	f = xmalloc(sizeof *f);
+	f->epoch = epoch;
+	f->len = len;
+	TAILQ_INSERT_TAIL(&cl->fences, f, entry);
+}
+
+/* Does output made at epoch go straight out (nothing waits before it)? */
+static int
+client_unfenced(const struct client *cl, uint64_t epoch)
+{
+	return TAILQ_EMPTY(&cl->fences) && epoch <= cl->srv->settled;
+}
+
 /*
  * Output for a client, made when epoch was the table's: straight out when
  * that is settled and nothing waits before it, else behind the fence of
@@ -712,26 +737,14 @@ server_epoch(const struct server *srv)
 static void
 client_emit(struct client *cl, struct evbuffer *src, uint64_t epoch)
 {
-	struct server *srv = cl->srv;
-	struct fence *f;
 	size_t len = evbuffer_get_length(src);
 
-	if (TAILQ_EMPTY(&cl->fences) && epoch <= srv->settled) {
+	if (client_unfenced(cl, epoch))
 		evbuffer_add_buffer(cl->out, src);
-		return;
-	}
-	f = TAILQ_LAST(&cl->fences, fence_list);
-	if (f != NULL && f->epoch >= epoch)
-		f->len += len;
 	else {
-		if (f == NULL)
-			TAILQ_INSERT_TAIL(&srv->fenced, cl, fenced_entry);
-		f = xmalloc(sizeof *f);
-		f->epoch = epoch;
-		f->len = len;
-		TAILQ_INSERT_TAIL(&cl->fences, f, entry);
+		client_fence(cl, len, epoch);
+		evbuffer_add_buffer(cl->pend, src);
 	}
-	evbuffer_add_buffer(cl->pend, src);
 }
 
 /* The output of settled epochs goes out. */
@@ -795,7 +808,7 @@ slot_sink(void *arg, const char *msg, size_t len, int final)
 {
 	struct slot *s = arg;
 	struct client *cl = s->cl;
-	struct evbuffer *tmp;
+	struct evbuffer *dst;
 	uint64_t epoch;
 
 	if (final && cl->dispatching == s)
@@ -811,16 +824,13 @@ slot_sink(void *arg, const char *msg, size_t len, int final)
 	}
 	epoch = server_epoch(cl->srv);
 	if (s == TAILQ_FIRST(&cl->slots)) {
-		if (TAILQ_EMPTY(&cl->fences) && epoch <= cl->srv->settled) {
-			evbuffer_add(cl->out, msg, len);
-			evbuffer_add(cl->out, "", 1);
-		} else {
-			tmp = evbuffer_new();
-			evbuffer_add(tmp, msg, len);
-			evbuffer_add(tmp, "", 1);
-			client_emit(cl, tmp, epoch);
-			evbuffer_free(tmp);
+		dst = cl->out;
+		if (!client_unfenced(cl, epoch)) {
+			client_fence(cl, len + 1, epoch);
+			dst = cl->pend;
 		}
+		evbuffer_add(dst, msg, len);
+		evbuffer_add(dst, "", 1);
 	} else {
 		if (s->held == NULL)
 			s->held = evbuffer_new();
