@@ -75,10 +75,11 @@ struct ack {
 	size_t nids;
 };
 
-/* A new task that enters its poller when its row is durable. */
+/* A new task that enters its poller when its row is durable (NULL: it
+ * went before, see pxd_admit_forget()). */
 struct admit {
 	uint64_t epoch;
-	char id[TASK_ID_LEN + 1];
+	struct task *t;
 };
 
 static uint64_t
@@ -140,8 +141,23 @@ pxd_admit_later(struct pxd *pxd, struct task *t)
 	}
 	a = &pxd->admits[pxd->nadmit++];
 	a->epoch = store_epoch(pxd->core.store);
-	memcpy(a->id, t->id, sizeof a->id);
+	a->t = t;
 	t->unadmitted = 1;
+}
+
+/* A task waiting for admission is freed (discarded when its commit
+ * failed, or purged): rare, and the queue holds only the tasks of epochs
+ * not settled yet. */
+static void
+pxd_admit_forget(struct pxd *pxd, struct task *t)
+{
+	size_t i;
+
+	for (i = pxd->admit_head; i < pxd->nadmit; i++)
+		if (pxd->admits[i].t == t) {
+			pxd->admits[i].t = NULL;
+			return;
+		}
 }
 
 /* The tasks created in epochs up to durable enter their pollers: starts
@@ -158,8 +174,7 @@ pxd_admit(struct pxd *pxd, uint64_t durable)
 		if (a->epoch > durable)
 			break;
 		pxd->admit_head++;
-		if ((t = tasktab_find(pxd->core.tt, a->id)) == NULL ||
-		    !t->unadmitted)
+		if ((t = a->t) == NULL || !t->unadmitted)
 			continue;
 		t->unadmitted = 0;
 		if (!px_state_terminal((enum px_state)t->state))
@@ -203,6 +218,8 @@ pxd_task_event(void *arg, struct task *t, enum task_event ev,
 	case TASK_EV_PURGED:
 		if (pxd->core.store != NULL)
 			store_forget(pxd->core.store, t);
+		if (t->unadmitted)
+			pxd_admit_forget(pxd, t);
 		break;
 	default:
 		break;
