@@ -375,6 +375,8 @@ conf_free(struct conf *c)
 	free(c->pollers);
 	free(c->file);
 	free(c->store);
+	free(c->pg_conninfo);
+	free(c->node);
 	free(c->socket_path);
 	free(c->socket_group);
 	free(c->state_dir);
@@ -561,7 +563,7 @@ conf_read_group(struct cfg *c, const char *key, char **name, gid_t *gid)
 static int
 conf_read(struct cfg_ctx *ctx, json_object *root, struct conf *conf)
 {
-	struct cfg *c = cfg_new(ctx, root, NULL, NULL);
+	struct cfg *c = cfg_new(ctx, root, NULL, NULL), *pg;
 	struct conf_poller *p;
 	json_object *pollers = NULL;
 	char *store = NULL, host[64];
@@ -607,6 +609,17 @@ conf_read(struct cfg_ctx *ctx, json_object *root, struct conf *conf)
 		}
 	}
 	free(store);
+	if (cfg_sub(c, "postgresql", &pg) == 1) {
+		cfg_string(pg, "conninfo", &conf->pg_conninfo);
+		cfg_string(pg, "node", &conf->node);
+		if (conf->node != NULL && (conf->node[0] == '\0' ||
+		    strlen(conf->node) > 63))
+			cfg_error(pg, "node", "must be 1 to 63 characters");
+		cfg_finish(pg);
+		cfg_free(pg);
+	}
+	if (strcmp(conf->store, "postgresql") == 0 && conf->pg_conninfo == NULL)
+		conf->pg_conninfo = xstrdup("");	/* PG* and the service */
 	if (cfg_string(c, "metrics_listen", &conf->metrics_listen) == 1 &&
 	    metrics_parse_listen(conf->metrics_listen, host, sizeof host,
 	    &port, &why) == -1)

@@ -46,6 +46,8 @@ struct conf {
 	uint64_t commit_delay;		/* ms a change no reply waits for may
 					 * wait for company before its commit */
 	char *store;			/* the store backend's name */
+	char *pg_conninfo;		/* "postgresql": libpq's conninfo */
+	char *node;			/* this node's name (default: host) */
 	char *metrics_listen;		/* "ADDRESS:PORT", NULL: off */
 	struct conf_poller **pollers;
 	size_t npollers;

@@ -17,13 +17,14 @@ daemon_libpollexd_la_SOURCES = \
 	daemon/waits.c daemon/waits.h \
 	daemon/sdnotify.c daemon/sdnotify.h \
 	daemon/store/store.c daemon/store/store.h daemon/store/backend.h \
-	daemon/store/sqlite.c daemon/store/none.c \
+	daemon/store/sqlite.c daemon/store/none.c daemon/store/postgresql.c \
 	daemon/metrics.c daemon/metrics.h
 nodist_daemon_libpollexd_la_SOURCES = daemon/varlink-idl.c
 daemon_libpollexd_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JSONC_CFLAGS) \
-	$(CURL_CFLAGS) $(SQLITE_CFLAGS)
+	$(CURL_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS)
 daemon_libpollexd_la_LIBADD = common/libpxproto.la common/libpxutil.la \
-	$(LIBEVENT_LIBS) $(JSONC_LIBS) $(CURL_LIBS) $(SQLITE_LIBS) -lm
+	$(LIBEVENT_LIBS) $(JSONC_LIBS) $(CURL_LIBS) $(SQLITE_LIBS) \
+	$(LIBPQ_LIBS) -lm
 
 sbin_PROGRAMS += daemon/pollexd
 daemon_pollexd_SOURCES = daemon/main.c

@@ -316,6 +316,7 @@ m_submit(struct core *core, struct call *c, json_object *params)
 	double now = real_now();
 	size_t i, n, nkeyed = 0, nnew = 0, nmade = 0, len, clen;
 	char **made, *reply, *created;
+	const char *why = NULL;
 
 	if ((tasks = param(params, "tasks")) == NULL) {
 		call_invalid(c, "tasks", "missing: an array of TaskSpec");
@@ -329,6 +330,12 @@ m_submit(struct core *core, struct call *c, json_object *params)
 	if (n > core->conf->max_submit) {
 		call_invalid(c, "tasks", "at most %u tasks per call",
 		    core->conf->max_submit);
+		return;
+	}
+	/* A database that cannot be reached: refused now, named, rather
+	 * than an acknowledgement that waits for it. */
+	if (core->store != NULL && !store_healthy(core->store, &why)) {
+		call_error1(c, PX_ERR_STORE_FAILED, "reason", why);
 		return;
 	}
 	specs = xcalloc(n, sizeof *specs);

@@ -484,7 +484,8 @@ pxd_open_store(struct pxd *pxd, char **cause)
 {
 	struct restore_ctx rc = { pxd, NULL, 0, 0, 0 };
 	struct store_params sp = { pxd->state_dir, pxd->core.conf->store_max_size,
-		pxd->core.base };
+		pxd->core.base, pxd->core.conf->pg_conninfo,
+		pxd->core.conf->node };
 	struct conf_poller *cp;
 	struct task *t, *first;
 	double now = real_now();

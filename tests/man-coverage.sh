@@ -58,6 +58,7 @@ grep -ohE '"[a-z][a-z0-9_]*"' "$srcdir"/daemon/*.c "$srcdir"/daemon/*/*.c | tr -
 U='"url": "http://127.0.0.1:1/"'
 set -- \
     '{"@KEY@": null}' \
+    '{"postgresql": {"@KEY@": null}}' \
     '{"pollers": {"p": {"kind": "exec", "poll": ["/bin/true"], "@KEY@": null}}}' \
     '{"pollers": {"p": {"kind": "http-batch", '"$U"', "poll": {"url": "/s"},
       "item_id": "/id", "ref_id": "/id", "outcome": {"rules": []},

@@ -55,6 +55,8 @@ struct store_params {
 	const char *dir;		/* the state directory */
 	uint64_t max_size;		/* bytes; 0: no limit */
 	struct event_base *base;	/* for backends that complete later */
+	const char *conninfo;		/* a database's connection string */
+	const char *node;		/* this daemon's name in a cluster */
 };
 
 /* A commit's end: r, and for STORE_FATAL a cause naming the store. */
@@ -75,13 +77,18 @@ struct store_backend {
 	void (*stats)(void *h, json_object *o);
 	/* A name for the log ("/var/lib/pollex/pollex.db"). */
 	const char *(*describe)(void *h);
-	/* Close; no commit is in flight. */
+	/* Optional: can it take new work now?  (A database that cannot be
+	 * reached: Submit is refused, named, instead of waiting.)  *why says
+	 * what is wrong. */
+	int (*healthy)(void *h, const char **why);
+	/* Close; a commit in flight is dropped (it is retried at start). */
 	void (*close)(void *h);
 };
 
 /* The backends built in, and one a test adds. */
 extern const struct store_backend store_backend_sqlite;
 extern const struct store_backend store_backend_none;
+extern const struct store_backend store_backend_postgresql;
 void store_backend_register(const struct store_backend *be);
 const struct store_backend *store_backend_find(const char *name);
 

@@ -54,7 +54,7 @@ struct store {
 };
 
 static const struct store_backend *backends[STORE_BACKENDS_MAX] = {
-	&store_backend_sqlite, &store_backend_none,
+	&store_backend_sqlite, &store_backend_none, &store_backend_postgresql,
 };
 
 void
@@ -109,7 +109,7 @@ int
 store_open(const char *dir, uint64_t max_size, struct store **out,
     char **cause)
 {
-	struct store_params p = { dir, max_size, NULL };
+	struct store_params p = { dir, max_size, NULL, NULL, NULL };
 
 	return store_open_backend("sqlite", &p, out, cause);
 }
@@ -236,6 +236,12 @@ uint64_t
 store_settled(const struct store *st)
 {
 	return st->settled;
+}
+
+int
+store_healthy(const struct store *st, const char **why)
+{
+	return st->be->healthy == NULL || st->be->healthy(st->h, why);
 }
 
 int

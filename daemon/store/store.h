@@ -63,6 +63,8 @@ size_t store_staged(const struct store *st);
 uint64_t store_epoch(const struct store *st);
 /* The newest settled epoch. */
 uint64_t store_settled(const struct store *st);
+/* Can the store take new work (a database reachable)?  *why if not. */
+int store_healthy(const struct store *st, const char **why);
 /* Is a commit in flight? */
 int store_busy(const struct store *st);
 
