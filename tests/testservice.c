@@ -501,6 +501,7 @@ static void	 h_ctl_requests_get(struct reqctx *);
 static void	 h_ctl_requests_delete(struct reqctx *);
 static void	 h_ctl_tasks_get(struct reqctx *);
 static void	 h_ctl_tasks_delete(struct reqctx *);
+static void	 h_ctl_tasks_post(struct reqctx *);
 static void	 h_ctl_task_get(struct reqctx *);
 static void	 h_ctl_task_post(struct reqctx *);
 static void	 h_ctl_clock_get(struct reqctx *);
@@ -545,6 +546,7 @@ static const struct route routes[] = {
 	{ M_DELETE, "/_control/requests", h_ctl_requests_delete },
 	{ M_GET, "/_control/tasks", h_ctl_tasks_get },
 	{ M_DELETE, "/_control/tasks", h_ctl_tasks_delete },
+	{ M_POST, "/_control/tasks", h_ctl_tasks_post },
 	{ M_GET, "/_control/tasks/:id", h_ctl_task_get },
 	{ M_POST, "/_control/tasks/:id", h_ctl_task_post },
 	{ M_GET, "/_control/clock", h_ctl_clock_get },
@@ -3274,6 +3276,54 @@ h_ctl_tasks_delete(struct reqctx *rc)
 	json_object_object_add(o, "cleared", json_object_new_int64(
 	    (int64_t)svc.ntasks));
 	task_clear_all();
+	reply_json(rc, 200, o);
+}
+
+/*
+ * POST /_control/tasks: create many API 1 tasks at once, for the scale
+ * benchmark: {"count": N, "duration_ms": D} (D as for POST /tasks);
+ * answers {"first": ID, "last": ID}.
+ */
+static void
+h_ctl_tasks_post(struct reqctx *rc)
+{
+	struct spec sp;
+	json_object *o;
+	int64_t count = 0;
+	uint64_t id, first = 0, last = 0;
+
+	if (body_parse(rc) == -1) {
+		reply_body_error(rc);
+		return;
+	}
+	memset(&sp, 0, sizeof sp);
+	sp.duration = svc.default_duration;
+	sp.outcome = TS_DONE;
+	sp.cancellable = 1;
+	sp.retry_after = -1;
+	sp.final_status = 200;
+	sp.mode = MODE_OPLOC;
+	sp.fsv = FSV_DEFAULT;
+	sp.scase = CASE_PASCAL;
+	if (opt_int(rc, "count", 1, 10000000, &count) != 1 ||
+	    opt_int(rc, "duration_ms", 0, MAX_DURATION, &sp.duration) == -1) {
+		reply_error(rc, 400, "bad_request", "expected {\"count\": 1.."
+		    "10000000, \"duration_ms\": N}");
+		return;
+	}
+	while (count-- > 0) {
+		if ((id = task_create(&sp, KIND_TASK, NULL)) == 0) {
+			reply_error(rc, 507, "too_many_tasks",
+			    "the task table is full (-m)");
+			return;
+		}
+		if (first == 0)
+			first = id;
+		last = id;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "first", json_object_new_int64((int64_t)first));
+	json_object_object_add(o, "last", json_object_new_int64((int64_t)last));
 	reply_json(rc, 200, o);
 }
 
