@@ -153,7 +153,7 @@ class Executor(cf.Executor):
             retry = all("idempotency_key" in s for s in chunk)
             r = self._client_call(lambda c: c.submit_many(chunk),
                                   retry_sent=retry)
-            out.extend(self._track(tid) for tid in r.ids)
+            out.extend(self._track(r.ids))
         return out
 
     def attach(self, task_id):
@@ -166,7 +166,7 @@ class Executor(cf.Executor):
             if self._shutdown:
                 raise RuntimeError("cannot attach new futures after "
                                    "shutdown")
-        fut = self._track(task.id)
+        fut, = self._track([task.id])
         if task.done:
             self._resolve(task)
         return fut
@@ -224,12 +224,20 @@ class Executor(cf.Executor):
             for f in outstanding:
                 f.cancel()
         self._wake()
+        with self._lock:
+            t = self._thread
+            if t is None:
+                self._close_wake()
+                self.client.close()
         if wait:
             cf.wait(outstanding)
-            t = self._thread
             if t is not None:
                 t.join()
             self.client.close()
+
+    def _close_wake(self):
+        self._wake_r.close()
+        self._wake_w.close()
 
     # Internals
 
@@ -262,17 +270,22 @@ class Executor(cf.Executor):
             time.sleep(delay)   # backoff before reconnecting
             delay = min(delay * 2, self.backoff_max)
 
-    def _track(self, task_id):
-        fut = Future(self, task_id)
+    def _track(self, ids):
+        futs = [Future(self, tid) for tid in ids]
         with self._lock:
-            self._futures.setdefault(task_id, []).append(fut)
-            if self._thread is None or not self._thread.is_alive():
+            for fut in futs:
+                self._futures.setdefault(fut.task_id, []).append(fut)
+            if self._thread is None:
+                if self._wake_r.fileno() == -1:
+                    self._wake_r, self._wake_w = _socket.socketpair()
+                    self._wake_r.setblocking(False)
+                    self._wake_w.setblocking(False)
                 self._thread = threading.Thread(
                     target=self._run, name="pollex-executor-%s" % self.poller,
                     daemon=True)
                 self._thread.start()
         self._wake()
-        return fut
+        return futs
 
     def _wake(self):
         try:
@@ -330,6 +343,12 @@ class Executor(cf.Executor):
             self._fail(ids, Error("the pollex executor's thread failed: %r"
                                   % (e,)))
             raise
+        finally:
+            with self._lock:
+                if self._thread is threading.current_thread():
+                    self._thread = None
+            if self._shutdown:
+                self.client.close()
 
     def _loop(self):
         conn = None
@@ -361,6 +380,10 @@ class Executor(cf.Executor):
             with self._lock:
                 want = set(self._futures)
                 if not want and self._shutdown:
+                    # Under the lock: a future tracked after this starts
+                    # a thread of its own.
+                    self._thread = None
+                    self._close_wake()
                     break
             if not want:
                 if conn is not None:

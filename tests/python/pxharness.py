@@ -177,6 +177,12 @@ class DaemonTestCase(unittest.TestCase):
             raise
         cls.socket = cls.daemon.socket
 
+    def client(self):
+        """A Client of the daemon, closed after the test."""
+        c = pollex.Client(self.socket, timeout=BOUND)
+        self.addCleanup(c.close)
+        return c
+
     @classmethod
     def tearDownClass(cls):
         try:
