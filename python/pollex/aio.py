@@ -153,6 +153,8 @@ class Client:
         self._wake = None
         self._waiter = None
         self._closed = False
+        #: Connections the handles' Wait stream opened.
+        self.wait_connections = 0
 
     async def __aenter__(self):
         await self.connect()
@@ -391,6 +393,7 @@ class Client:
                         drop()
                         try:
                             conn = await _Conn.open(self.socket, self.timeout)
+                            self.wait_connections += 1
                             await conn.send("Wait", {"ids": sorted(want)},
                                             more=True)
                         except ConnectionError as e:

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 import unittest
+import uuid
 
 import pollex
 
@@ -21,6 +22,12 @@ JOBPROG = os.path.join(HERE, "jobprog.py")
 
 #: Every wait in the tests is bounded by this (seconds).
 BOUND = 60
+
+
+def U():
+    """A unique value for refs: pollexd maps the same poller and ref to
+    the same task."""
+    return uuid.uuid4().hex
 
 
 def _env(name):

@@ -10,7 +10,7 @@ from unittest import mock
 
 import pollex
 from pollex import _wire
-from pxharness import BOUND, DaemonTestCase
+from pxharness import U, BOUND, DaemonTestCase
 
 
 class SocketLookup(unittest.TestCase):
@@ -129,7 +129,7 @@ class Methods(DaemonTestCase):
     def test_submit_many_and_idempotency(self):
         r = self.c.submit_many([
             {"poller": "job", "args": {"seconds": 0}, "idempotency_key": "k1"},
-            {"poller": "job", "ref": {"seconds": 0, "value": "byref"}},
+            {"poller": "job", "ref": {"u": U(), "seconds": 0, "value": "byref"}},
         ])
         self.assertEqual(r.created, [True, True])
         again = self.c.submit("job", args={"seconds": 0},
@@ -194,7 +194,7 @@ class Methods(DaemonTestCase):
         self.assertEqual(self.c.get(tid).state, "cancelled")
 
     def test_list_and_iter(self):
-        ids = self.c.submit_many([{"poller": "job", "ref": {"n": i},
+        ids = self.c.submit_many([{"poller": "job", "ref": {"u": U(), "n": i},
                                    "labels": {"list": "yes"}}
                                   for i in range(5)]).ids
         p = self.c.list(labels={"list": "yes"}, limit=2)
@@ -208,7 +208,7 @@ class Methods(DaemonTestCase):
     def test_watch(self):
         w = self.c.watch(poller="job", labels={"w": "1"})
         self.assertEqual(next(w).event, "ready")
-        tid = self.c.submit("job", ref={"seconds": 0}, labels={"w": "1"})
+        tid = self.c.submit("job", ref={"u": U(), "seconds": 0}, labels={"w": "1"})
         events = []
         for ev in w:
             self.assertIsInstance(ev, pollex.Event)

@@ -12,7 +12,7 @@ import time
 import unittest
 
 import pollex
-from pxharness import BOUND, DaemonTestCase
+from pxharness import U, BOUND, DaemonTestCase
 
 
 class PublishExample(DaemonTestCase):
@@ -194,7 +194,7 @@ class Futures(DaemonTestCase):
 
     def test_one_thread_one_stream(self):
         before = set(threading.enumerate())
-        fs = self.ex.submit_many([{"ref": {"seconds": 0.2, "value": i}}
+        fs = self.ex.submit_many([{"ref": {"u": U(), "seconds": 0.2, "value": i}}
                                   for i in range(300)])
         self.assertEqual(set(threading.enumerate()) - before,
                          {self.ex._thread})
