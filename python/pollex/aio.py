@@ -62,9 +62,11 @@ class _Conn:
     async def recv(self):
         try:
             raw = await self.reader.readuntil(b"\0")
-        except asyncio.IncompleteReadError:
+        except asyncio.IncompleteReadError as e:
             self.close()
-            raise ConnectionError("pollexd closed the connection") from None
+            raise ConnectionError(
+                "pollexd closed the connection" +
+                (" in the middle of a reply" if e.partial else "")) from None
         except asyncio.LimitOverrunError:
             self.close()
             raise ProtocolError("pollexd sent a message over %d bytes"

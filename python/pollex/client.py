@@ -92,7 +92,10 @@ class Connection:
                     self.sock.settimeout(self.timeout)
             if not data:
                 self.close()
-                raise ConnectionError("pollexd closed the connection")
+                raise ConnectionError(
+                    "pollexd closed the connection" +
+                    (" in the middle of a reply" if self._dec.partial
+                     else ""))
             try:
                 self._pending.extend(self._dec.feed(data))
             except ProtocolError:
