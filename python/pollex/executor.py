@@ -65,7 +65,8 @@ class Future(cf.Future):
         if ex is None:
             return False
         try:
-            r = ex._client_call(lambda c: c.cancel(self.task_id))
+            r = ex._client_call(lambda c: c.cancel(self.task_id),
+                                retry_sent=True)
         except Error as e:
             self.cancel_reason = str(e)
             return False
@@ -161,7 +162,7 @@ class Executor(cf.Executor):
         other (the task id is the continuation token).  Raises
         pollex.TaskNotFound when pollexd has no such task (or the caller
         may not see it).  The task may belong to any poller."""
-        task = self._client_call(lambda c: c.get(task_id))
+        task = self._client_call(lambda c: c.get(task_id), retry_sent=True)
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot attach new futures after "
@@ -256,11 +257,10 @@ class Executor(cf.Executor):
                     raise
                 sent = True
                 return fn(self.client)
-            except ShuttingDown as e:
-                err = e
             except ProtocolError:
                 raise
-            except ConnectionError as e:
+            except (ConnectionError, ShuttingDown) as e:
+                # Sent again only when that cannot do anything twice.
                 if sent and not retry_sent:
                     raise
                 err = e
