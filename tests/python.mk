@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: ISC
 # The Python package (python/pollex) and its tests: unittest suites run
 # with the system python3 against the real pollexd and the HTTP test
-# service (tests/python.sh; skipped without python3).
+# service (tests/python.sh; skipped without python3).  pollexd and
+# tests/testservice are built by "all", which "check" builds first.
 
 PYTHON_PKG = python/pyproject.toml python/README.md \
 	python/pollex/__init__.py python/pollex/_wire.py \
@@ -14,4 +15,3 @@ PYTHON_TESTS = tests/python/pxharness.py tests/python/jobprog.py \
 
 TESTS += tests/python.sh
 EXTRA_DIST += tests/python.sh $(PYTHON_PKG) $(PYTHON_TESTS)
-tests/python.sh.log: daemon/pollexd$(EXEEXT) tests/testservice$(EXEEXT)
