@@ -141,6 +141,20 @@ def decode_message(raw):
     return params, bool(msg.get("continues")), None
 
 
+def replace_delay(restart_gap, waiting, new, elapsed):
+    """How long a streamed Wait of ``waiting`` ids, started ``elapsed``
+    seconds ago, should still run before it is replaced by one that also
+    has ``new`` ids: at once when the new ids are at least as many as the
+    old (so a growing set is sent O(n) ids in total, not O(n^2)), else
+    after ``restart_gap`` plus 20 microseconds per id waited for (a
+    second for 50,000), which lets a stream of single submits share
+    replacements.  A new task is polled no sooner than the poller's
+    coalesce window anyway."""
+    if new >= waiting:
+        return 0.0
+    return restart_gap + waiting * 20e-6 - elapsed
+
+
 def wait_params(ids, return_when=None, timeout=None):
     p = {"ids": list(ids)}
     if return_when is not None:

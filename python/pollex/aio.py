@@ -386,7 +386,9 @@ class Client:
                     await wake.wait()
                     continue
                 if conn is None or not waiting or (want - waiting):
-                    gap = last_start + self.restart_gap - time.monotonic()
+                    gap = _wire.replace_delay(
+                        self.restart_gap, len(waiting), len(want - waiting),
+                        time.monotonic() - last_start)
                     if conn is not None and waiting and gap > 0:
                         await asyncio.wait({rt}, timeout=gap)
                         if not rt.done():

@@ -7,8 +7,10 @@ of an executor.  The thread keeps a single ``io.pollex.Wait`` call with
 "more" open for all outstanding task ids; pollexd answers each task in a
 reply of its own as it finishes.  A Wait's ids are fixed, so when futures
 are added the thread replaces the call (closing its connection drops the
-old one in pollexd) with one for every outstanding id; replacements are at
-least ``restart_gap`` seconds apart so that a burst of submits shares one.
+old one in pollexd) with one for every outstanding id; a replacement waits
+up to ``restart_gap`` plus 20 us per id already waited for, unless the new
+ids are as many as the old (_wire.replace_delay), so that a burst of
+submits shares one and a growing set costs O(n) resent ids.
 Nothing in Python polls: the thread sleeps in select() until pollexd
 answers or a future is added.
 """
@@ -393,7 +395,9 @@ class Executor(cf.Executor):
                 select.select([wake], [], [])
                 continue
             if conn is None or not waiting or (want - waiting):
-                gap = last_start + self.restart_gap - time.monotonic()
+                gap = _wire.replace_delay(self.restart_gap, len(waiting),
+                                          len(want - waiting),
+                                          time.monotonic() - last_start)
                 if conn is not None and waiting and gap > 0:
                     # Let a burst of submits share one replacement; read
                     # what comes meanwhile.
