@@ -152,6 +152,7 @@ class Client:
         self._conn = None
         self._lock = None
         self._waits = {}        # task id -> asyncio.Future of its Task
+        self._new = set()       # ids not in the Wait in flight
         self._wake = None
         self._waiter = None
         self._closed = False
@@ -322,6 +323,7 @@ class Client:
         if f is None or f.done():
             f = asyncio.get_running_loop().create_future()
             self._waits[task_id] = f
+            self._new.add(task_id)
             if self._wake is None:
                 self._wake = asyncio.Event()
             self._wake.set()
@@ -331,6 +333,7 @@ class Client:
 
     def _settle(self, ids, exc=None, task=None):
         for tid in ids:
+            self._new.discard(tid)
             f = self._waits.pop(tid, None)
             if f is not None and not f.done():
                 if exc is not None:
@@ -340,8 +343,10 @@ class Client:
 
     async def _wait_loop(self):
         conn = None
-        rt = None
-        waiting = set()
+        rt = None           # the pending read of the stream
+        dec = None
+        call_ids = []
+        in_call = False
         last_start = 0.0
         down_since = None
         delay = self.backoff_initial
@@ -365,48 +370,50 @@ class Client:
             delay = min(delay * 2, self.backoff_max)
 
         def drop():
-            nonlocal conn, rt, waiting
+            nonlocal conn, rt, in_call
             if rt is not None:
                 rt.cancel()
                 rt = None
             if conn is not None:
                 conn.close()
                 conn = None
-            waiting = set()
+            in_call = False
 
         try:
             while True:
-                # Forget futures nobody awaits any more.
-                for tid in [t for t, f in self._waits.items() if f.done()]:
-                    del self._waits[tid]
-                want = set(self._waits)
-                if not want:
+                if not self._waits:
                     drop()
                     wake.clear()
                     await wake.wait()
                     continue
-                if conn is None or not waiting or (want - waiting):
+                new = len(self._new)
+                if conn is None or not in_call or new:
                     gap = _wire.replace_delay(
-                        self.restart_gap, len(waiting), len(want - waiting),
+                        self.restart_gap, len(call_ids), new,
                         time.monotonic() - last_start)
-                    if conn is not None and waiting and gap > 0:
+                    if conn is not None and in_call and gap > 0:
                         await asyncio.wait({rt}, timeout=gap)
                         if not rt.done():
                             continue
                     else:
                         drop()
+                        call_ids = sorted(self._waits)
+                        self._new.clear()
                         try:
                             conn = await _Conn.open(self.socket, self.timeout)
                             self.wait_connections += 1
-                            await conn.send("Wait", {"ids": sorted(want)},
+                            await conn.send("Wait", {"ids": call_ids},
                                             more=True)
                         except ConnectionError as e:
                             drop()
+                            self._new.update(call_ids)
                             await lost(e)
                             continue
-                        waiting = want
+                        dec = _wire.Decoder()
+                        in_call = True
                         last_start = time.monotonic()
-                        rt = asyncio.ensure_future(conn.recv())
+                        rt = asyncio.ensure_future(
+                            conn.reader.read(1 << 16))
                         continue
                 else:
                     wake.clear()
@@ -418,39 +425,49 @@ class Client:
                         wt.cancel()
                     if not rt.done():
                         continue
+                err = None
+                msgs = []
                 try:
-                    params, continues, verr = rt.result()
+                    data = rt.result()
+                    if not data:
+                        raise ConnectionError(
+                            "pollexd closed the connection")
+                    msgs = dec.feed(data)
                 except ConnectionError as e:
-                    drop()
-                    await lost(e)
-                    continue
+                    err = e
+                except OSError as e:
+                    err = ConnectionError("lost the connection to pollexd: "
+                                          "%s" % e)
                 rt = None
-                if verr is not None:
-                    if isinstance(verr, ShuttingDown):
+                for params, continues, verr in msgs:
+                    if verr is not None:
+                        if isinstance(verr, ShuttingDown):
+                            err = verr
+                            break
+                        if isinstance(verr, TaskNotFound) and \
+                                verr.id in call_ids:
+                            self._settle([verr.id], verr)
+                        else:
+                            self._settle(call_ids, verr)
                         drop()
-                        await lost(verr)
-                        continue
-                    if isinstance(verr, TaskNotFound) and verr.id in want:
-                        self._settle([verr.id], verr)
-                    else:
-                        self._settle(want, verr)
+                        break
+                    try:
+                        res = WaitResult.from_json(params)
+                    except ProtocolError as e:
+                        err = e
+                        break
+                    down_since = None
+                    delay = self.backoff_initial
+                    for t in res.done:
+                        if t.done:
+                            self._settle([t.id], task=t)
+                    if not continues:
+                        in_call = False
+                if err is not None:
                     drop()
-                    continue
-                try:
-                    res = WaitResult.from_json(params)
-                except ProtocolError as e:
-                    drop()
-                    await lost(e)
-                    continue
-                down_since = None
-                delay = self.backoff_initial
-                for t in res.done:
-                    if t.done:
-                        self._settle([t.id], task=t)
-                if continues:
-                    rt = asyncio.ensure_future(conn.recv())
-                else:
-                    waiting = set()
+                    await lost(err)
+                elif conn is not None and in_call:
+                    rt = asyncio.ensure_future(conn.reader.read(1 << 16))
         finally:
             drop()
 

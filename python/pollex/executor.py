@@ -110,6 +110,7 @@ class Executor(cf.Executor):
         self.restart_gap = restart_gap
         self._lock = threading.Lock()
         self._futures = {}          # task id -> [Future, ...]
+        self._new = set()           # ids not in the Wait in flight
         self._shutdown = False
         self._thread = None
         self._wake_r, self._wake_w = _socket.socketpair()
@@ -277,6 +278,7 @@ class Executor(cf.Executor):
         with self._lock:
             for fut in futs:
                 self._futures.setdefault(fut.task_id, []).append(fut)
+                self._new.add(fut.task_id)
             if self._thread is None:
                 if self._wake_r.fileno() == -1:
                     self._wake_r, self._wake_w = _socket.socketpair()
@@ -304,6 +306,7 @@ class Executor(cf.Executor):
 
     def _take(self, task_id):
         with self._lock:
+            self._new.discard(task_id)
             return self._futures.pop(task_id, [])
 
     def _resolve(self, task):
@@ -355,7 +358,8 @@ class Executor(cf.Executor):
     def _loop(self):
         conn = None
         dec = None
-        waiting = set()     # ids of the Wait in flight on conn
+        call_ids = []       # ids of the Wait in flight on conn (None: none)
+        in_call = False
         last_start = 0.0
         down_since = None   # when the connection was lost, while it is
         delay = self.backoff_initial
@@ -377,50 +381,54 @@ class Executor(cf.Executor):
             time.sleep(delay)
             delay = min(delay * 2, self.backoff_max)
 
+        def drop():
+            nonlocal conn, in_call
+            if conn is not None:
+                conn.close()
+                conn = None
+            in_call = False
+
         while True:
             self._drain_wake()
             with self._lock:
-                want = set(self._futures)
-                if not want and self._shutdown:
+                outstanding = len(self._futures)
+                new = len(self._new)
+                if not outstanding and self._shutdown:
                     # Under the lock: a future tracked after this starts
                     # a thread of its own.
                     self._thread = None
                     self._close_wake()
                     break
-            if not want:
-                if conn is not None:
-                    conn.close()
-                    conn = None
-                    waiting = set()
+            if not outstanding:
+                drop()
                 select.select([wake], [], [])
                 continue
-            if conn is None or not waiting or (want - waiting):
-                gap = _wire.replace_delay(self.restart_gap, len(waiting),
-                                          len(want - waiting),
-                                          time.monotonic() - last_start)
-                if conn is not None and waiting and gap > 0:
+            if conn is None or not in_call or new:
+                gap = _wire.replace_delay(self.restart_gap, len(call_ids),
+                                          new, time.monotonic() - last_start)
+                if conn is not None and in_call and gap > 0:
                     # Let a burst of submits share one replacement; read
                     # what comes meanwhile.
                     r, _, _ = select.select([conn.sock], [], [], gap)
                     if not r:
                         continue
                 else:
-                    if conn is not None:
-                        conn.close()
-                    conn = None
-                    waiting = set()
+                    drop()
+                    with self._lock:
+                        call_ids = sorted(self._futures)
+                        self._new.clear()
                     try:
                         conn = Connection(self.socket, None)
                         self.wait_connections += 1
-                        conn.send("Wait", {"ids": sorted(want)}, more=True)
+                        conn.send("Wait", {"ids": call_ids}, more=True)
                     except ConnectionError as e:
-                        if conn is not None:
-                            conn.close()
-                            conn = None
+                        drop()
+                        with self._lock:
+                            self._new.update(call_ids)
                         lost(e)
                         continue
                     dec = _wire.Decoder()
-                    waiting = want
+                    in_call = True
                     last_start = time.monotonic()
                     continue
             else:
@@ -443,13 +451,13 @@ class Executor(cf.Executor):
                 if verr is not None:
                     if isinstance(verr, ShuttingDown):
                         err = verr
-                    elif isinstance(verr, TaskNotFound) and verr.id in want:
+                        break
+                    if isinstance(verr, TaskNotFound) and \
+                            verr.id in call_ids:
                         self._fail([verr.id], verr)
                     else:
-                        self._fail(want, verr)
-                    conn.close()
-                    conn = None
-                    waiting = set()
+                        self._fail(call_ids, verr)
+                    drop()
                     break
                 try:
                     res = WaitResult.from_json(params)
@@ -463,15 +471,11 @@ class Executor(cf.Executor):
                     if t.done:
                         self._resolve(t)
                 if not continues:
-                    waiting = set()     # the call ended; the next begins
+                    in_call = False     # the call ended; the next begins
             if err is not None:
-                if conn is not None:
-                    conn.close()
-                    conn = None
-                waiting = set()
+                drop()
                 lost(err)
-        if conn is not None:
-            conn.close()
+        drop()
 
     def _give_up(self, err):
         with self._lock:
