@@ -85,21 +85,19 @@ class Decoder:
 
     def feed(self, data):
         self._buf += data
-        out = []
-        start = 0
         buf = self._buf
-        while True:
-            end = buf.find(b"\0", start)
-            if end < 0:
-                break
-            out.append(decode_message(bytes(buf[start:end])))
-            start = end + 1
-        if start:
-            del buf[:start]
+        end = buf.rfind(b"\0")
+        if end < 0:
+            if len(buf) > self._limit:
+                raise ProtocolError("pollexd sent a message over %d bytes"
+                                    % self._limit)
+            return []
+        raws = bytes(buf[:end]).split(b"\0")
+        del buf[:end + 1]
         if len(buf) > self._limit:
             raise ProtocolError("pollexd sent a message over %d bytes"
                                 % self._limit)
-        return out
+        return [decode_message(raw) for raw in raws]
 
     @property
     def partial(self):
@@ -119,6 +117,10 @@ def decode_message(raw):
     except (UnicodeDecodeError, ValueError) as e:
         raise ProtocolError("the reply from pollexd is not valid JSON (%s): %s"
                             % (e, _snippet(raw))) from None
+    return _check_message(msg, raw)
+
+
+def _check_message(msg, raw):
     if not isinstance(msg, dict):
         raise ProtocolError("the reply from pollexd is not a JSON object: %s"
                             % _snippet(raw))

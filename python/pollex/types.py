@@ -22,11 +22,16 @@ TERMINAL_STATES = frozenset(
     ("succeeded", "failed", "cancelled", "expired"))
 
 
+_NAMES = {}
+
+
 def _build(cls, d, what, nested=None):
     if not isinstance(d, dict):
         raise ProtocolError("pollexd sent %s that is not an object: %r"
                             % (what, d))
-    names = {f.name for f in fields(cls)} - {"extra"}
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = frozenset(f.name for f in fields(cls)) - {"extra"}
     kw = {}
     extra = {}
     for k, v in d.items():
@@ -83,7 +88,17 @@ class Task:
 
     @classmethod
     def from_json(cls, d):
-        t = _build(cls, d, "a task", {"error": TaskError.from_json})
+        t = None
+        if isinstance(d, dict) and "extra" not in d:
+            try:
+                t = cls(**d)    # the common case: every member known
+            except TypeError:
+                pass
+            else:
+                if t.error is not None:
+                    t.error = TaskError.from_json(t.error)
+        if t is None:
+            t = _build(cls, d, "a task", {"error": TaskError.from_json})
         if not isinstance(t.id, str) or not isinstance(t.state, str):
             raise ProtocolError("pollexd sent a task with a bad id or state: "
                                 "%r" % (d,))
