@@ -17,6 +17,7 @@ Streams (``wait_iter``, ``watch``) have connections of their own.
 """
 
 import asyncio
+import math
 import time
 
 from . import _wire
@@ -204,8 +205,8 @@ class Client:
             conn = await self._connection()
             try:
                 await conn.send(method, parameters)
-                tmo = None if self.timeout is None \
-                    else self.timeout + extra_time
+                tmo = None if self.timeout is None or \
+                    extra_time == math.inf else self.timeout + extra_time
                 try:
                     p, continues, err = await asyncio.wait_for(conn.recv(),
                                                                tmo)
@@ -246,7 +247,11 @@ class Client:
         return Task.from_json((await self.call("Get", {"id": id})).get("task"))
 
     async def cancel(self, id):
-        return CancelResult.from_json(await self.call("Cancel", {"id": id}))
+        """A CancelResult, true only when the task was cancelled; the
+        reply waits for the poller's cancel function, not for the client's
+        timeout."""
+        return CancelResult.from_json(
+            await self.call("Cancel", {"id": id}, math.inf))
 
     async def wait(self, ids, return_when=None, timeout=None):
         """One Wait on a connection of its own (so other calls are not

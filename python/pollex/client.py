@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: ISC
 """The blocking client: one method per io.pollex method."""
 
-import errno
+import math
 import socket as _socket
 import threading
 import time
@@ -66,17 +66,20 @@ class Connection:
                                   % (self.path, e)) from None
 
     def recv(self, deadline=None):
-        """The next reply as (parameters, continues, error or None)."""
+        """The next reply as (parameters, continues, error or None).
+        ``deadline`` (time.monotonic()) replaces the connection's timeout
+        for this reply; math.inf waits as long as it takes."""
         while not self._pending:
             if self.sock is None:
                 raise ConnectionError("the connection to pollexd is closed")
-            if deadline is not None:
+            if deadline == math.inf:
+                self.sock.settimeout(None)
+            elif deadline is not None:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self.close()
                     raise ConnectionError("no reply from pollexd in time")
-                self.sock.settimeout(left if self.timeout is None
-                                     else min(left, self.timeout))
+                self.sock.settimeout(left)
             try:
                 data = self.sock.recv(1 << 16)
             except _socket.timeout:
@@ -136,7 +139,9 @@ class Client:
     ``/tmp/pollex-UID/pollex.sock``) when one exists, else
     ``/run/pollex/pollex.sock``.  ``timeout`` bounds connecting and every
     wait for a reply (None: no bound; a Wait with its own ``timeout`` is
-    given that much longer).
+    given that much longer, one without waits as long as it takes, and so
+    does a Cancel, which pollexd bounds with the cancel function's
+    timeout).
 
     The connection is opened on the first call and reopened by the next
     call after it broke.  A Client may be shared by threads: calls are
@@ -178,7 +183,8 @@ class Client:
     def call(self, method, parameters=None, timeout_extra=None):
         """Call any method (``"Stats"`` or ``"io.pollex.Stats"``, or
         another interface's by its full name) and return the reply's
-        parameters as a dict."""
+        parameters as a dict.  ``timeout_extra`` (seconds) lengthens the
+        client's timeout for this reply; math.inf lifts it."""
         with self._lock:
             conn = self._connection()
             if timeout_extra is not None and self.timeout is not None:
@@ -187,6 +193,10 @@ class Client:
                     time.monotonic() + self.timeout + timeout_extra)
                 if err is not None:
                     raise err
+                if continues:
+                    conn.close()
+                    raise ProtocolError("pollexd answered %s with more "
+                                        "than one reply" % method)
                 return params
             return conn.call(method, parameters)
 
@@ -216,8 +226,11 @@ class Client:
 
     def cancel(self, id):
         """Ask pollexd to cancel a task.  The CancelResult is true only
-        when the task was cancelled; a refusal is not an exception."""
-        return CancelResult.from_json(self.call("Cancel", {"id": id}))
+        when the task was cancelled; a refusal is not an exception.  The
+        reply waits for the poller's cancel function (bounded by the
+        poller's own timeout in pollexd), not for the client's timeout."""
+        return CancelResult.from_json(
+            self.call("Cancel", {"id": id}, math.inf))
 
     def wait(self, ids, return_when=None, timeout=None):
         """Wait until the tasks finish, like concurrent.futures.wait
@@ -227,8 +240,8 @@ class Client:
         if isinstance(ids, str):
             ids = [ids]
         p = _wire.wait_params(ids, return_when, timeout)
-        return WaitResult.from_json(
-            self.call("Wait", p, timeout_extra=timeout or 0))
+        return WaitResult.from_json(self.call(
+            "Wait", p, math.inf if timeout is None else timeout))
 
     def wait_iter(self, ids, return_when=None, timeout=None):
         """A streamed Wait on a connection of its own: yields each Task as

@@ -140,10 +140,12 @@ class Executor(cf.Executor):
         return self.submit_many([spec])[0]
 
     def submit_many(self, specs):
-        """Submit many tasks in one Submit call (all or none): each spec a
-        dict of ``args``, ``ref``, ``labels``, ``timeout``, ``deadline``,
-        ``idempotency_key`` (``poller`` defaults to the executor's).
-        Returns their futures in order."""
+        """Submit many tasks, in one Submit call per 10,000 (each call all
+        or none): each spec a dict of ``args``, ``ref``, ``labels``,
+        ``timeout``, ``deadline``, ``idempotency_key`` (``poller``
+        defaults to the executor's).  Returns their futures in order.  When
+        a call fails, the exception's ``futures`` holds the futures of the
+        calls before it, whose tasks exist."""
         specs = [dict(s) for s in specs]
         for s in specs:
             s.setdefault("poller", self.poller)
@@ -155,8 +157,14 @@ class Executor(cf.Executor):
         for i in range(0, len(specs), 10000):
             chunk = specs[i:i + 10000]
             retry = all("idempotency_key" in s for s in chunk)
-            r = self._client_call(lambda c: c.submit_many(chunk),
-                                  retry_sent=retry)
+            try:
+                r = self._client_call(lambda c: c.submit_many(chunk),
+                                      retry_sent=retry)
+            except Error as e:
+                # The calls before this one made their tasks: their
+                # futures go with the error.
+                e.futures = out
+                raise
             out.extend(self._track(r.ids))
         return out
 

@@ -107,6 +107,17 @@ class Methods(DaemonTestCase):
         self.assertEqual(r.not_done, [tid])
         self.assertTrue(self.c.cancel(tid))
 
+    def test_wait_outlasts_the_io_timeout(self):
+        # The client's timeout bounds replies, not a Wait's own time.
+        with pollex.Client(self.socket, timeout=0.3) as c:
+            tid = c.submit("job", ref={"u": U(), "seconds": 1})
+            slow = c.submit("job", ref={"u": U(), "seconds": 30})
+            r = c.wait([slow], timeout=0.8)
+            self.assertTrue(r.timed_out)
+            r = c.wait([tid])
+            self.assertEqual(r.done[0].state, "succeeded")
+            self.assertTrue(c.cancel(slow))
+
     def test_wait_first_completed_and_stream(self):
         slow = self.c.submit("job", args={"seconds": 30})
         fast = self.c.submit("job", args={"seconds": 0.1})
