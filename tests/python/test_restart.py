@@ -28,6 +28,13 @@ class Restart(unittest.TestCase):
                 self.assertLess(time.monotonic(), deadline)
                 time.sleep(0.02)
 
+    async def stream_open(self, c):
+        # Bounded: until the handles' Wait stream is connected.
+        deadline = time.monotonic() + BOUND
+        while c.wait_connections < 1:
+            self.assertLess(time.monotonic(), deadline)
+            await asyncio.sleep(0.01)
+
     def test_kill_and_restart(self):
         with pollex.Executor("job", self.socket) as ex:
             fs = [ex.submit({"seconds": 3, "value": i}) for i in range(20)]
@@ -60,7 +67,7 @@ class Restart(unittest.TestCase):
                       for i in range(5)]
                 self.await_pending([h.id for h in hs])
                 waits = asyncio.ensure_future(asyncio.gather(*hs))
-                await asyncio.sleep(0.2)    # the handles are awaited
+                await self.stream_open(c)
                 self.daemon.kill()
                 await asyncio.sleep(0.3)
                 self.assertFalse(waits.done())
@@ -95,7 +102,7 @@ class Restart(unittest.TestCase):
                 h = await c.submit("job", args={"seconds": 30})
                 self.await_pending([h.id])
                 w = asyncio.ensure_future(h.wait())
-                await asyncio.sleep(0.2)
+                await self.stream_open(c)
                 self.daemon.kill()
                 with self.assertRaises(pollex.ConnectionError):
                     await asyncio.wait_for(w, BOUND)
