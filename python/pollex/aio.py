@@ -21,7 +21,8 @@ import math
 import time
 
 from . import _wire
-from .errors import ConnectionError, ProtocolError, ShuttingDown, TaskNotFound
+from .errors import (ConnectionError, Error, ProtocolError, ShuttingDown,
+                     TaskNotFound)
 from .types import (CancelResult, Event, Page, Poller, ServiceInfo, Stats,
                     SubmitResult, Task, WaitResult)
 
@@ -473,6 +474,12 @@ class Client:
                     await lost(err)
                 elif conn is not None and in_call:
                     rt = asyncio.ensure_future(conn.reader.read(1 << 16))
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:      # never leave handles hanging
+            self._settle(list(self._waits), Error(
+                "the pollex waiter task failed: %r" % (e,)))
+            raise
         finally:
             drop()
 

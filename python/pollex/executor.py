@@ -16,8 +16,6 @@ answers or a future is added.
 """
 
 import concurrent.futures as cf
-import itertools
-import os
 import select
 import socket as _socket
 import threading
@@ -28,7 +26,7 @@ from . import _wire
 from .client import Client, Connection
 from .errors import (ConnectionError, Error, ProtocolError, ShuttingDown,
                      TaskNotFound)
-from .types import Task, WaitResult
+from .types import WaitResult
 
 __all__ = ["Executor", "Future"]
 

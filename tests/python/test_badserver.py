@@ -4,7 +4,6 @@ every bad reply gives a clear pollex.ProtocolError or ConnectionError,
 never a hang or a stray JSON or KeyError."""
 
 import asyncio
-import concurrent.futures as cf
 import json
 import os
 import socket
