@@ -93,7 +93,9 @@ class Executor(cf.Executor):
     ``backoff_max``) and futures go on waiting; after this many seconds
     without a connection every outstanding future fails with
     pollex.ConnectionError.  None: never give up.  ``io_timeout`` bounds
-    each control call (Submit, Get, Cancel) once connected.
+    the replies of Submit and Get once connected (Cancel waits for the
+    poller's cancel function, which pollexd bounds).  ``restart_gap``:
+    see _wire.replace_delay.
     """
 
     def __init__(self, poller, socket=None, *, reconnect_timeout=300.0,
