@@ -8,4 +8,4 @@ bench_stamp_poller_SOURCES = bench/stamp-poller.c
 bench_fsync_floor_SOURCES = bench/fsync-floor.c
 bench_fsync_floor_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
 bench_fsync_floor_LDADD = $(SQLITE_LIBS)
-EXTRA_DIST += bench/run.sh bench/soak.sh bench/http.sh
+EXTRA_DIST += bench/run.sh bench/soak.sh bench/http.sh bench/python-executor.py
