@@ -802,10 +802,14 @@ http_trace_text(const struct http_client *cl, struct http_tlines *t,
 	size_t n, flen, i, k;
 	unsigned char ch;
 
-	/* Scrub a token's length past the cut too: no token prefix stays. */
+	/* Only what is kept, and a token's length past the cut: a token
+	 * across the cut is scrubbed whole, no piece of it stays. */
 	n = len;
-	if (cl->token != NULL && max < len && max + strlen(cl->token) < len)
-		n = max + strlen(cl->token);
+	if (max < len) {
+		n = max + (cl->token != NULL ? strlen(cl->token) : 0);
+		if (n > len)
+			n = len;
+	}
 	copy = http_trace_scrub(cl, s, n);
 	if (cut != NULL)
 		*cut = len > max;
