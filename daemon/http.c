@@ -865,6 +865,26 @@ http_trace_str(const struct http_client *cl, const char *s, size_t max)
 	return out;
 }
 
+/* A URL for a trace line, with user information (a password in
+ * "https://user:secret@host/") replaced by REDACTED. */
+static char *
+http_trace_url(const struct http_client *cl, const char *url)
+{
+	const char *auth, *at, *end;
+	char *copy, *out;
+
+	if ((auth = strstr(url, "://")) == NULL)
+		return http_trace_str(cl, url, TRACE_URL);
+	auth += 3;
+	end = auth + strcspn(auth, "/?#");
+	if ((at = memrchr(auth, '@', (size_t)(end - auth))) == NULL)
+		return http_trace_str(cl, url, TRACE_URL);
+	xasprintf(&copy, "%.*sREDACTED%s", (int)(auth - url), url, at);
+	out = http_trace_str(cl, copy, TRACE_URL);
+	free(copy);
+	return out;
+}
+
 /* Log lines "http NAME #N D what: text", numbered when more than one. */
 static void
 http_trace_lines(const struct http_req *req, char dir, const char *what,
@@ -927,7 +947,7 @@ http_trace_header(const struct http_client *cl, struct http_tlines *t,
 static void
 http_trace_request(struct http_req *req)
 {
-	char *url = http_trace_str(req->cl, req->url, TRACE_URL);
+	char *url = http_trace_url(req->cl, req->url);
 	uint32_t attempt = req->redirects > 0 ? req->r.attempts :
 	    req->r.attempts + 1;
 	char hop[32] = "";
@@ -1001,7 +1021,7 @@ http_trace_response(struct http_req *req, CURLcode rc, long status)
 	const char *p, *end, *v, *enc;
 	char *url, *err, wbuf[96] = "";
 
-	url = http_trace_str(cl, req->url, TRACE_URL);
+	url = http_trace_url(cl, req->url);
 	if (rc != CURLE_OK) {
 		if (req->too_large)
 			xasprintf(&err, "response body over %llu bytes%s",

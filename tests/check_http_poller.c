@@ -929,6 +929,41 @@ START_TEST(test_trace_escapes)
 }
 END_TEST
 
+/* A password in the base URL ("http://user:password@host/") is sent
+ * (as Basic authentication) but not traced. */
+START_TEST(test_trace_userinfo)
+{
+	char *conf, *log, *x, want[128];
+	pollex_task *t;
+	int r;
+
+	if (asprintf(&conf, "{\"pollers\": {\"p\": {\"kind\": "
+	    "\"http-batch\", \"url\": \"http://u:pa55w0rd@127.0.0.1:%d/\", "
+	    "\"trace\": true, %s}}}", svc.port, BATCH_KEYS) == -1)
+		abort();
+	ck_assert_msg(td_start(td, conf) == 0, "pollexd did not start: %s",
+	    tail(td_log(td)));
+	free(conf);
+	r = pollex_connect(td->sock, &c);
+	ck_assert_msg(r == 0, "connect: %s", pollex_strerror(r));
+	x = submit_args("{\"object\": \"u1\", \"duration_ms\": 0}");
+	t = wait_one(x);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_SUCCEEDED);
+	pollex_task_free(t);
+	free(x);
+	log = td_log(td);
+	snprintf(want, sizeof want, "> POST http://REDACTED@127.0.0.1:%d/"
+	    "object/u1/publish (attempt 1)", svc.port);
+	ck_assert_msg(strstr(log, want) != NULL, "no \"%s\" in %s", want,
+	    tail(log));
+	ck_assert_ptr_nonnull(strstr(log, "Authorization: REDACTED"));
+	ck_assert_ptr_null(strstr(log, "pa55w0rd"));
+	/* Nor its Basic form (base64 of "u:pa55w0rd"). */
+	ck_assert_ptr_null(strstr(log, "dTpwYTU1dzByZA"));
+	free(log);
+}
+END_TEST
+
 /* At debug level (the harness runs pollexd with -v) every poller is
  * traced without the key; "trace": false silences one; trace_body 0 logs
  * no bodies. */
@@ -1071,6 +1106,7 @@ http_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_trace_token);
 	tcase_add_test(tc, test_trace_escapes);
+	tcase_add_test(tc, test_trace_userinfo);
 	tcase_add_test(tc, test_trace_debug_level);
 	tcase_add_test(tc, test_gzip_responses);
 	tcase_add_test(tc, test_gzip_bomb_refused);
