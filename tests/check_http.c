@@ -974,6 +974,12 @@ START_TEST(test_conf_errors)
 	conf_err(CONF(", \"retry\": {\"attempts\": 0}"), "retry.attempts");
 	conf_err(CONF(", \"retry\": {\"typo\": 1}"), "retry.typo");
 	conf_err(CONF(", \"tls_verify\": \"no\""), "tls_verify");
+	conf_err(CONF(", \"compression\": \"gzip\""), "compression");
+	conf_err(CONF(", \"trace\": 1"), "trace");
+	conf_err(CONF(", \"trace_body\": -1"), "trace_body");
+	conf_err(CONF(", \"trace_body\": 100000"), "trace_body");
+	conf_err(CONF(", \"trace_redact\": \"X-Key\""), "trace_redact");
+	conf_err(CONF(", \"trace_redact\": [\"X Key\"]"), "trace_redact");
 
 	/* Defaults and a full read. */
 	conf_from(CONF(""), &hc, NULL);
@@ -984,6 +990,19 @@ START_TEST(test_conf_errors)
 	ck_assert_int_eq(hc.tls_verify, 1);
 	ck_assert_uint_eq(hc.max_requests, 64);
 	ck_assert_ptr_null(hc.allowed_hosts);
+	ck_assert_int_eq(hc.compression, 1);
+	ck_assert_int_eq(hc.trace, -1);
+	ck_assert_uint_eq(hc.trace_body, 1024);
+	ck_assert_ptr_null(hc.trace_redact);
+	http_client_conf_clear(&hc);
+	conf_from(CONF(", \"compression\": false, \"trace\": true, "
+	    "\"trace_body\": 0, \"trace_redact\": [\"X-Api-Key\"]"), &hc,
+	    NULL);
+	ck_assert_int_eq(hc.compression, 0);
+	ck_assert_int_eq(hc.trace, 1);
+	ck_assert_uint_eq(hc.trace_body, 0);
+	ck_assert_str_eq(hc.trace_redact[0], "X-Api-Key");
+	ck_assert_ptr_null(hc.trace_redact[1]);
 	http_client_conf_clear(&hc);
 	free(write_file(tmpdir, "ca.pem", "", 0));
 	conf_from(CONF(", \"headers\": {\"X-A\": \"b\"}, \"ca_file\": "
@@ -1504,6 +1523,92 @@ START_TEST(test_http2_alpn)
 }
 END_TEST
 
+/* ---- compressed responses ---- */
+
+/* The service compresses its real answers (a fault with only "encoding"):
+ * pollexd asked for gzip, and the callback gets the decoded body. */
+START_TEST(test_gzip_decoded)
+{
+	json_object *log, *e;
+
+	client(CONF(""));
+	fault("{\"count\": 1, \"fault\": {\"encoding\": \"gzip\"}}");
+	fault("{\"count\": 1, \"fault\": {\"encoding\": \"deflate\", "
+	    "\"body\": {\"deflated\": \"h\u00e9llo\"}}}");
+	submit("POST", "tasks", "{\"object\": \"z1\", \"duration_ms\": 0}", 0,
+	    &res[0]);
+	run(1, LOOP_LIMIT_MS);
+	ck_assert_msg(res[0].error == HTTP_OK, "%s", res[0].error_text);
+	ck_assert_int_eq(res[0].status, 201);
+	ck_assert_str_eq(res[0].body, "{\"task_id\":1}\n");
+	submit("GET", "anything", NULL, 0, &res[1]);
+	run(1, LOOP_LIMIT_MS);
+	ck_assert_msg(res[1].error == HTTP_OK, "%s", res[1].error_text);
+	ck_assert_str_eq(res[1].body, "{\"deflated\":\"h\u00e9llo\"}");
+	log = log_get();
+	e = log_entry(log, 0);
+	ck_assert_ptr_nonnull(field(e, "accept_encoding"));
+	ck_assert_ptr_nonnull(strstr(field(e, "accept_encoding"), "gzip"));
+	ck_assert_ptr_nonnull(strstr(field(e, "accept_encoding"), "deflate"));
+	json_object_put(log);
+}
+END_TEST
+
+/* max_response is the decoded size: 10 MB of JSON gzipped to ~10 kB is
+ * refused at 1 MiB, named as a decoded body, in one attempt. */
+START_TEST(test_gzip_bomb)
+{
+	client(CONF(", \"max_response\": 1048576"));
+	fault("{\"count\": 1, \"fault\": {\"bomb_bytes\": 10000000}}");
+	submit("GET", "a", NULL, 1, &res[0]);
+	run(1, LOOP_LIMIT_MS);
+	ck_assert_int_eq(res[0].calls, 1);
+	ck_assert_int_eq(res[0].error, HTTP_ERR_TOO_LARGE);
+	ck_assert_uint_eq(res[0].attempts, 1);
+	ck_assert_msg(strstr(res[0].error_text, "over 1048576 bytes once "
+	    "decoded (Content-Encoding: gzip)") != NULL, "%s",
+	    res[0].error_text);
+	/* A bomb under the limit decodes whole. */
+	fault("{\"count\": 1, \"fault\": {\"bomb_bytes\": 1000000}}");
+	submit("GET", "a", NULL, 1, &res[1]);
+	run(1, LOOP_LIMIT_MS);
+	ck_assert_msg(res[1].error == HTTP_OK, "%s", res[1].error_text);
+	ck_assert_uint_eq(strlen(res[1].body), 1000000);
+}
+END_TEST
+
+/* A body that does not decode is the error "decode", not retried. */
+START_TEST(test_gzip_corrupt)
+{
+	client(CONF(""));
+	fault("{\"count\": 1, \"fault\": {\"corrupt_encoding\": true, "
+	    "\"body\": {\"a\": \"bcdefghijklmnopqrstuvwxyz\"}}}");
+	submit("GET", "a", NULL, 1, &res[0]);
+	run(1, LOOP_LIMIT_MS);
+	ck_assert_int_eq(res[0].calls, 1);
+	ck_assert_int_eq(res[0].error, HTTP_ERR_DECODE);
+	ck_assert_uint_eq(res[0].attempts, 1);
+	ck_assert_msg(strstr(res[0].error_text, "does not decode "
+	    "(Content-Encoding: gzip)") != NULL, "%s", res[0].error_text);
+	ck_assert_uint_eq(log_total(), 1);
+}
+END_TEST
+
+/* "compression": false asks for nothing (and decodes nothing). */
+START_TEST(test_compression_off)
+{
+	json_object *log;
+
+	client(CONF(", \"compression\": false"));
+	submit("GET", "tasks/search?task_id=1", NULL, 0, &res[0]);
+	run(1, LOOP_LIMIT_MS);
+	ck_assert_int_eq(res[0].error, HTTP_OK);
+	log = log_get();
+	ck_assert_ptr_null(field(log_entry(log, 0), "accept_encoding"));
+	json_object_put(log);
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -1563,6 +1668,15 @@ http_suite(void)
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_reset_and_truncated);
 	tcase_add_test(tc, test_too_large);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("compression");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_gzip_decoded);
+	tcase_add_test(tc, test_gzip_bomb);
+	tcase_add_test(tc, test_gzip_corrupt);
+	tcase_add_test(tc, test_compression_off);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("redirects and hosts");

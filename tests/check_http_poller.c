@@ -20,6 +20,7 @@
 #include "pollex.h"
 #include "testlib.h"
 #include "tsvc.h"
+#include "util.h"
 
 static struct tdaemon *td;
 static struct tsvc svc;
@@ -789,6 +790,278 @@ START_TEST(test_config_errors)
 }
 END_TEST
 
+/* ---- network trace and compressed responses ---- */
+
+#define TRACE_TOKEN "tok-3f9a7c1e-SECRET-d41d8cd98f00"
+
+/* The trace lines of a log: those with "http p #". */
+static int
+trace_lines(const char *log, const char *needle)
+{
+	const char *p;
+	int n = 0;
+
+	for (p = log; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* Is every line of text valid UTF-8 without control characters? */
+static void
+assert_clean_lines(const char *log)
+{
+	const char *p;
+
+	ck_assert_msg(utf8_valid(log, strlen(log)), "log not UTF-8");
+	for (p = log; *p != '\0'; p++)
+		ck_assert_msg((unsigned char)*p >= 0x20 || *p == '\n',
+		    "control character %#x in the log at \"%.40s\"",
+		    (unsigned char)*p, p > log + 40 ? p - 40 : log);
+}
+
+/*
+ * "trace": true with a token file: each request and response is logged
+ * (method, URL, status, time, sizes, headers, bodies cut at trace_body),
+ * and the token is nowhere in the log, although it was sent (the service
+ * requires it), its header is traced (redacted) and the service echoes it
+ * in a body.
+ */
+START_TEST(test_trace_token)
+{
+	char keys[4096], want[256], *log, *x, *tok;
+	const char *cut;
+	pollex_task *t;
+	FILE *f;
+
+	ck_assert_int_gt(asprintf(&tok, "%s/p.token", td->dir), 0);
+	f = fopen(tok, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(TRACE_TOKEN "\n", f);
+	fclose(f);
+	free(tok);
+	ck_assert_int_eq(tsvc_call(&svc, "POST", "/_control/auth",
+	    "{\"bearer\": \"" TRACE_TOKEN "\"}", NULL), 200);
+	snprintf(keys, sizeof keys, "%s, \"token_file\": \"p.token\", "
+	    "\"headers\": {\"X-Api-Key\": \"key-7d0e\", \"Cookie\": "
+	    "\"session=c00k1e\"}, \"trace\": true, \"trace_body\": 64, "
+	    "\"trace_redact\": [\"x-api-key\"]", BATCH_KEYS);
+	start("http-batch", keys);
+	/* One search answered with a long body: the token from byte 44 to
+	 * 76, across the cut at 64, and text past the cut; no item of ours,
+	 * so the task stays pending. */
+	tsvc_fault(&svc, "{\"path_prefix\": \"/tasks/search\"}", 1,
+	    "{\"body\": \"[{\\\"id\\\": 99999, \\\"note\\\": \\\"echo of the "
+	    "bearer: "
+	    TRACE_TOKEN "\\\"},\\n\\t{\\\"id\\\": 99998, \\\"state\\\": "
+	    "\\\"caf\u00e9 AFTER-THE-CUT\\\"}]\"}");
+	x = submit_args("{\"object\": \"t1\", \"duration_ms\": 300}");
+	t = wait_one(x);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_SUCCEEDED);
+	pollex_task_free(t);
+	free(x);
+	ck_assert_int_ge(tsvc_count(&svc, "POST /tasks/search"), 2);
+
+	log = td_log(td);
+	/* Requests: method, URL, attempt, body size; the body. */
+	snprintf(want, sizeof want, "http p #1 > POST %s/object/t1/publish "
+	    "(attempt 1): body ", svc.base);
+	ck_assert_msg(strstr(log, want) != NULL, "no \"%s\" in %s", want,
+	    tail(log));
+	ck_assert_ptr_nonnull(strstr(log, "http p #1 > body: "
+	    "{\"duration_ms\":300,\"object\":\"t1\"}\n"));
+	snprintf(want, sizeof want, "> POST %s/tasks/search (attempt 1): "
+	    "body ", svc.base);
+	ck_assert_msg(strstr(log, want) != NULL, "no \"%s\" in %s", want,
+	    tail(log));
+	/* Responses: status, method, URL, time, sizes. */
+	snprintf(want, sizeof want, "http p #1 < 201 POST %s/object/t1/"
+	    "publish: ", svc.base);
+	ck_assert_msg(strstr(log, want) != NULL, "no \"%s\" in %s", want,
+	    tail(log));
+	ck_assert_ptr_nonnull(strstr(strstr(log, want), " ms, body "));
+	ck_assert_ptr_nonnull(strstr(strstr(log, want), " bytes, headers "));
+	snprintf(want, sizeof want, "< 200 POST %s/tasks/search: ", svc.base);
+	ck_assert_msg(strstr(log, want) != NULL, "no \"%s\" in %s", want,
+	    tail(log));
+	/* Headers: secret values redacted, others shown. */
+	ck_assert_ptr_nonnull(strstr(log, "Authorization: REDACTED"));
+	ck_assert_ptr_nonnull(strstr(log, "Cookie: REDACTED"));
+	ck_assert_ptr_nonnull(strstr(log, "X-Api-Key: REDACTED"));
+	ck_assert_ptr_null(strstr(log, "key-7d0e"));
+	ck_assert_ptr_null(strstr(log, "c00k1e"));
+	ck_assert_ptr_nonnull(strstr(log, "Content-Type: application/json"));
+	/* The long body: cut at 64 bytes, the part of the token before
+	 * the cut scrubbed. */
+	cut = strstr(log, "< body: [{\"id\": 99999, \"note\": \"echo of the "
+	    "bearer: ******************** [cut at 64 of ");
+	ck_assert_msg(cut != NULL, "no cut body in %s", tail(log));
+	ck_assert_ptr_null(strstr(log, "AFTER-THE-CUT"));
+	/* Nowhere the token, nor a piece of it as long as a third. */
+	ck_assert_msg(strstr(log, TRACE_TOKEN) == NULL, "token in the log");
+	ck_assert_ptr_null(strstr(log, "3f9a7c1e"));
+	ck_assert_ptr_null(strstr(log, "SECRET"));
+	ck_assert_ptr_null(strstr(log, "d41d8cd98f00"));
+	assert_clean_lines(log);
+	free(log);
+}
+END_TEST
+
+/* A body with a newline, a tab and invalid UTF-8 inside the cut: escaped
+ * and repaired on one line. */
+START_TEST(test_trace_escapes)
+{
+	char *log, *x;
+	pollex_task *t;
+
+	start("http-batch", BATCH_KEYS ", \"trace\": true, \"trace_body\": 40");
+	tsvc_fault(&svc, "{\"path_prefix\": \"/tasks/search\"}", 1,
+	    "{\"latin1\": true, \"body\": \"[\\n\\t{\\\"id\\\": 99999, "
+	    "\\\"n\\\": \\\"caf\u00e9\\\"}]\"}");
+	x = submit_args("{\"object\": \"t2\", \"duration_ms\": 200}");
+	t = wait_one(x);
+	pollex_task_free(t);
+	free(x);
+	log = td_log(td);
+	ck_assert_msg(strstr(log, "< body: [\\n\\t{\"id\": 99999, \"n\": "
+	    "\"caf\xef\xbf\xbd\"}]") != NULL, "no escaped body in %s",
+	    tail(log));
+	assert_clean_lines(log);
+	free(log);
+}
+END_TEST
+
+/* A password in the base URL ("http://user:password@host/") is sent
+ * (as Basic authentication) but not traced. */
+START_TEST(test_trace_userinfo)
+{
+	char *conf, *log, *x, want[128];
+	pollex_task *t;
+	int r;
+
+	if (asprintf(&conf, "{\"pollers\": {\"p\": {\"kind\": "
+	    "\"http-batch\", \"url\": \"http://u:pa55w0rd@127.0.0.1:%d/\", "
+	    "\"trace\": true, %s}}}", svc.port, BATCH_KEYS) == -1)
+		abort();
+	ck_assert_msg(td_start(td, conf) == 0, "pollexd did not start: %s",
+	    tail(td_log(td)));
+	free(conf);
+	r = pollex_connect(td->sock, &c);
+	ck_assert_msg(r == 0, "connect: %s", pollex_strerror(r));
+	x = submit_args("{\"object\": \"u1\", \"duration_ms\": 0}");
+	t = wait_one(x);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_SUCCEEDED);
+	pollex_task_free(t);
+	free(x);
+	log = td_log(td);
+	snprintf(want, sizeof want, "> POST http://REDACTED@127.0.0.1:%d/"
+	    "object/u1/publish (attempt 1)", svc.port);
+	ck_assert_msg(strstr(log, want) != NULL, "no \"%s\" in %s", want,
+	    tail(log));
+	ck_assert_ptr_nonnull(strstr(log, "Authorization: REDACTED"));
+	ck_assert_ptr_null(strstr(log, "pa55w0rd"));
+	/* Nor its Basic form (base64 of "u:pa55w0rd"). */
+	ck_assert_ptr_null(strstr(log, "dTpwYTU1dzByZA"));
+	free(log);
+}
+END_TEST
+
+/* At debug level (the harness runs pollexd with -v) every poller is
+ * traced without the key; "trace": false silences one; trace_body 0 logs
+ * no bodies. */
+START_TEST(test_trace_debug_level)
+{
+	char *log, *x;
+	pollex_task *t;
+	int n;
+
+	start("http-batch", BATCH_KEYS ", \"trace_body\": 0");
+	x = submit_args("{\"object\": \"t3\", \"duration_ms\": 0}");
+	t = wait_one(x);
+	pollex_task_free(t);
+	free(x);
+	log = td_log(td);
+	ck_assert_msg(strstr(log, " debug: http p #1 > POST ") != NULL,
+	    "no debug trace in %s", tail(log));
+	ck_assert_ptr_nonnull(strstr(log, " debug: http p #1 < 201 POST "));
+	ck_assert_ptr_null(strstr(log, "> body:"));
+	ck_assert_ptr_null(strstr(log, "< body:"));
+	free(log);
+	td_finish(td);
+
+	/* "trace": false: no trace at debug level either. */
+	td = td_new();
+	pollex_close(c);
+	start("http-batch", BATCH_KEYS ", \"trace\": false");
+	x = submit_args("{\"object\": \"t4\", \"duration_ms\": 0}");
+	t = wait_one(x);
+	pollex_task_free(t);
+	free(x);
+	log = td_log(td);
+	n = trace_lines(log, "http p #");
+	ck_assert_msg(n == 0, "%d trace lines: %s", n, tail(log));
+	free(log);
+}
+END_TEST
+
+/* The service gzips its answers to every request: tasks resolve. */
+START_TEST(test_gzip_responses)
+{
+	pollex_task *t;
+	json_object *v;
+	char *x;
+
+	start("http-batch", BATCH_KEYS);
+	tsvc_fault(&svc, "{}", -1, "{\"encoding\": \"gzip\"}");
+	x = submit_args("{\"object\": \"z\", \"duration_ms\": 300, "
+	    "\"result\": {\"n\": 7}}");
+	t = wait_one(x);
+	ck_assert_msg(pollex_task_state(t) == POLLEX_SUCCEEDED, "%s",
+	    pollex_task_json(t));
+	v = jget(pollex_task_result(t), "n");
+	ck_assert_int_eq(json_object_get_int(v), 7);
+	json_object_put(v);
+	pollex_task_free(t);
+	free(x);
+	ck_assert_int_ge(tsvc_count(&svc, "POST /tasks/search"), 1);
+}
+END_TEST
+
+/* A compressed bomb (10 MB of JSON in ~10 kB of gzip) against
+ * max_response 1 MiB: a failed poll naming it; pollexd goes on. */
+START_TEST(test_gzip_bomb_refused)
+{
+	pollex_task *t;
+	char *x, *y;
+
+	start("http-batch", BATCH_KEYS ", \"fail_after\": 1, "
+	    "\"max_response\": 1048576, \"retry\": {\"attempts\": 1}");
+	tsvc_fault(&svc, "{\"path_prefix\": \"/tasks/search\"}", 1,
+	    "{\"bomb_bytes\": 10000000}");
+	x = submit_args("{\"object\": \"b\", \"duration_ms\": 0}");
+	t = wait_one(x);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_FAILED);
+	ck_assert_str_eq(pollex_task_error_code(t), "poll_failed");
+	ck_assert_msg(strstr(pollex_task_error_message(t), "over 1048576 "
+	    "bytes once decoded (Content-Encoding: gzip)") != NULL, "%s",
+	    pollex_task_error_message(t));
+	pollex_task_free(t);
+	/* The next task is polled as usual. */
+	y = submit_args("{\"object\": \"c\", \"duration_ms\": 0}");
+	t = wait_one(y);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_SUCCEEDED);
+	pollex_task_free(t);
+	free(x);
+	free(y);
+}
+END_TEST
+
+START_TEST(test_gzip_corrupt)
+{
+	batch_garbage("{\"corrupt_encoding\": true, \"body\": \"[]\"}",
+	    "does not decode (Content-Encoding: gzip)");
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -827,6 +1100,18 @@ http_suite(void)
 	tcase_add_test(tc, test_lro_final_state_via_location);
 	tcase_add_test(tc, test_lro_status_mode_final);
 	tcase_add_test(tc, test_lro_foreign_host_refused);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("trace and compression");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_trace_token);
+	tcase_add_test(tc, test_trace_escapes);
+	tcase_add_test(tc, test_trace_userinfo);
+	tcase_add_test(tc, test_trace_debug_level);
+	tcase_add_test(tc, test_gzip_responses);
+	tcase_add_test(tc, test_gzip_bomb_refused);
+	tcase_add_test(tc, test_gzip_corrupt);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -54,9 +54,9 @@ tests_testpoller_LDADD = $(JSONC_LIBS)
 noinst_PROGRAMS += tests/testservice
 tests_testservice_SOURCES = tests/testservice.c
 tests_testservice_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_OPENSSL_CFLAGS) \
-	$(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS) $(JSONC_CFLAGS)
+	$(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS) $(JSONC_CFLAGS) $(ZLIB_CFLAGS)
 tests_testservice_LDADD = $(LIBEVENT_OPENSSL_LIBS) $(LIBEVENT_LIBS) \
-	$(OPENSSL_LIBS) $(JSONC_LIBS) -lm
+	$(OPENSSL_LIBS) $(JSONC_LIBS) $(ZLIB_LIBS) -lm
 TESTS += tests/testservice-smoke.sh
 EXTRA_DIST += tests/testservice-smoke.sh tests/testservice.md
 

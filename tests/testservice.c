@@ -55,12 +55,15 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <zlib.h>
+
 #define MAX_BODY	(16 * 1024 * 1024)	/* request body cap */
 #define MAX_HEADERS	(64 * 1024)		/* request headers cap */
 #define IDLE_TIMEOUT	300			/* seconds, evhttp read/write */
 #define DEF_MAX_TASKS	2000000
 #define MAX_DURATION	(30LL * 86400 * 1000)	/* ms */
 #define MAX_DELAY	(300 * 1000)		/* ms, fault delay_ms */
+#define MAX_BOMB	(256 * 1024 * 1024)	/* fault bomb_bytes */
 #define MAX_FAULTS	1024
 #define RECENT_MAX	100			/* requests kept in the log */
 #define MAX_SEGS	8			/* path segments routed */
@@ -266,7 +269,14 @@ struct fault {
 	char		*redirect_to;
 	int		 latin1;	/* "latin1": body and header values with
 					 * U+0080-U+00FF as one byte each */
+	int		 encoding;	/* ENC_*: the reply body compressed */
+	uint64_t	 bomb;		/* "bomb_bytes": a JSON body of that
+					 * many bytes, compressed */
+	int		 corrupt;	/* "corrupt_encoding": the compressed
+					 * body damaged after its header */
 };
+
+enum { ENC_NONE, ENC_GZIP, ENC_DEFLATE };
 TAILQ_HEAD(faultq, fault);
 
 /* One recorded request. */
@@ -280,6 +290,7 @@ struct logent {
 	char		*auth;
 	char		*ua;
 	char		*idem;
+	char		*accept_enc;
 	char		*peer;
 	size_t		 body_bytes;
 	int		 major;
@@ -450,6 +461,7 @@ static const char *reason_phrase(int);
 static void	 add_header(struct reqctx *, const char *, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static void	 reply_send(struct reqctx *, int, struct evbuffer *);
+static void	 bomb_free(const void *, size_t, void *);
 static void	 reply_json(struct reqctx *, int, json_object *);
 static void	 reply_error(struct reqctx *, int, const char *,
 		    const char *, ...) __attribute__((format(printf, 4, 5)));
@@ -1136,6 +1148,7 @@ logent_clear(struct logent *l)
 	free(l->auth);
 	free(l->ua);
 	free(l->idem);
+	free(l->accept_enc);
 	free(l->peer);
 	memset(l, 0, sizeof *l);
 }
@@ -1173,6 +1186,8 @@ log_record(struct reqctx *rc)
 		l->ua = xstrdup(v);
 	if ((v = idem_key(rc, &dummy)) != NULL)
 		l->idem = xstrdup(v);
+	if ((v = evhttp_find_header(h, "Accept-Encoding")) != NULL)
+		l->accept_enc = xstrdup(v);
 	if ((evcon = evhttp_request_get_connection(rc->req)) != NULL) {
 		evhttp_connection_get_peer(evcon, &addr, &port);
 		l->peer = xasprintf("%s:%u", addr != NULL ? addr : "?",
@@ -1243,6 +1258,8 @@ logent_json(struct logent *l)
 	json_object_object_add(o, "authorization", STR_OR_NULL(l->auth));
 	json_object_object_add(o, "user_agent", STR_OR_NULL(l->ua));
 	json_object_object_add(o, "idempotency_key", STR_OR_NULL(l->idem));
+	json_object_object_add(o, "accept_encoding",
+	    STR_OR_NULL(l->accept_enc));
 	json_object_object_add(o, "body_bytes", json_object_new_int64(
 	    (int64_t)l->body_bytes));
 	json_object_object_add(o, "peer", STR_OR_NULL(l->peer));
@@ -1273,6 +1290,8 @@ fault_flag(struct fault *f, const char *key)
 		return &f->redirect_loop;
 	if (strcmp(key, "latin1") == 0)
 		return &f->latin1;
+	if (strcmp(key, "corrupt_encoding") == 0)
+		return &f->corrupt;
 	return NULL;
 }
 
@@ -1426,6 +1445,22 @@ fault_parse(json_object *in, char *err, size_t errlen)
 				goto badval;
 			f->oversized_set = 1;
 			f->oversized = (uint64_t)n;
+		} else if (strcmp(fkey, "encoding") == 0) {
+			if (ty != json_type_string)
+				goto badval;
+			s = json_object_get_string(fval);
+			if (strcmp(s, "gzip") == 0)
+				f->encoding = ENC_GZIP;
+			else if (strcmp(s, "deflate") == 0)
+				f->encoding = ENC_DEFLATE;
+			else
+				goto badval;
+		} else if (strcmp(fkey, "bomb_bytes") == 0) {
+			if (ty != json_type_int ||
+			    (n = json_object_get_int64(fval)) < 10 ||
+			    n > MAX_BOMB)
+				goto badval;
+			f->bomb = (uint64_t)n;
 		} else if (strcmp(fkey, "redirect_to") == 0) {
 			if (ty != json_type_string ||
 			    json_object_get_string_len(fval) == 0)
@@ -1449,11 +1484,13 @@ badval:
 		f->reset = 1;
 	if (f->latin1 && f->body != NULL)
 		f->bodylen = latin1(f->body, f->bodylen);
+	if ((f->bomb != 0 || f->corrupt) && f->encoding == ENC_NONE)
+		f->encoding = ENC_GZIP;
 	if (!f->reset && !f->mid_body && !f->truncated && !f->oversized_set &&
 	    !f->redirect_loop && f->redirect_to == NULL && f->status == 0 &&
 	    f->body == NULL && f->delay_ms == 0 && f->headers == NULL &&
 	    f->retry_after == NULL && f->retry_after_date == 0 &&
-	    f->retry_after_ms == NULL) {
+	    f->retry_after_ms == NULL && f->encoding == ENC_NONE) {
 		snprintf(err, errlen, "the fault does nothing");
 		goto bad;
 	}
@@ -1529,6 +1566,8 @@ fault_kind(struct fault *f)
 		return "redirect_loop";
 	if (f->redirect_to != NULL)
 		return "redirect";
+	if (f->bomb != 0)
+		return "bomb";
 	if (f->status != 0 || f->body != NULL)
 		return "status";
 	if (f->delay_ms > 0)
@@ -1648,6 +1687,25 @@ fault_apply(struct reqctx *rc)
 		add_header(rc, "Location", "%s", loc);
 		reply_error(rc, code, "Redirect", "see %s", loc);
 		free(loc);
+		return 1;
+	}
+	if (f->bomb != 0) {
+		/* {"pad":"   ...   "}: valid JSON of exactly f->bomb bytes,
+		 * a few kB once compressed (reply_send() compresses it). */
+		char *big = malloc((size_t)f->bomb);
+
+		if (big == NULL)
+			fatalx("out of memory");
+		memset(big, ' ', (size_t)f->bomb);
+		memcpy(big, "{\"pad\":\"", 8);
+		memcpy(big + f->bomb - 2, "\"}", 2);
+		fault_add_headers(rc, f);
+		add_header(rc, "Content-Type", "%s", CTYPE_JSON);
+		b = xevbuffer_new();
+		evbuffer_add_reference(b, big, (size_t)f->bomb,
+		    bomb_free, NULL);
+		reply_send(rc, f->status != 0 ? f->status : 200, b);
+		evbuffer_free(b);
 		return 1;
 	}
 	if (f->status != 0 || f->body != NULL) {
@@ -2277,15 +2335,72 @@ add_header(struct reqctx *rc, const char *name, const char *fmt, ...)
 	    buf);
 }
 
-/* Send the reply (body may be NULL) and record its status. */
+/* Free a bomb's body once libevent is done with it. */
+static void
+bomb_free(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	free((void *)(uintptr_t)data);
+}
+
+/*
+ * in compressed (gzip or zlib's deflate, as HTTP means them) into a new
+ * buffer; with corrupt, the first byte after the format's header is 0xff,
+ * a deflate block of the reserved type 3, which no decoder accepts.
+ */
+static struct evbuffer *
+compress_body(struct evbuffer *in, int enc, int corrupt)
+{
+	struct evbuffer *out = xevbuffer_new();
+	z_stream z;
+	unsigned char *src, *dst;
+	size_t len = in != NULL ? evbuffer_get_length(in) : 0, cap;
+
+	memset(&z, 0, sizeof z);
+	if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED,
+	    enc == ENC_GZIP ? 15 + 16 : 15, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+		fatalx("deflateInit2 failed");
+	cap = deflateBound(&z, (uLong)len);
+	src = len > 0 ? evbuffer_pullup(in, -1) : (unsigned char *)"";
+	dst = malloc(cap);
+	if (dst == NULL)
+		fatalx("out of memory");
+	z.next_in = src;
+	z.avail_in = (uInt)len;
+	z.next_out = dst;
+	z.avail_out = (uInt)cap;
+	if (deflate(&z, Z_FINISH) != Z_STREAM_END)
+		fatalx("deflate failed");
+	if (corrupt && z.total_out > 12)
+		dst[enc == ENC_GZIP ? 10 : 2] = 0xff;
+	evbuffer_add(out, dst, z.total_out);
+	deflateEnd(&z);
+	free(dst);
+	return out;
+}
+
+/* Send the reply (body may be NULL) and record its status; a fault with
+ * "encoding" compresses it. */
 static void
 reply_send(struct reqctx *rc, int code, struct evbuffer *body)
 {
+	struct evbuffer *z = NULL;
+
+	if (rc->fault != NULL && rc->fault->encoding != ENC_NONE) {
+		z = compress_body(body, rc->fault->encoding,
+		    rc->fault->corrupt);
+		add_header(rc, "Content-Encoding", "%s",
+		    rc->fault->encoding == ENC_GZIP ? "gzip" : "deflate");
+		body = z;
+	}
 	log_set_status(rc->logseq, code);
 	log_debug("%s %s -> %d", rc->method,
 	    evhttp_request_get_uri(rc->req), code);
 	evhttp_send_reply(rc->req, code, reason_phrase(code), body);
 	rc->req = NULL;
+	if (z != NULL)
+		evbuffer_free(z);
 }
 
 /* Send a JSON reply; consumes o. */

@@ -74,6 +74,7 @@ struct http_client {
 	struct http_reqs reqs;	/* every live request */
 	struct http_reqs queue;	/* waiting for a slot, FIFO */
 	struct http_client_stats st;
+	uint64_t trace_seq;	/* numbers requests in the trace */
 };
 
 enum http_req_state {
@@ -115,6 +116,10 @@ struct http_req {
 	struct event *timer;
 	struct http_response r;
 	char *error_text;
+
+	uint64_t trace_id;	/* "#N" in trace lines */
+	int trace_level;	/* this attempt is traced at that level */
+	uint64_t trace_start;	/* mono_us() when the attempt started */
 };
 
 static struct http *http_global;
@@ -500,6 +505,7 @@ http_client_new(struct http *h, const struct http_client_conf *hc,
 	cl->c.proxy = http_strdup0(hc->proxy);
 	cl->c.token_file = http_strdup0(hc->token_file);
 	cl->c.allowed_hosts = http_strv_dup(hc->allowed_hosts);
+	cl->c.trace_redact = http_strv_dup(hc->trace_redact);
 	if (cl->c.max_requests == 0)
 		cl->c.max_requests = 1;
 	http_maxconnects(h);
@@ -671,6 +677,392 @@ http_is_header(const char *h, const char *name)
 	size_t len = strlen(name);
 
 	return strncasecmp(h, name, len) == 0 && h[len] == ':';
+}
+
+/* ---- the network trace (docs/http-transport.md, "Trace") ---- */
+
+#define TRACE_LINE	1400	/* bytes of escaped text per log line: with
+				 * the prefix, under log.c's 2048 */
+#define TRACE_URL	1024	/* bytes of a URL in a trace line */
+
+/* Headers whose values are never traced, whatever trace_redact says. */
+static const char *const http_secret_headers[] = {
+	"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie",
+};
+
+/* The level this client's requests are traced at, or 0. */
+static int
+http_trace_level(const struct http_client *cl)
+{
+	if (cl->c.trace == 1)
+		return LOG_LVL_INFO;
+	if (cl->c.trace == -1 && log_get_verbose() >= 1)
+		return LOG_LVL_DEBUG;
+	return 0;
+}
+
+static int
+http_header_secret(const struct http_client *cl, const char *name,
+    size_t len)
+{
+	char **r;
+	size_t i;
+
+	for (i = 0; i < nitems(http_secret_headers); i++)
+		if (strlen(http_secret_headers[i]) == len &&
+		    strncasecmp(http_secret_headers[i], name, len) == 0)
+			return 1;
+	for (r = cl->c.trace_redact; r != NULL && *r != NULL; r++)
+		if (strlen(*r) == len && strncasecmp(*r, name, len) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A copy of s[0, len) with each occurrence of the token overwritten by
+ * '*', so that it cannot leave in a trace line even when the service
+ * echoes it into a URL, a header or a body.  Done before the text is cut,
+ * so that no cut leaves the start of a token.
+ */
+static char *
+http_trace_scrub(const struct http_client *cl, const char *s, size_t len)
+{
+	char *copy = xmalloc(len + 1), *at, *p;
+	size_t tl;
+
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	if (cl->token == NULL || (tl = strlen(cl->token)) == 0)
+		return copy;
+	p = copy;
+	while ((size_t)(p - copy) + tl <= len &&
+	    (at = memmem(p, len - (size_t)(p - copy), cl->token, tl)) !=
+	    NULL) {
+		memset(at, '*', tl);
+		p = at + tl;
+	}
+	return copy;
+}
+
+struct http_tlines {
+	char **v;		/* lines of at most TRACE_LINE bytes */
+	size_t n;
+	char *cur;
+	size_t len;
+};
+
+static void
+http_tlines_flush(struct http_tlines *t)
+{
+	if (t->cur == NULL)
+		return;
+	t->v = xreallocarray(t->v, t->n + 1, sizeof *t->v);
+	t->cur[t->len] = '\0';
+	t->v[t->n++] = t->cur;
+	t->cur = NULL;
+	t->len = 0;
+}
+
+static void
+http_tlines_add(struct http_tlines *t, const char *s, size_t n)
+{
+	if (t->cur != NULL && t->len + n > TRACE_LINE)
+		http_tlines_flush(t);
+	if (t->cur == NULL)
+		t->cur = xmalloc(TRACE_LINE + 1);
+	memcpy(t->cur + t->len, s, n);
+	t->len += n;
+}
+
+static void
+http_tlines_free(struct http_tlines *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		free(t->v[i]);
+	free(t->v);
+	free(t->cur);
+	memset(t, 0, sizeof *t);
+}
+
+/*
+ * Text from outside (URLs, headers, bodies) for a log line: the token
+ * scrubbed, cut at max bytes between characters, invalid UTF-8 repaired
+ * (U+FFFD), and control characters (C0, DEL, C1) escaped as \n, \r, \t
+ * or \xNN / \u00NN, so that a line is valid UTF-8 and one line.  Appended
+ * to t in pieces of at most TRACE_LINE bytes; *cut is set when the text
+ * was longer than max.
+ */
+static void
+http_trace_text(const struct http_client *cl, struct http_tlines *t,
+    const char *s, size_t len, size_t max, int *cut)
+{
+	char *copy, *fixed, esc[8];
+	size_t n, flen, i, k;
+	unsigned char ch;
+
+	/* Only what is kept, and a token's length past the cut: a token
+	 * across the cut is scrubbed whole, no piece of it stays. */
+	n = len;
+	if (max < len) {
+		n = max + (cl->token != NULL ? strlen(cl->token) : 0);
+		if (n > len)
+			n = len;
+	}
+	copy = http_trace_scrub(cl, s, n);
+	if (cut != NULL)
+		*cut = len > max;
+	n = len > max ? utf8_trim(copy, max) : n;
+	fixed = utf8_repair(copy, n, &flen);
+	free(copy);
+	for (i = 0; i < flen; i += k) {
+		ch = (unsigned char)fixed[i];
+		k = 1;
+		if (ch == '\n')
+			http_tlines_add(t, "\\n", 2);
+		else if (ch == '\r')
+			http_tlines_add(t, "\\r", 2);
+		else if (ch == '\t')
+			http_tlines_add(t, "\\t", 2);
+		else if (ch < 0x20 || ch == 0x7f) {
+			snprintf(esc, sizeof esc, "\\x%02x", ch);
+			http_tlines_add(t, esc, 4);
+		} else if (ch < 0x80)
+			http_tlines_add(t, fixed + i, 1);
+		else {
+			/* Valid UTF-8 after the repair: the lead byte says
+			 * how long the sequence is. */
+			k = ch >= 0xf0 ? 4 : ch >= 0xe0 ? 3 : 2;
+			if (k > flen - i)
+				k = flen - i;
+			if (ch == 0xc2 && k == 2 &&
+			    (unsigned char)fixed[i + 1] < 0xa0) {
+				snprintf(esc, sizeof esc, "\\u00%02x",
+				    (unsigned char)fixed[i + 1]);
+				http_tlines_add(t, esc, 6);
+			} else
+				http_tlines_add(t, fixed + i, k);
+		}
+	}
+	free(fixed);
+}
+
+/* A short text (URL, error) as one string for a trace line. */
+static char *
+http_trace_str(const struct http_client *cl, const char *s, size_t max)
+{
+	struct http_tlines t;
+	char *out;
+	int cut = 0;
+
+	memset(&t, 0, sizeof t);
+	http_trace_text(cl, &t, s, strlen(s), max, &cut);
+	http_tlines_flush(&t);
+	xasprintf(&out, "%s%s", t.n > 0 ? t.v[0] : "",
+	    cut || t.n > 1 ? "..." : "");
+	http_tlines_free(&t);
+	return out;
+}
+
+/* A URL for a trace line, with user information (a password in
+ * "https://user:secret@host/") replaced by REDACTED. */
+static char *
+http_trace_url(const struct http_client *cl, const char *url)
+{
+	const char *auth, *at, *end;
+	char *copy, *out;
+
+	if ((auth = strstr(url, "://")) == NULL)
+		return http_trace_str(cl, url, TRACE_URL);
+	auth += 3;
+	end = auth + strcspn(auth, "/?#");
+	if ((at = memrchr(auth, '@', (size_t)(end - auth))) == NULL)
+		return http_trace_str(cl, url, TRACE_URL);
+	xasprintf(&copy, "%.*sREDACTED%s", (int)(auth - url), url, at);
+	out = http_trace_str(cl, copy, TRACE_URL);
+	free(copy);
+	return out;
+}
+
+/* Log lines "http NAME #N D what: text", numbered when more than one. */
+static void
+http_trace_lines(const struct http_req *req, char dir, const char *what,
+    struct http_tlines *t, const char *note)
+{
+	size_t i;
+
+	http_tlines_flush(t);
+	for (i = 0; i < t->n; i++) {
+		if (t->n == 1)
+			log_emit(req->trace_level, "http %s #%llu %c %s: %s%s",
+			    req->cl->name, (unsigned long long)req->trace_id,
+			    dir, what, t->v[i], note);
+		else
+			log_emit(req->trace_level, "http %s #%llu %c %s "
+			    "[%zu/%zu]: %s%s", req->cl->name,
+			    (unsigned long long)req->trace_id, dir, what,
+			    i + 1, t->n, t->v[i], i + 1 == t->n ? note : "");
+	}
+}
+
+/* A body, cut at trace_body bytes. */
+static void
+http_trace_body(const struct http_req *req, char dir, const char *body,
+    size_t len)
+{
+	struct http_tlines t;
+	char note[96];
+	int cut = 0;
+
+	if (req->cl->c.trace_body == 0 || len == 0)
+		return;
+	memset(&t, 0, sizeof t);
+	http_trace_text(req->cl, &t, body, len, req->cl->c.trace_body, &cut);
+	if (cut)
+		snprintf(note, sizeof note, " [cut at %llu of %zu bytes]",
+		    (unsigned long long)req->cl->c.trace_body, len);
+	else
+		note[0] = '\0';
+	http_trace_lines(req, dir, "body", &t, note);
+	http_tlines_free(&t);
+}
+
+/* One header into a trace line, its value redacted when secret. */
+static void
+http_trace_header(const struct http_client *cl, struct http_tlines *t,
+    const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	if (t->cur != NULL && t->len > 0)
+		http_tlines_add(t, "; ", 2);
+	http_trace_text(cl, t, name, nlen, 256, NULL);
+	http_tlines_add(t, ": ", 2);
+	if (http_header_secret(cl, name, nlen))
+		http_tlines_add(t, "REDACTED", 8);
+	else
+		http_trace_text(cl, t, value, vlen, 4096, NULL);
+}
+
+/* An attempt starts: method, URL, attempt, request body. */
+static void
+http_trace_request(struct http_req *req)
+{
+	char *url = http_trace_url(req->cl, req->url);
+	uint32_t attempt = req->redirects > 0 ? req->r.attempts :
+	    req->r.attempts + 1;
+	char hop[32] = "";
+
+	if (req->redirects > 0)
+		snprintf(hop, sizeof hop, ", redirect %u", req->redirects);
+	log_emit(req->trace_level, "http %s #%llu > %s %s (attempt %u%s): "
+	    "body %zu bytes", req->cl->name,
+	    (unsigned long long)req->trace_id, req->method, url, attempt, hop,
+	    req->with_body ? strlen(req->body0) : (size_t)0);
+	free(url);
+	if (req->with_body)
+		http_trace_body(req, '>', req->body0, strlen(req->body0));
+}
+
+/* libcurl's verbose output: only the request headers as sent. */
+static int
+http_debug_cb(CURL *e, curl_infotype type, char *data, size_t size,
+    void *rp)
+{
+	struct http_req *req = rp;
+	struct http_tlines t;
+	const char *p = data, *end = data + size, *nl, *colon, *v;
+	size_t len;
+
+	(void)e;
+	if (type != CURLINFO_HEADER_OUT)
+		return 0;
+	memset(&t, 0, sizeof t);
+	/* "GET /path HTTP/1.1\r\nName: value\r\n...\r\n\r\n" */
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		len = (size_t)(nl - p);
+		if (len > 0 && p[len - 1] == '\r')
+			len--;
+		if ((colon = memchr(p, ':', len)) == NULL || colon == p)
+			continue;	/* the request line, the blank line */
+		v = colon + 1;
+		while (v < p + len && (*v == ' ' || *v == '\t'))
+			v++;
+		http_trace_header(req->cl, &t, p, (size_t)(colon - p), v,
+		    (size_t)(p + len - v));
+		if (nl == end)
+			break;
+	}
+	http_trace_lines(req, '>', "headers", &t, "");
+	http_tlines_free(&t);
+	return 0;
+}
+
+/* The response's Content-Encoding, when it had one. */
+static const char *
+http_req_encoded(const struct http_req *req)
+{
+	const char *ce = http_req_header(req, "Content-Encoding");
+
+	return ce != NULL && *ce != '\0' && strcasecmp(ce, "identity") != 0 ?
+	    ce : NULL;
+}
+
+/* An attempt ended: status or error, time, sizes, headers, body. */
+static void
+http_trace_response(struct http_req *req, CURLcode rc, long status)
+{
+	const struct http_client *cl = req->cl;
+	struct http_tlines t;
+	curl_off_t wire = 0;
+	long hsize = 0;
+	uint64_t us = mono_us() - req->trace_start;
+	const char *p, *end, *v, *enc;
+	char *url, *err, wbuf[96] = "";
+
+	url = http_trace_url(cl, req->url);
+	if (rc != CURLE_OK) {
+		if (req->too_large)
+			xasprintf(&err, "response body over %llu bytes%s",
+			    (unsigned long long)cl->c.max_response,
+			    http_req_encoded(req) != NULL ?
+			    " once decoded" : "");
+		else
+			err = http_trace_str(cl, req->errbuf[0] != '\0' ?
+			    req->errbuf : curl_easy_strerror(rc), 512);
+		log_emit(req->trace_level, "http %s #%llu < %s %s: failed "
+		    "after %llu ms: %s; body %zu bytes so far", cl->name,
+		    (unsigned long long)req->trace_id, req->method, url,
+		    (unsigned long long)(us / 1000), err, req->len);
+		free(err);
+		free(url);
+		return;
+	}
+	curl_easy_getinfo(req->easy, CURLINFO_SIZE_DOWNLOAD_T, &wire);
+	curl_easy_getinfo(req->easy, CURLINFO_HEADER_SIZE, &hsize);
+	if ((enc = http_req_encoded(req)) != NULL) {
+		err = http_trace_str(cl, enc, 64);
+		snprintf(wbuf, sizeof wbuf, " (%lld on the wire, %s)",
+		    (long long)wire, err);
+		free(err);
+	}
+	log_emit(req->trace_level, "http %s #%llu < %ld %s %s: %llu ms, body "
+	    "%zu bytes%s, headers %ld bytes", cl->name,
+	    (unsigned long long)req->trace_id, status, req->method, url,
+	    (unsigned long long)(us / 1000), req->len, wbuf, hsize);
+	free(url);
+	memset(&t, 0, sizeof t);
+	p = req->hdrs;
+	end = req->hdrs + req->hlen;
+	while (p != NULL && p < end) {
+		v = p + strlen(p) + 1;
+		http_trace_header(cl, &t, p, strlen(p), v, strlen(v));
+		p = v + strlen(v) + 1;
+	}
+	http_trace_lines(req, '<', "headers", &t, "");
+	http_tlines_free(&t);
+	http_trace_body(req, '<', req->buf, req->len);
 }
 
 /* An easy handle: a reset one from the pool, else a new one. */
@@ -858,6 +1250,19 @@ http_req_start(struct http_req *req)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, http_header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
+	/* Offer gzip and deflate; libcurl decodes, so http_write_cb() and
+	 * max_response see the decoded bytes (a small compressed bomb is
+	 * cut off at max_response like any large body). */
+	if (c->compression)
+		curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip, deflate");
+	if ((req->trace_level = http_trace_level(cl)) != 0) {
+		/* The request headers as sent, for the trace (redacted). */
+		curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, http_debug_cb);
+		curl_easy_setopt(e, CURLOPT_DEBUGDATA, req);
+		curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+		req->trace_start = mono_us();
+		http_trace_request(req);
+	}
 
 	if (strcmp(req->method, "HEAD") == 0)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
@@ -941,6 +1346,7 @@ http_submit(struct http_client *cl, const struct http_request *rq,
 	}
 	req->untrusted = rq->untrusted_url;
 	req->retry = rq->retry;
+	req->trace_id = ++cl->trace_seq;
 	req->r.retry_after = NAN;
 	req->r.priv = req;
 	req->timer = evtimer_new(cl->h->base, http_req_timer, req);
@@ -1231,8 +1637,9 @@ http_curl_error(CURLcode rc)
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
 	case CURLE_WEIRD_SERVER_REPLY:
-	case CURLE_BAD_CONTENT_ENCODING:
 		return HTTP_ERR_TRANSFER;
+	case CURLE_BAD_CONTENT_ENCODING:
+		return HTTP_ERR_DECODE;
 	default:
 		return HTTP_ERR_OTHER;
 	}
@@ -1280,6 +1687,8 @@ http_req_finished(struct http_req *req, CURLcode rc)
 	req->r.retry_after = NAN;
 	req->r.http_version = 0;	/* a failed retry has no version */
 
+	if (req->trace_level != 0)
+		http_trace_response(req, rc, status);
 	if (rc == CURLE_OK) {
 		req->r.status = status;
 		req->r.http_version = http_version_of(req->easy);
@@ -1294,10 +1703,21 @@ http_req_finished(struct http_req *req, CURLcode rc)
 	if ((err == HTTP_ERR_CONNECT || err == HTTP_ERR_TIMEOUT ||
 	    err == HTTP_ERR_TRANSFER) && http_req_retry(req, 1))
 		goto out;
-	if (err == HTTP_ERR_TOO_LARGE)
+	if (err == HTTP_ERR_TOO_LARGE && http_req_encoded(req) != NULL)
+		http_req_done(req, err, "%s %s: response body over %llu bytes "
+		    "once decoded (Content-Encoding: %s)", req->method,
+		    req->url, (unsigned long long)cl->c.max_response,
+		    http_req_encoded(req));
+	else if (err == HTTP_ERR_TOO_LARGE)
 		http_req_done(req, err, "%s %s: response body over %llu bytes",
 		    req->method, req->url,
 		    (unsigned long long)cl->c.max_response);
+	else if (err == HTTP_ERR_DECODE)
+		http_req_done(req, err, "%s %s: response body does not decode "
+		    "(Content-Encoding: %s): %s", req->method, req->url,
+		    http_req_encoded(req) != NULL ? http_req_encoded(req) :
+		    "?", req->errbuf[0] != '\0' ? req->errbuf :
+		    curl_easy_strerror(rc));
 	else
 		http_req_done(req, err, "%s %s: %s", req->method, req->url,
 		    req->errbuf[0] != '\0' ? req->errbuf :
@@ -1367,6 +1787,7 @@ http_client_conf_clear(struct http_client_conf *hc)
 	free(hc->proxy);
 	free(hc->token_file);
 	strv_free(hc->allowed_hosts);
+	strv_free(hc->trace_redact);
 	memset(hc, 0, sizeof *hc);
 }
 
@@ -1487,6 +1908,9 @@ http_client_conf_read(struct cfg *c, struct http_client_conf *hc)
 	hc->retry.backoff_max = 30000;
 	hc->retry.retry_after_max = 300000;
 	hc->retry.on_transport = 1;
+	hc->compression = 1;
+	hc->trace = -1;
+	hc->trace_body = 1024;
 	memcpy(hc->retry.statuses, statuses, sizeof statuses);
 	hc->retry.nstatuses = sizeof statuses / sizeof statuses[0];
 
@@ -1577,5 +2001,33 @@ http_client_conf_read(struct cfg *c, struct http_client_conf *hc)
 		json_object_put(ah);
 	}
 	http_conf_retry(c, &hc->retry);
+	cfg_bool(c, "compression", &hc->compression);
+	cfg_bool(c, "trace", &hc->trace);
+	cfg_uint(c, "trace_body", 0, 65536, &hc->trace_body);
+	if (cfg_json(c, "trace_redact", &ah) == 1) {
+		if (!json_object_is_type(ah, json_type_array))
+			cfg_error(c, "trace_redact", "expected an array of "
+			    "header names");
+		else {
+			len = json_object_array_length(ah);
+			hc->trace_redact = xcalloc(len + 1,
+			    sizeof *hc->trace_redact);
+			for (i = 0; i < len; i++) {
+				v = json_object_array_get_idx(ah, i);
+				if (!json_object_is_type(v, json_type_string) ||
+				    json_object_get_string_len(v) == 0 ||
+				    strcspn(json_object_get_string(v),
+				    "\r\n\t :()<>@,;\\\"/[]?{}") !=
+				    (size_t)json_object_get_string_len(v)) {
+					cfg_error(c, "trace_redact",
+					    "expected header names");
+					break;
+				}
+				hc->trace_redact[i] =
+				    xstrdup(json_object_get_string(v));
+			}
+		}
+		json_object_put(ah);
+	}
 	return cfg_failed(c) ? -1 : 0;
 }

@@ -50,6 +50,18 @@ struct http_client_conf {
 	char **allowed_hosts;		/* for URLs taken from responses;
 					 * default: the base URL's host */
 	struct http_retry retry;
+	int compression;		/* "compression": ask for gzip and
+					 * deflate and decode (default 1);
+					 * max_response is the decoded size */
+	int trace;			/* "trace": log each request and
+					 * response: 1 at info, 0 never, -1
+					 * (default) at debug level (-v) */
+	uint64_t trace_body;		/* bytes of bodies traced (default
+					 * 1024; 0: none) */
+	char **trace_redact;		/* more header names whose values are
+					 * never traced (Authorization,
+					 * Proxy-Authorization, Cookie,
+					 * Set-Cookie always) */
 };
 
 /*
@@ -57,7 +69,8 @@ struct http_client_conf {
  * them: url, headers, user_agent, connect_timeout, request_timeout,
  * tls_verify, ca_file, ca_dir, client_cert, client_key, proxy, token_file,
  * max_response, max_redirects, max_requests, allowed_hosts, retry {attempts,
- * on, backoff_initial, backoff_max, retry_after_max}).  Returns 0, or -1
+ * on, backoff_initial, backoff_max, retry_after_max}, compression, trace,
+ * trace_body, trace_redact).  Returns 0, or -1
  * after cfg_error() naming the key.  The token file is checked for
  * readability here (relative names are looked up in
  * $CREDENTIALS_DIRECTORY, else next to the configuration file).
@@ -111,11 +124,12 @@ enum http_error {
 	HTTP_ERR_CONNECT,	/* could not connect / resolve */
 	HTTP_ERR_TIMEOUT,
 	HTTP_ERR_TRANSFER,	/* reset, truncated, protocol error */
-	HTTP_ERR_TOO_LARGE,	/* body over max_response */
+	HTTP_ERR_TOO_LARGE,	/* body over max_response (decoded) */
 	HTTP_ERR_TLS,
 	HTTP_ERR_REDIRECTS,	/* more than max_redirects */
 	HTTP_ERR_URL,		/* malformed, or a scheme other than http(s) */
 	HTTP_ERR_HOST,		/* untrusted URL on a host not allowed */
+	HTTP_ERR_DECODE,	/* a Content-Encoding that does not decode */
 	HTTP_ERR_OTHER,
 };
 
@@ -126,7 +140,8 @@ struct http_response {
 	long status;		/* 0 unless error == HTTP_OK */
 	int http_version;	/* of the response: 10, 11, 20 or 30; 0 unless
 				 * error == HTTP_OK */
-	const char *body;	/* NUL-terminated, body_len bytes */
+	const char *body;	/* NUL-terminated, body_len bytes (decoded
+				 * when it came compressed) */
 	size_t body_len;
 	const char *url;	/* the final URL (after redirects) */
 	double retry_after;	/* seconds from Retry-After, retry-after-ms or
