@@ -73,22 +73,23 @@ awk -v n="$n" -v f="$first" 'BEGIN { for (i = 0; i < n; i++)
     printf "{\"poller\":\"scale\",\"ref\":{\"task_id\":%d}}\n", f + i }' \
     >"$dir/tasks.jsonl"
 
-# start: until the socket answers; prints the milliseconds it took.
+# start: until the socket answers; $took: the milliseconds it took.
 start() {
-	t0=$(now_ms)
+	ts=$(now_ms)
 	"$top/daemon/pollexd" -c "$dir/pollexd.conf" -S "$dir/p.sock" \
-	    --state-dir "$dir/state" 2>>"$dir/pollexd.log" </dev/null &
+	    --state-dir "$dir/state" 2>>"$dir/pollexd.log" </dev/null \
+	    >/dev/null &
 	pid=$!
 	until "$ctl" -S "$dir/p.sock" -t 1s stats >/dev/null 2>&1; do
 		kill -0 "$pid" 2>/dev/null || { cat "$dir/pollexd.log" >&2; exit 1; }
 		sleep 0.01
 	done
-	echo $(($(now_ms) - t0))
+	took=$(($(now_ms) - ts))
 }
 searches() { curl -s "$base/_control/requests" |
     jq '.by_route["POST /tasks/search"] // 0'; }
 
-start >/dev/null
+start
 rss0=$(rss_kb "$pid")
 c0=$(ticks "$pid")
 t0=$(now_ms)
@@ -112,10 +113,11 @@ size=$(du -sb "$dir/state" | awk '{ print $1 }')
 s0=$(now_ms)
 kill -TERM "$pid"; wait "$pid" || true; pid=
 s1=$(now_ms)
-clean=$(start)
+start
+clean=$took
 kill -KILL "$pid"; wait "$pid" 2>/dev/null || true; pid=
-crash=$(start)
-out=$("$ctl" -S "$dir/p.sock" --json stats)
+start
+crash=$took
 kill -TERM "$pid"; wait "$pid" || true; pid=
 
 awk -v n="$n" -v store="$store" -v sub_ms=$((t1 - t0)) \
