@@ -1071,4 +1071,6 @@ poller_counters(const struct poller *p, struct poller_counters *pc)
 	pc->polls = p->polls;
 	pc->failed_polls = p->failed_polls;
 	pc->duration = &p->poll_duration;
+	pc->rate_waited_ms = p->rate_waited;
+	pc->waiting = p->nwaiting;
 }

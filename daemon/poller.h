@@ -162,6 +162,8 @@ struct poller_counters {
 	uint64_t polls;
 	uint64_t failed_polls;
 	const struct metrics_hist *duration;	/* of the polls */
+	uint64_t rate_waited_ms;	/* operations' waits for a token */
+	uint32_t waiting;		/* operations waiting for one now */
 };
 void poller_counters(const struct poller *p, struct poller_counters *pc);
 
