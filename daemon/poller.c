@@ -331,8 +331,10 @@ poller_set_conf(struct poller *p, struct conf_poller *conf)
 	}
 	p->conf = conf;
 	conf_poller_unref(old);
-	/* A new bucket starts full; a changed one keeps its tokens (up to
-	 * the new burst). */
+	/* A new bucket starts full; a changed one keeps its tokens (those
+	 * gained under the old rate, up to the new burst). */
+	if (p->rate > 0)
+		poller_rate_refill(p);
 	if (rate > 0 && p->rate == 0) {
 		p->tokens = burst;
 		p->refilled = mono_ms();
@@ -531,6 +533,7 @@ poller_rate_pump(struct poller *p)
 		if (p->rate > 0)
 			p->tokens -= 1;
 		p->served = type;
+		op->started = metrics_now();	/* durations leave the wait out */
 		op_begin_now(op, op->begin);
 	}
 	poller_rate_arm(p);
@@ -722,9 +725,13 @@ op_poll_done(struct op *op, const struct sched_result *r)
 	struct poller *p = op->poller;
 	char desc[128];
 
-	p->polls++;
-	p->ps->polls++;
-	metrics_observe(&p->poll_duration, metrics_now() - op->started);
+	/* One that had nothing left to send is not counted. */
+	if (!op->skipped) {
+		p->polls++;
+		p->ps->polls++;
+		metrics_observe(&p->poll_duration,
+		    metrics_now() - op->started);
+	}
 	if (r->failed) {
 		p->failed_polls++;
 		p->ps->failed_polls++;
