@@ -949,6 +949,23 @@ START_TEST(test_poll_now)
 		free(err);
 	}
 	ck_assert_uint_eq(poll_runs(NULL), 4);
+	/* Oneway: the poll runs, nothing answers. */
+	{
+		char msg[256], *r;
+		int fd = raw_connect(td->sock), i, eof = 0;
+
+		snprintf(msg, sizeof msg, "{\"method\": \"io.pollex.Poll\", "
+		    "\"parameters\": {\"poller\": \"p\", \"ids\": [\"%s\"]}, "
+		    "\"oneway\": true}", b);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(raw_send(fd, msg, strlen(msg) + 1), 0);
+		for (i = 0; i < 1000 && poll_runs(NULL) < 5; i++)
+			usleep(10000);
+		ck_assert_uint_eq(poll_runs(NULL), 5);
+		r = raw_recv(fd, 200, &eof);
+		ck_assert_msg(r == NULL, "a oneway call answered: %s", r);
+		close(fd);
+	}
 	free(a);
 	free(b);
 }
