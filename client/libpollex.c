@@ -78,6 +78,7 @@ static int px_on_wait(pollex *, struct px_sync *, struct jspan, int);
 static int px_on_list(pollex *, struct px_sync *, struct jspan, int);
 static int px_on_watch(pollex *, struct px_sync *, struct jspan, int);
 static int px_on_text(pollex *, struct px_sync *, struct jspan, int);
+static int px_on_poll(pollex *, struct px_sync *, struct jspan, int);
 static int px_wait_run(pollex *, const char *const *, size_t,
     enum pollex_return_when, double, struct px_wait *);
 static int px_text_call(pollex *, const char *, json_object *, char **);
@@ -652,6 +653,66 @@ pollex_cancel(pollex *c, const char *id, int *cancelled, char **reason)
 	}
 	free(can.reason);
 	return px_leave(c, r);
+}
+
+/* ---- Poll ------------------------------------------------------------- */
+
+/* Handle the reply of Poll. */
+static int
+px_on_poll(pollex *c, struct px_sync *s, struct jspan params, int more)
+{
+	int64_t *polled = s->ctx;
+	struct jspan v;
+
+	(void)c;
+	(void)more;
+	if (!px_member(params, "polled", &v) || !jspan_int64(v, polled) ||
+	    *polled < 0)
+		return POLLEX_E_PROTOCOL;
+	return 0;
+}
+
+/* Poll a poller's tasks now (all the caller's, or the ids given). */
+int
+pollex_poll(pollex *c, const char *poller, const char *const *ids, size_t n,
+    int64_t *polled)
+{
+	int64_t got = 0, limit;
+	struct px_sync s = {.handler = px_on_poll, .ctx = &got};
+	json_object *params, *v, *a;
+	size_t i;
+	int r;
+
+	if (polled != NULL)
+		*polled = 0;
+	if (c == NULL || poller == NULL || *poller == '\0' ||
+	    !px_utf8_valid(poller) || px_check_ids(ids, n) != 0)
+		return POLLEX_E_INVAL;
+	if ((r = px_enter(c)) != 0)
+		return r;
+	if ((params = json_object_new_object()) == NULL ||
+	    (v = json_object_new_string(poller)) == NULL ||
+	    px_add(params, "poller", v) != 0)
+		goto nomem;
+	if (n > 0) {
+		if ((a = json_object_new_array_ext(n > INT32_MAX ? 0 :
+		    (int)n)) == NULL || px_add(params, "ids", a) != 0)
+			goto nomem;
+		for (i = 0; i < n; i++)
+			if ((v = json_object_new_string(ids[i])) == NULL ||
+			    json_object_array_add(a, v) != 0) {
+				json_object_put(v);
+				goto nomem;
+			}
+	}
+	px_limit(c, 0, &limit);
+	r = px_call_sync(c, PX_INTERFACE ".Poll", params, 0, &s, limit);
+	if (r == 0 && polled != NULL)
+		*polled = got;
+	return px_leave(c, r);
+nomem:
+	json_object_put(params);
+	return px_leave(c, px_error_local(c, POLLEX_E_NOMEM, "out of memory"));
 }
 
 /* Handle the reply of Get. */

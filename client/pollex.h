@@ -212,6 +212,17 @@ void pollex_strv_free(char **v);
  */
 int pollex_cancel(pollex *c, const char *id, int *cancelled, char **reason);
 
+/**
+ * Poll now (io.pollex.Poll): wake the poller named for the caller's pending
+ * tasks of it (every one for root and admins), or only for the n ids given
+ * (n 0: all).  Returns once a poll that started after the call has polled
+ * them; *polled (may be NULL) is how many it polled.  An unknown poller
+ * gives POLLEX_E_NOPOLLER, an id that is not the caller's POLLEX_E_NOTFOUND,
+ * a task of another poller POLLEX_E_PARAM.
+ */
+int pollex_poll(pollex *c, const char *poller, const char *const *ids,
+    size_t n, int64_t *polled);
+
 /** Fetch one task; *task is freed with pollex_task_free(). */
 int pollex_get(pollex *c, const char *id, pollex_task **task);
 

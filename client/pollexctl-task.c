@@ -979,6 +979,48 @@ ctl_cmd_cancel(int argc, char **argv)
 	return rc;
 }
 
+/* poll: poll a poller's tasks now and say how many were polled. */
+int
+ctl_cmd_poll(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	json_object *o;
+	int64_t polled = 0;
+	int opt, r;
+	pollex *c;
+
+	while ((opt = getopt_long(argc, argv, ":jh", opts, NULL)) != -1)
+		if (!ctl_json_opt(opt, argv))
+			ctl_bad_option(opt, argv);
+	if (optind >= argc)
+		ctl_usage_error(argv[0], "no poller given");
+	c = ctl_connect();
+	r = pollex_poll(c, argv[optind], (const char *const *)argv + optind + 1,
+	    (size_t)(argc - optind - 1), &polled);
+	if (r != 0) {
+		r = ctl_fail(c, r);
+		pollex_close(c);
+		return r;
+	}
+	if (ctl.json) {
+		if ((o = json_object_new_object()) == NULL ||
+		    json_object_object_add(o, "poller",
+		        json_object_new_string(argv[optind])) != 0 ||
+		    json_object_object_add(o, "polled",
+		        json_object_new_int64(polled)) != 0)
+			ctl_fatalx("out of memory");
+		ctl_print_json(o);
+	} else
+		printf("%s: %lld task%s polled\n", argv[optind],
+		    (long long)polled, polled == 1 ? "" : "s");
+	pollex_close(c);
+	return CTL_EXIT_OK;
+}
+
 /* The multi-line description of a task for get. */
 static void
 ctl_describe(const pollex_task *t)

@@ -36,7 +36,7 @@ _pollexctl()
 	local cur prev words cword cmd i
 	_init_completion || return
 
-	local commands="submit cancel get wait list watch pollers stats call"
+	local commands="submit cancel poll get wait list watch pollers stats call"
 	local states="starting pending succeeded failed cancelled expired"
 
 	# The command is the first word that is neither an option nor an
@@ -100,6 +100,26 @@ _pollexctl()
 				COMPREPLY=($(compgen -W "$(_pollexctl_pollers)" -- "$cur"))
 		fi
 		;;
+	poll)
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--help" -- "$cur"))
+		else
+			# The poller first, then its pending tasks.
+			local n=0 poller=
+			for ((i = i + 1; i < cword; i++)); do
+				if [[ ${words[i]} != -* ]]; then
+					n=$((n + 1))
+					((n == 1)) && poller=${words[i]}
+				fi
+			done
+			if ((n == 0)); then
+				COMPREPLY=($(compgen -W "$(_pollexctl_pollers)" -- "$cur"))
+			else
+				COMPREPLY=($(compgen -W "$(_pollexctl_ids --state pending \
+				    --poller "$poller")" -- "$cur"))
+			fi
+		fi
+		;;
 	cancel | get)
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "--help" -- "$cur"))
@@ -134,7 +154,8 @@ _pollexctl()
 		else
 			COMPREPLY=($(compgen -W "io.pollex.Submit io.pollex.Cancel
 			    io.pollex.Wait io.pollex.Get io.pollex.List
-			    io.pollex.Watch io.pollex.Pollers io.pollex.Stats
+			    io.pollex.Watch io.pollex.Poll io.pollex.Pollers
+			    io.pollex.Stats
 			    org.varlink.service.GetInfo
 			    org.varlink.service.GetInterfaceDescription" -- "$cur"))
 		fi

@@ -58,6 +58,13 @@ static const struct ctl_command ctl_commands[] = {
         "\"ID not cancelled: REASON\" for each (--json: {\"id\",\n"
         "\"cancelled\", \"reason\"} lines).  Exits 1 when a task was not\n"
         "cancelled.\n"},
+    {"poll", ctl_cmd_poll, "poll POLLER [ID...]",
+        "Poll now, without waiting for the poller's interval: your pending\n"
+        "tasks of POLLER (every one for root and admins), or only the\n"
+        "IDs given.  Returns once a poll that started after the call has\n"
+        "polled them and prints how many it polled (--json: {\"poller\",\n"
+        "\"polled\"}).  Calls within the poller's coalesce window share one\n"
+        "poll; the poller's rate limit holds.\n"},
     {"get", ctl_cmd_get, "get ID...",
         "Describe tasks (--json: one Task object per line).\n"},
     {"wait", ctl_cmd_wait,

@@ -69,6 +69,7 @@ void ctl_print_json(json_object *);
 /* pollexctl-task.c */
 int ctl_cmd_submit(int, char **);
 int ctl_cmd_cancel(int, char **);
+int ctl_cmd_poll(int, char **);
 int ctl_cmd_get(int, char **);
 int ctl_cmd_wait(int, char **);
 int ctl_cmd_list(int, char **);

@@ -420,6 +420,7 @@ conf_read_poller(struct cfg_ctx *ctx, const char *name, json_object *obj)
 	char *kind = NULL;
 	uint64_t v, mi = 0, ma = 0, bm = 0;
 	int has_min, has_max, has_bm, has_mb;
+	json_object *jv;
 
 	c = cfg_new(ctx, obj, "pollers", name);
 	if (!conf_poller_name_ok(name)) {
@@ -478,6 +479,26 @@ conf_read_poller(struct cfg_ctx *ctx, const char *name, json_object *obj)
 	if (cfg_uint(c, "fail_after", 0, 1000000, &v) == 1)
 		pol->fail_after = (uint32_t)v;
 	cfg_bool(c, "start_idempotent", &p->start_idempotent);
+	/* The rate limit: operations a second, and the bucket's size
+	 * (max(1, rate) unless given). */
+	if (cfg_json(c, "rate", &jv) == 1) {
+		if ((!json_object_is_type(jv, json_type_int) &&
+		    !json_object_is_type(jv, json_type_double)) ||
+		    !(json_object_get_double(jv) > 0 &&
+		    json_object_get_double(jv) <= 1000000))
+			cfg_error(c, "rate", "expected a number of operations "
+			    "a second, more than 0 and at most 1000000");
+		else
+			p->rate = json_object_get_double(jv);
+		json_object_put(jv);
+	}
+	if (cfg_uint(c, "burst", 1, 1000000, &v) == 1) {
+		p->burst = (uint32_t)v;
+		if (p->rate == 0 && !cfg_failed(c))
+			cfg_error(c, "burst", "needs a rate");
+	}
+	if (p->rate > 0 && p->burst == 0)
+		p->burst = p->rate < 1 ? 1 : (uint32_t)p->rate;
 	if (cfg_failed(c))
 		goto bad;
 

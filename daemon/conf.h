@@ -22,6 +22,8 @@ struct conf_poller {
 	struct sched_policy policy;
 	uint32_t max_starts;	/* start operations running at once */
 	int start_idempotent;	/* a start may safely run again */
+	double rate;		/* operations a second, 0: no limit */
+	uint32_t burst;		/* the token bucket's size */
 	void *kconf;		/* the kind's own settings */
 	char *text;		/* canonical JSON of the section, to spot changes */
 };

@@ -68,6 +68,7 @@ static const char *const list_params[] = { "states", "poller", "labels",
 static const char *const watch_params[] = { "ids", "poller", "labels",
 	"initial", NULL };
 static const char *const getdesc_params[] = { "interface", NULL };
+static const char *const poll_params[] = { "poller", "ids", NULL };
 static const char *const spec_fields[] = { "poller", "ref", "args", "labels",
 	"timeout", "deadline", "idempotency_key", NULL };
 
@@ -802,6 +803,138 @@ m_watch(struct core *core, struct call *c, json_object *params)
 	waits_watch(core->waits, c, &f, initial, core->tt);
 }
 
+struct poll_wait {
+	struct call *call;
+	struct poll_listener *listener;
+	char poller[65];
+};
+
+static void
+poll_reply(struct call *c, int64_t polled)
+{
+	json_object *p = json_object_new_object();
+
+	json_object_object_add(p, "polled", json_object_new_int64(polled));
+	call_reply(c, p);
+}
+
+static void
+poll_wait_abort_cb(struct call *c, void *arg)
+{
+	struct poll_wait *pw = arg;
+
+	(void)c;
+	poller_poll_forget(pw->listener);
+	free(pw);
+}
+
+static void
+poll_wait_cb(void *arg, int64_t polled)
+{
+	struct poll_wait *pw = arg;
+
+	call_on_abort(pw->call, NULL, NULL);
+	if (polled < 0)
+		call_error1(pw->call, PX_ERR_POLLER_NOT_FOUND, "poller",
+		    pw->poller);
+	else
+		poll_reply(pw->call, polled);
+	free(pw);
+}
+
+/* io.pollex.Poll: poll now the caller's pending tasks of a poller (every
+ * one for root and admins), or the ones named. */
+static void
+m_poll(struct core *core, struct call *c, json_object *params)
+{
+	const struct caller *who = call_caller(c);
+	struct poll_wait *pw;
+	struct poller *p;
+	struct task **tasks = NULL, *t;
+	json_object *v, *ids;
+	char name[32];
+	size_t i, n = 0, cap;
+
+	if ((v = param(params, "poller")) == NULL) {
+		call_invalid(c, "poller", "missing: a poller name");
+		return;
+	}
+	if (!string_ok(v, 64)) {
+		call_invalid(c, "poller", "expected a poller name");
+		return;
+	}
+	p = poller_find(core->pollers, json_object_get_string(v));
+	if (p == NULL || poller_conf(p) == NULL) {
+		call_error1(c, PX_ERR_POLLER_NOT_FOUND, "poller",
+		    json_object_get_string(v));
+		return;
+	}
+	if ((ids = param(params, "ids")) != NULL) {
+		if (!json_object_is_type(ids, json_type_array) ||
+		    (cap = json_object_array_length(ids)) == 0 ||
+		    cap > WAIT_IDS_MAX) {
+			call_invalid(c, "ids", "expected an array of 1 to %d "
+			    "task ids", WAIT_IDS_MAX);
+			return;
+		}
+		tasks = xcalloc(cap, sizeof *tasks);
+		for (i = 0; i < cap; i++) {
+			snprintf(name, sizeof name, "ids[%zu]", i);
+			if ((t = param_task(core, c,
+			    json_object_array_get_idx(ids, i), name)) == NULL) {
+				free(tasks);
+				return;
+			}
+			if (t->poller != p) {
+				call_invalid(c, name, "task %s belongs to "
+				    "poller %s", t->id, poller_name(t->poller));
+				free(tasks);
+				return;
+			}
+			/* Starting or finished: nothing to poll. */
+			if (t->state == PX_STATE_PENDING)
+				tasks[n++] = t;
+		}
+		/* The same id twice is one task. */
+		if (n > 1) {
+			qsort(tasks, n, sizeof *tasks, task_ptrcmp);
+			for (i = 1, cap = 1; i < n; i++)
+				if (tasks[i] != tasks[cap - 1])
+					tasks[cap++] = tasks[i];
+			n = cap;
+		}
+	} else {
+		cap = 0;
+		for (t = tasktab_first(core->tt); t != NULL;
+		    t = tasktab_next(core->tt, t)) {
+			if (t->poller != p || t->state != PX_STATE_PENDING ||
+			    !waits_visible(who, t))
+				continue;
+			if (n == cap) {
+				cap = cap == 0 ? 64 : cap * 2;
+				tasks = xreallocarray(tasks, cap,
+				    sizeof *tasks);
+			}
+			tasks[n++] = t;
+		}
+	}
+	if (call_is_oneway(c) || n == 0) {
+		poller_poll_now(p, tasks, n, NULL, NULL);
+		free(tasks);
+		if (call_is_oneway(c))
+			call_reply(c, NULL);
+		else
+			poll_reply(c, 0);
+		return;
+	}
+	pw = xcalloc(1, sizeof *pw);
+	pw->call = c;
+	snprintf(pw->poller, sizeof pw->poller, "%s", poller_name(p));
+	pw->listener = poller_poll_now(p, tasks, n, poll_wait_cb, pw);
+	free(tasks);
+	call_on_abort(c, poll_wait_abort_cb, pw);
+}
+
 /* io.pollex.Pollers */
 static void
 m_pollers(struct core *core, struct call *c, json_object *params)
@@ -914,6 +1047,7 @@ static const struct method {
 	{ "io.pollex.Wait", m_wait, wait_params },
 	{ "io.pollex.List", m_list, list_params },
 	{ "io.pollex.Watch", m_watch, watch_params },
+	{ "io.pollex.Poll", m_poll, poll_params },
 	{ "io.pollex.Pollers", m_pollers, no_params },
 	{ "io.pollex.Stats", m_stats, no_params },
 	{ "org.varlink.service.GetInfo", m_getinfo, no_params },

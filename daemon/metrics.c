@@ -315,6 +315,24 @@ metrics_render(const struct core *core, struct evbuffer *b)
 		    poller_name(p), pc.duration);
 	}
 
+	metrics_family(b, "pollex_rate_limited_seconds_total", "counter",
+	    "Time operations waited for a token of the poller's rate limit.");
+	for (p = poller_first(core->pollers); p != NULL; p = poller_next(p)) {
+		poller_counters(p, &pc);
+		evbuffer_add_printf(b, "pollex_rate_limited_seconds_total"
+		    "{poller=\"");
+		metrics_label(b, poller_name(p));
+		evbuffer_add_printf(b, "\"} %.3f\n",
+		    (double)pc.rate_waited_ms / 1000);
+	}
+	metrics_family(b, "pollex_rate_waiting", "gauge",
+	    "Operations waiting for a token of the poller's rate limit.");
+	for (p = poller_first(core->pollers); p != NULL; p = poller_next(p)) {
+		poller_counters(p, &pc);
+		metrics_sample(b, "pollex_rate_waiting", poller_name(p),
+		    pc.waiting);
+	}
+
 	for (k = 0; k < 2; k++) {
 		metrics_family(b, https[k][0], "counter", https[k][2]);
 		for (p = poller_first(core->pollers); p != NULL; p = poller_next(p)) {

@@ -3,7 +3,15 @@
  *
  * A poller joins its scheduler (which tasks, when) to its kind (how): the
  * scheduler's launch becomes a poll operation of the kind, and the kind's
- * per-task outcomes go to the task table, whose events come back here. */
+ * per-task outcomes go to the task table, whose events come back here.
+ *
+ * The rate limit: every operation (poll, start, cancel) takes a token of
+ * the poller's bucket (rate tokens a second, at most burst) before the kind
+ * sees it.  Operations that find none wait in one FIFO per type, and the
+ * types take turns for the tokens that come: within a type the oldest goes
+ * first, and whatever stream of starts (at most max_starts at a time) or
+ * cancels waits, a poll gets one of the next three tokens, so starts cannot
+ * starve polls however max_starts compares with max_inflight. */
 #include "config.h"
 
 #include <math.h>
@@ -22,6 +30,19 @@ struct cancel_listener {
 	cancel_cb cb;
 	void *arg;
 };
+
+/* A Poll call waiting for the tick that polls its tasks. */
+struct poll_listener {
+	TAILQ_ENTRY(poll_listener) entry;
+	struct poller *p;
+	uint32_t tick;
+	size_t n;
+	char (*ids)[TASK_ID_LEN + 1];
+	poll_cb cb;
+	void *arg;
+};
+
+#define OP_NTYPES 3
 
 /* Kinds of bad delays a poll returned, each warned about on its own. */
 enum poller_delay_bad {
@@ -59,6 +80,18 @@ struct poller {
 	char *last_error;
 	uint64_t delay_warned[DELAY_NBAD];	/* mono ms, 0: never */
 	uint64_t delay_quiet[DELAY_NBAD];	/* held back since */
+	TAILQ_HEAD(, poll_listener) poll_listeners;
+	/* The rate limit (rate 0: none). */
+	double rate;
+	double burst;
+	double tokens;
+	uint64_t refilled;			/* mono ms */
+	struct event *rate_timer;
+	TAILQ_HEAD(, op) waitq[OP_NTYPES];	/* by enum op_type */
+	int served;				/* the type served last */
+	uint32_t nwaiting;
+	uint64_t rate_waits;			/* operations that waited */
+	uint64_t rate_waited;			/* ms, in total */
 };
 
 /* Scheduler callbacks. */
@@ -116,6 +149,8 @@ poller_sched_touched(void *arg, struct task *t)
 	p->ps->env.touched(p->ps->env.arg, t);
 }
 
+static void poller_sched_ticked(void *, uint32_t);
+
 static const struct sched_ops poller_sched_ops = {
 	poller_sched_now,
 	poller_sched_arm,
@@ -124,6 +159,7 @@ static const struct sched_ops poller_sched_ops = {
 	poller_sched_fail,
 	poller_sched_random,
 	poller_sched_touched,
+	poller_sched_ticked,
 };
 
 static void
@@ -135,6 +171,10 @@ poller_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	sched_fire(p->sched);
 }
+
+static void poller_rate_cb(evutil_socket_t, short, void *);
+static void poller_rate_refill(struct poller *);
+static void poller_rate_arm(struct poller *);
 
 struct pollers *
 pollers_new(const struct poller_env *env)
@@ -179,17 +219,25 @@ poller_new(struct pollers *ps, const char *name)
 	struct poller *p = xcalloc(1, sizeof *p);
 	struct sched_policy pol = { 5000, 1000, 300000, 10, 1000, 300000, 100,
 	    1, 10 };
+	int i;
 
 	p->ps = ps;
 	p->name = xstrdup(name);
 	p->kind_name = xstrdup("none");
 	p->timer = evtimer_new(ps->env.base, poller_timer_cb, p);
+	p->rate_timer = evtimer_new(ps->env.base, poller_rate_cb, p);
 	p->sched = sched_new(&pol, &poller_sched_ops, p);
 	sched_suspend(p->sched);
 	TAILQ_INIT(&p->startq);
+	TAILQ_INIT(&p->poll_listeners);
+	for (i = 0; i < OP_NTYPES; i++)
+		TAILQ_INIT(&p->waitq[i]);
+	p->served = OP_NTYPES - 1;
 	TAILQ_INSERT_TAIL(&ps->list, p, entry);
 	return p;
 }
+
+static void poll_listener_free(struct poll_listener *);
 
 void
 poller_free(struct poller *p)
@@ -197,9 +245,13 @@ poller_free(struct poller *p)
 	if (p == NULL)
 		return;
 	poller_abort_all(p);
+	/* Their calls were aborted (the server goes first). */
+	while (!TAILQ_EMPTY(&p->poll_listeners))
+		poll_listener_free(TAILQ_FIRST(&p->poll_listeners));
 	TAILQ_REMOVE(&p->ps->list, p, entry);
 	sched_free(p->sched);
 	event_free(p->timer);
+	event_free(p->rate_timer);
 	conf_poller_unref(p->conf);
 	free(p->name);
 	free(p->kind_name);
@@ -262,11 +314,15 @@ poller_idle(const struct poller *p)
 }
 
 static void poller_pump_starts(struct poller *);
+static void poller_rate_pump(struct poller *);
+static void poll_listeners_gone(struct poller *);
 
 void
 poller_set_conf(struct poller *p, struct conf_poller *conf)
 {
 	struct conf_poller *old = p->conf;
+	double rate = conf != NULL ? conf->rate : 0;
+	double burst = conf != NULL && conf->burst > 0 ? conf->burst : 1;
 
 	if (conf != NULL) {
 		conf_poller_ref(conf);
@@ -275,8 +331,24 @@ poller_set_conf(struct poller *p, struct conf_poller *conf)
 	}
 	p->conf = conf;
 	conf_poller_unref(old);
+	/* A new bucket starts full; a changed one keeps its tokens (those
+	 * gained under the old rate, up to the new burst). */
+	if (p->rate > 0)
+		poller_rate_refill(p);
+	if (rate > 0 && p->rate == 0) {
+		p->tokens = burst;
+		p->refilled = mono_ms();
+	} else if (p->tokens > burst)
+		p->tokens = burst;
+	if (rate != p->rate || burst != p->burst) {
+		p->rate = rate;
+		p->burst = burst;
+		evtimer_del(p->rate_timer);
+		poller_rate_pump(p);
+	}
 	if (conf == NULL) {
 		sched_suspend(p->sched);
+		poll_listeners_gone(p);
 		return;
 	}
 	sched_set_policy(p->sched, &conf->policy);
@@ -353,6 +425,8 @@ op_deferred_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (op->skipped)
+		r.failed = 0;
 	switch (op->type) {
 	case OP_POLL:
 		op_poll_done(op, &r);
@@ -361,13 +435,153 @@ op_deferred_cb(evutil_socket_t fd, short what, void *arg)
 		op_start_done(op, NULL, "start_failed", op->deferred_error);
 		break;
 	case OP_CANCEL:
-		op_cancel_done(op, CANCEL_ERROR, op->deferred_error);
+		if (op->skipped)
+			op_cancel_done(op, CANCEL_DONE, NULL);
+		else
+			op_cancel_done(op, CANCEL_ERROR, op->deferred_error);
 		break;
 	}
 }
 
+/* Does an operation that waited still have something to send?  A poll
+ * whose tasks all left, or a cancel of a task that finished meanwhile,
+ * completes without the kind (and without a token). */
+static int
+op_has_work(struct op *op)
+{
+	struct task *t;
+	uint32_t i;
+
+	switch (op->type) {
+	case OP_POLL:
+		for (i = 0; i < op->batch->n; i++)
+			if (op->batch->tasks[i] != NULL)
+				return 1;
+		return 0;
+	case OP_CANCEL:
+		t = tasktab_find(op->poller->ps->env.tt, op->id);
+		return t != NULL && !px_state_terminal((enum px_state)t->state);
+	default:
+		return 1;
+	}
+}
+
+static void op_begin_now(struct op *, int (*)(struct op *, char **));
+static void op_skip(struct op *);
+
+/* The rate limit's bucket. */
+static void
+poller_rate_refill(struct poller *p)
+{
+	uint64_t now = mono_ms();
+
+	if (now > p->refilled) {
+		p->tokens += (double)(now - p->refilled) * p->rate / 1000.0;
+		if (p->tokens > p->burst)
+			p->tokens = p->burst;
+	}
+	p->refilled = now;
+}
+
+/* Wake when the next token is there, if something waits for it. */
+static void
+poller_rate_arm(struct poller *p)
+{
+	struct timeval tv;
+	double ms;
+
+	if (p->nwaiting == 0 || p->rate <= 0 ||
+	    evtimer_pending(p->rate_timer, NULL))
+		return;
+	ms = p->tokens >= 1 ? 0 : ceil((1.0 - p->tokens) * 1000.0 / p->rate);
+	if (ms > 86400000.0)
+		ms = 86400000.0;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)fmod(ms, 1000.0) * 1000;
+	evtimer_add(p->rate_timer, &tv);
+}
+
+/* Hand the tokens there are to the waiting operations, the types taking
+ * turns, each type in order. */
+static void
+poller_rate_pump(struct poller *p)
+{
+	struct op *op;
+	uint64_t now = mono_ms();
+	int k, type = 0, work;
+
+	if (p->rate > 0)
+		poller_rate_refill(p);
+	while (p->nwaiting > 0) {
+		for (k = 1; k <= OP_NTYPES; k++) {
+			type = (p->served + k) % OP_NTYPES;
+			if (!TAILQ_EMPTY(&p->waitq[type]))
+				break;
+		}
+		op = TAILQ_FIRST(&p->waitq[type]);
+		work = op_has_work(op);
+		if (work && p->rate > 0 && p->tokens < 1)
+			break;
+		TAILQ_REMOVE(&p->waitq[type], op, wait_entry);
+		p->nwaiting--;
+		op->waiting = 0;
+		p->rate_waited += now - op->wait_since;
+		if (!work) {
+			op_skip(op);
+			continue;
+		}
+		if (p->rate > 0)
+			p->tokens -= 1;
+		p->served = type;
+		op->started = metrics_now();	/* durations leave the wait out */
+		op_begin_now(op, op->begin);
+	}
+	poller_rate_arm(p);
+}
+
+static void
+poller_rate_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	poller_rate_pump(arg);
+}
+
+/* Take a token, or wait for one. */
 static void
 op_begin(struct op *op, int (*fn)(struct op *, char **))
+{
+	struct poller *p = op->poller;
+
+	if (p->rate > 0) {
+		poller_rate_refill(p);
+		if (p->nwaiting > 0 || p->tokens < 1) {
+			op->waiting = 1;
+			op->wait_since = mono_ms();
+			op->begin = fn;
+			TAILQ_INSERT_TAIL(&p->waitq[op->type], op, wait_entry);
+			p->nwaiting++;
+			p->rate_waits++;
+			poller_rate_arm(p);
+			return;
+		}
+		p->tokens -= 1;
+	}
+	op_begin_now(op, fn);
+}
+
+/* Complete an operation from the loop without the kind. */
+static void
+op_skip(struct op *op)
+{
+	op->skipped = 1;
+	op->kstate = NULL;
+	op->deferred = event_new(op->base, -1, 0, op_deferred_cb, op);
+	event_active(op->deferred, 0, 0);
+}
+
+static void
+op_begin_now(struct op *op, int (*fn)(struct op *, char **))
 {
 	char *cause = NULL, desc[128];
 
@@ -511,9 +725,13 @@ op_poll_done(struct op *op, const struct sched_result *r)
 	struct poller *p = op->poller;
 	char desc[128];
 
-	p->polls++;
-	p->ps->polls++;
-	metrics_observe(&p->poll_duration, metrics_now() - op->started);
+	/* One that had nothing left to send is not counted. */
+	if (!op->skipped) {
+		p->polls++;
+		p->ps->polls++;
+		metrics_observe(&p->poll_duration,
+		    metrics_now() - op->started);
+	}
 	if (r->failed) {
 		p->failed_polls++;
 		p->ps->failed_polls++;
@@ -629,7 +847,14 @@ op_abort(struct op *op)
 {
 	struct poller *p = op->poller;
 
-	if (op->deferred == NULL)
+	if (op->waiting) {
+		TAILQ_REMOVE(&p->waitq[op->type], op, wait_entry);
+		p->nwaiting--;
+		p->rate_waited += mono_ms() - op->wait_since;
+		op->waiting = 0;
+		if (p->nwaiting == 0)
+			evtimer_del(p->rate_timer);
+	} else if (op->deferred == NULL)
 		op->conf->kind->abort(op);
 	switch (op->type) {
 	case OP_POLL:
@@ -681,6 +906,93 @@ poller_task_changed(struct poller *p, struct task *t, enum px_state old,
 		if (t->op != NULL)
 			t->op = NULL;	/* a cancel goes on; it looks up by id */
 	}
+}
+
+/* Poll now. */
+static void
+poll_listener_free(struct poll_listener *l)
+{
+	TAILQ_REMOVE(&l->p->poll_listeners, l, entry);
+	free(l->ids);
+	free(l);
+}
+
+struct poll_listener *
+poller_poll_now(struct poller *p, struct task **tasks, size_t n, poll_cb cb,
+    void *arg)
+{
+	struct poll_listener *l = NULL;
+	uint32_t tick = 0;
+	size_t i;
+
+	if (n == 0)
+		return NULL;
+	if (cb != NULL) {
+		l = xcalloc(1, sizeof *l);
+		l->ids = xcalloc(n, sizeof *l->ids);
+	}
+	for (i = 0; i < n; i++) {
+		tick = sched_poll_now(p->sched, tasks[i]);
+		if (l != NULL)
+			memcpy(l->ids[i], tasks[i]->id, sizeof l->ids[i]);
+	}
+	if (l == NULL)
+		return NULL;
+	l->p = p;
+	l->n = n;
+	l->tick = tick;
+	l->cb = cb;
+	l->arg = arg;
+	TAILQ_INSERT_TAIL(&p->poll_listeners, l, entry);
+	return l;
+}
+
+void
+poller_poll_forget(struct poll_listener *l)
+{
+	poll_listener_free(l);
+}
+
+/* Answer the listeners of a tick (or every one, removed: -1). */
+static void
+poll_listeners_answer(struct poller *p, int all, uint32_t seq)
+{
+	TAILQ_HEAD(, poll_listener) done = TAILQ_HEAD_INITIALIZER(done);
+	struct poll_listener *l, *next;
+	struct task *t;
+	int64_t polled;
+	size_t i;
+
+	TAILQ_FOREACH_SAFE(l, &p->poll_listeners, entry, next) {
+		if (!all && !sched_tick_le(l->tick, seq))
+			continue;
+		TAILQ_REMOVE(&p->poll_listeners, l, entry);
+		TAILQ_INSERT_TAIL(&done, l, entry);
+	}
+	while ((l = TAILQ_FIRST(&done)) != NULL) {
+		TAILQ_REMOVE(&done, l, entry);
+		polled = all ? -1 : 0;
+		for (i = 0; !all && i < l->n; i++)
+			if ((t = tasktab_find(p->ps->env.tt, l->ids[i])) !=
+			    NULL && t->polled_tick != 0 &&
+			    sched_tick_le(l->tick, t->polled_tick))
+				polled++;
+		l->cb(l->arg, polled);
+		free(l->ids);
+		free(l);
+	}
+}
+
+static void
+poller_sched_ticked(void *arg, uint32_t seq)
+{
+	poll_listeners_answer(arg, 0, seq);
+}
+
+static void
+poll_listeners_gone(struct poller *p)
+{
+	poll_listeners_answer(p, 1, 0);
 }
 
 void
@@ -741,6 +1053,18 @@ poller_to_json(const struct poller *p)
 	if (p->last_error != NULL)
 		json_object_object_add(o, "last_error",
 		    json_object_new_string(p->last_error));
+	if (p->rate > 0) {
+		json_object_object_add(o, "rate",
+		    json_object_new_double(p->rate));
+		json_object_object_add(o, "burst",
+		    json_object_new_int64((int64_t)p->burst));
+	}
+	json_object_object_add(o, "waiting",
+	    json_object_new_int64(p->nwaiting));
+	json_object_object_add(o, "rate_waits",
+	    json_object_new_int64((int64_t)p->rate_waits));
+	json_object_object_add(o, "rate_limited",
+	    json_object_new_double((double)p->rate_waited / 1000));
 	if (p->conf != NULL && p->conf->kind->stats != NULL)
 		json_object_object_add(o, p->conf->kind->stats_key != NULL ?
 		    p->conf->kind->stats_key : p->conf->kind->name,
@@ -754,4 +1078,6 @@ poller_counters(const struct poller *p, struct poller_counters *pc)
 	pc->polls = p->polls;
 	pc->failed_polls = p->failed_polls;
 	pc->duration = &p->poll_duration;
+	pc->rate_waited_ms = p->rate_waited;
+	pc->waiting = p->nwaiting;
 }

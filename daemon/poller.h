@@ -50,8 +50,15 @@ struct op {
 	double started;			/* metrics_now() at op_new() */
 	struct event *deferred;
 	char *deferred_error;
+	int skipped;			/* nothing left to send: completed
+					 * without the kind */
 	LIST_HEAD(, cancel_listener) listeners;	/* OP_CANCEL */
 	TAILQ_ENTRY(op) entry;
+	/* Waiting for a token of the poller's rate limit. */
+	int waiting;
+	uint64_t wait_since;		/* mono ms */
+	int (*begin)(struct op *, char **);
+	TAILQ_ENTRY(op) wait_entry;
 };
 
 /* What a poll said about one task. */
@@ -134,6 +141,19 @@ struct cancel_listener *poller_cancel(struct poller *p, struct task *t,
     cancel_cb cb, void *arg);
 void poller_cancel_forget(struct cancel_listener *l);
 
+/*
+ * Poll now (io.pollex.Poll): the pending tasks given go into the poller's
+ * next tick (sched_poll_now()).  cb hears, once the tick that polls them
+ * ended, how many of them it polled (those that left before are not
+ * counted), or -1 when the poller was removed first.  NULL (and no call
+ * of cb) when there is nothing to poll (n is 0) or cb is NULL (oneway).
+ */
+struct poll_listener;
+typedef void (*poll_cb)(void *arg, int64_t polled);
+struct poll_listener *poller_poll_now(struct poller *p, struct task **tasks,
+    size_t n, poll_cb cb, void *arg);
+void poller_poll_forget(struct poll_listener *l);
+
 /* Abort every operation (daemon stopping). */
 void poller_abort_all(struct poller *p);
 json_object *poller_to_json(const struct poller *p);
@@ -142,6 +162,8 @@ struct poller_counters {
 	uint64_t polls;
 	uint64_t failed_polls;
 	const struct metrics_hist *duration;	/* of the polls */
+	uint64_t rate_waited_ms;	/* operations' waits for a token */
+	uint32_t waiting;		/* operations waiting for one now */
 };
 void poller_counters(const struct poller *p, struct poller_counters *pc);
 

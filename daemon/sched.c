@@ -7,7 +7,14 @@
  * poll function asked for, or a backoff when a poll failed.  Tasks that join
  * while a tick runs wait for the next one; a scheduler with nothing
  * outstanding arms nothing.  The clock, the timer and the polls themselves
- * are the caller's (sched_ops), so tests drive it with a fake clock. */
+ * are the caller's (sched_ops), so tests drive it with a fake clock.
+ *
+ * Poll now: sched_poll_now() marks a task urgent for the next tick to start
+ * and wants that tick after the coalescing window (urgent_at).  The timer
+ * is armed for the earlier of the ordinary tick (regular_at) and the wanted
+ * one; a tick that fires before its ordinary time polls the urgent tasks
+ * only and leaves the ordinary time as it was.  Ticks are numbered, so a
+ * caller knows when the tick that polled its tasks ended (ops->ticked). */
 #include "config.h"
 
 #include <math.h>
@@ -27,6 +34,12 @@ struct sched {
 	uint32_t inflight;
 	uint32_t consec_failed;
 	uint64_t next_at;		/* armed time, 0 when not armed */
+	uint64_t regular_at;		/* the ordinary tick's time, 0: none */
+	uint64_t urgent_at;		/* the wanted tick's time, when want */
+	uint64_t saved_regular;		/* regular_at kept over an urgent tick */
+	uint32_t tick_seq;		/* the number of the last tick started */
+	int want;			/* a Poll call wants the next tick */
+	int tick_urgent;		/* this tick polls urgent tasks only */
 	uint64_t last_end;		/* end of the last tick, 0 never */
 	uint64_t backoff_until;		/* no wake-up before this */
 	int ticking;
@@ -79,11 +92,39 @@ sched_policy(const struct sched *s)
 	return &s->pol;
 }
 
+int
+sched_tick_le(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) <= 0;
+}
+
+/* Arm the timer for the earlier of the ordinary tick and a wanted one, or
+ * disarm it when there is neither. */
+static void
+sched_rearm(struct sched *s)
+{
+	uint64_t at = s->regular_at;
+
+	if (s->want && (at == 0 || s->urgent_at < at))
+		at = s->urgent_at > 0 ? s->urgent_at : 1;
+	if (s->ticking || s->suspended)
+		at = 0;
+	if (at == 0) {
+		if (s->next_at != 0)
+			s->ops->disarm(s->arg);
+		s->next_at = 0;
+		return;
+	}
+	s->next_at = at;
+	s->ops->arm(s->arg, s->next_at);
+}
+
+/* The ordinary tick is due at "at". */
 static void
 sched_arm(struct sched *s, uint64_t at)
 {
-	s->next_at = at > 0 ? at : 1;
-	s->ops->arm(s->arg, s->next_at);
+	s->regular_at = at > 0 ? at : 1;
+	sched_rearm(s);
 }
 
 /* Wake an idle scheduler: soon, but not before min_interval since the last
@@ -113,7 +154,7 @@ sched_pull(struct sched *s)
 		return;
 	if (s->last_end != 0 && s->last_end + s->pol.min_interval > at)
 		at = s->last_end + s->pol.min_interval;
-	if (at < s->next_at) {
+	if (at < s->regular_at) {
 		s->ops->disarm(s->arg);
 		sched_arm(s, at);
 	}
@@ -131,7 +172,7 @@ sched_add(struct sched *s, struct task *t)
 		s->tick_joined = 1;
 	if (s->ticking || s->suspended)
 		return;
-	if (s->next_at == 0)
+	if (s->regular_at == 0)
 		sched_wake(s);
 	else
 		sched_pull(s);
@@ -156,10 +197,12 @@ sched_remove(struct sched *s, struct task *t)
 		return;
 	}
 	t->qwhere = TASK_Q_NONE;
+	t->urgent_tick = 0;
 	s->outstanding--;
-	if (s->outstanding == 0 && !s->ticking && s->next_at != 0) {
-		s->ops->disarm(s->arg);
-		s->next_at = 0;
+	/* A wanted tick still comes: it tells its callers it ended. */
+	if (s->outstanding == 0 && !s->ticking && s->regular_at != 0) {
+		s->regular_at = 0;
+		sched_rearm(s);
 	}
 }
 
@@ -172,6 +215,13 @@ sched_fire(struct sched *s)
 	s->next_at = 0;
 	if (s->suspended || s->ticking)
 		return;
+	/* Brought forward by a Poll call: only the urgent tasks go. */
+	s->tick_urgent = s->want && (s->regular_at == 0 || s->regular_at > now);
+	s->saved_regular = s->tick_urgent ? s->regular_at : 0;
+	s->regular_at = 0;
+	s->want = 0;
+	if (++s->tick_seq == 0)
+		s->tick_seq = 1;
 	s->ticking = 1;
 	s->tick_launched = 0;
 	s->tick_failed = 0;
@@ -179,7 +229,8 @@ sched_fire(struct sched *s)
 	s->tick_delay = NAN;
 	s->tick_retry_after = 0;
 	TAILQ_FOREACH_SAFE(t, &s->queue, q_entry, next) {
-		if (t->not_before > now)
+		if (t->urgent_tick == 0 &&
+		    (s->tick_urgent || t->not_before > now))
 			continue;
 		TAILQ_REMOVE(&s->queue, t, q_entry);
 		TAILQ_INSERT_TAIL(&s->tick, t, q_entry);
@@ -215,6 +266,11 @@ sched_launch_more(struct sched *s)
 			t->batch = b;
 			t->batch_idx = i;
 			t->polls++;
+			t->polled_tick = s->tick_seq;
+			/* Asked for during this tick: polled again next. */
+			if (t->urgent_tick != 0 &&
+			    sched_tick_le(t->urgent_tick, s->tick_seq))
+				t->urgent_tick = 0;
 			b->tasks[i] = t;
 		}
 		s->inflight++;
@@ -285,7 +341,8 @@ static void
 sched_tick_end(struct sched *s)
 {
 	struct task *t;
-	uint64_t now = s->ops->now(s->arg), d, at, nb = 0;
+	uint64_t now = s->ops->now(s->arg), d, at, nb = 0, cap;
+	uint32_t seq = s->tick_seq;
 
 	s->ticking = 0;
 	s->last_end = now;
@@ -300,14 +357,38 @@ sched_tick_end(struct sched *s)
 		d = sched_clamp_delay(&s->pol, s->tick_delay);
 		/* The delay was about the tasks this tick saw; ones that
 		 * joined meanwhile wait no longer than the interval. */
+		cap = s->pol.interval > s->pol.min_interval ?
+		    s->pol.interval : s->pol.min_interval;
 		if (s->tick_joined && d > s->pol.interval)
-			d = s->pol.interval > s->pol.min_interval ?
-			    s->pol.interval : s->pol.min_interval;
+			d = cap;
 		s->backoff_until = 0;
 	}
+	if (s->want)
+		s->urgent_at = now + s->pol.coalesce;
+	if (s->tick_urgent) {
+		/* The others keep their time; a failure backs off, a task
+		 * that joined is polled within the interval. */
+		s->tick_urgent = 0;
+		at = s->saved_regular;
+		if (s->tick_failed && at < now + d)
+			at = now + d;
+		if (s->tick_joined || at == 0) {
+			cap = now + (s->pol.interval > s->pol.min_interval ?
+			    s->pol.interval : s->pol.min_interval);
+			if (at == 0 || at > cap)
+				at = cap;
+		}
+		s->tick_joined = 0;
+		s->regular_at = s->outstanding == 0 || s->suspended ? 0 :
+		    at > 0 ? at : 1;
+		sched_rearm(s);
+		goto told;
+	}
 	s->tick_joined = 0;
-	if (s->outstanding == 0 || s->suspended)
-		return;
+	if (s->outstanding == 0 || s->suspended) {
+		sched_rearm(s);
+		goto told;
+	}
 	TAILQ_FOREACH(t, &s->queue, q_entry)
 		if (nb == 0 || t->not_before < nb)
 			nb = t->not_before;
@@ -318,6 +399,9 @@ sched_tick_end(struct sched *s)
 	if (at <= now)
 		at = now + (s->pol.min_interval > 0 ? s->pol.min_interval : 1);
 	sched_arm(s, at);
+told:
+	if (s->ops->ticked != NULL)
+		s->ops->ticked(s->arg, seq);
 }
 
 void
@@ -347,6 +431,8 @@ sched_suspend(struct sched *s)
 	struct task *t;
 
 	s->suspended = 1;
+	s->regular_at = 0;
+	s->want = 0;
 	if (s->next_at != 0) {
 		s->ops->disarm(s->arg);
 		s->next_at = 0;
@@ -369,6 +455,33 @@ sched_resume(struct sched *s)
 	s->suspended = 0;
 	if (s->outstanding > 0 && !s->ticking && s->next_at == 0)
 		sched_wake(s);
+}
+
+uint32_t
+sched_poll_next(struct sched *s)
+{
+	uint32_t next = s->tick_seq + 1 != 0 ? s->tick_seq + 1 : 1;
+
+	if (s->suspended)
+		return next;
+	if (!s->want) {
+		s->want = 1;
+		s->urgent_at = s->ops->now(s->arg) + s->pol.coalesce;
+	}
+	if (!s->ticking)
+		sched_rearm(s);
+	return next;
+}
+
+uint32_t
+sched_poll_now(struct sched *s, struct task *t)
+{
+	uint32_t next = sched_poll_next(s);
+
+	if (t->qwhere == TASK_Q_QUEUE || t->qwhere == TASK_Q_TICK ||
+	    t->qwhere == TASK_Q_FLIGHT)
+		t->urgent_tick = next;
+	return next;
 }
 
 enum sched_state

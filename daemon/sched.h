@@ -50,6 +50,8 @@ struct sched_ops {
 	uint64_t (*random)(void *arg);	/* for jitter */
 	/* A task's failure counter changed (worth persisting). */
 	void (*touched)(void *arg, struct task *t);
+	/* Optional: tick number seq ended (its polls all finished). */
+	void (*ticked)(void *arg, uint32_t seq);
 };
 
 enum sched_state {
@@ -81,6 +83,20 @@ void sched_done(struct sched *s, struct sched_batch *b,
     const struct sched_result *r);
 /* Give a running poll's tasks back without counting it (stopping). */
 void sched_abandon(struct sched *s, struct sched_batch *b);
+/*
+ * Poll now (io.pollex.Poll): task t (pending, held by s) goes into the
+ * next tick to start, whatever its delay, the interval, min_interval or a
+ * backoff say; that tick starts after the coalescing window, once the tick
+ * running (if any) ended.  A tick brought forward this way polls only the
+ * tasks asked for; the others keep their time.  Returns the number of
+ * that tick: once ops->ticked() reports it, t was polled (unless it left).
+ * sched_poll_next() asks for that tick without naming a task.
+ */
+uint32_t sched_poll_now(struct sched *s, struct task *t);
+uint32_t sched_poll_next(struct sched *s);
+/* Is tick number a no later than b (the numbers wrap)? */
+int sched_tick_le(uint32_t a, uint32_t b);
+
 /* Stop (and later resume) polling without dropping tasks. */
 void sched_suspend(struct sched *s);
 void sched_resume(struct sched *s);

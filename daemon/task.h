@@ -36,9 +36,10 @@ enum task_qwhere {
 
 /*
  * A task.  The table (task.c) owns it and changes its state; the scheduler
- * (sched.c) owns qwhere, q_entry, batch, batch_idx and not_before while the
- * task is pending; ref, args, labels and result are canonical JSON text so
- * they cost a few bytes each and can be spliced into requests as they are.
+ * (sched.c) owns qwhere, q_entry, batch, batch_idx, not_before, urgent_tick
+ * and polled_tick while the task is pending; ref, args, labels and result
+ * are canonical JSON text so they cost a few bytes each and can be spliced
+ * into requests as they are.
  */
 struct task {
 	struct hmap_node id_node;
@@ -56,6 +57,9 @@ struct task {
 	uid_t owner;
 	uint32_t polls;
 	uint32_t poll_failures;		/* consecutive failed polls */
+	uint32_t urgent_tick;		/* a Poll call wants it in this tick
+					 * (sched.c), 0: none */
+	uint32_t polled_tick;		/* the tick that last launched it */
 	uint8_t state;			/* enum px_state */
 	uint8_t qwhere;			/* enum task_qwhere */
 	uint8_t has_progress;

@@ -266,6 +266,39 @@ START_TEST(test_bad_pollers)
 }
 END_TEST
 
+/* rate and burst: a positive number, a whole number with a rate; burst
+ * defaults to max(1, rate rounded down); no rate, no limit. */
+START_TEST(test_rate_limit)
+{
+	struct conf *c;
+#define P(keys) "{\"pollers\": {\"p\": {\"kind\": \"exec\", " \
+	"\"poll\": [\"/bin/true\"], " keys "}}}"
+
+	expect_error(P("\"rate\": 0"), "pollers.p.rate", "more than 0");
+	expect_error(P("\"rate\": -1"), "pollers.p.rate", "more than 0");
+	expect_error(P("\"rate\": \"5/s\""), "pollers.p.rate", "number");
+	expect_error(P("\"rate\": 5, \"burst\": 0"), "pollers.p.burst",
+	    "between");
+	expect_error(P("\"rate\": 5, \"burst\": 2.5"), "pollers.p.burst",
+	    "whole");
+	expect_error(P("\"burst\": 3"), "pollers.p.burst", "needs a rate");
+	c = expect_ok(P("\"rate\": 7.5"));
+	ck_assert_double_eq(c->pollers[0]->rate, 7.5);
+	ck_assert_uint_eq(c->pollers[0]->burst, 7);
+	conf_free(c);
+	c = expect_ok(P("\"rate\": 0.2"));
+	ck_assert_uint_eq(c->pollers[0]->burst, 1);
+	conf_free(c);
+	c = expect_ok(P("\"rate\": 2, \"burst\": 50"));
+	ck_assert_uint_eq(c->pollers[0]->burst, 50);
+	conf_free(c);
+	c = expect_ok(P("\"interval\": \"5s\""));
+	ck_assert(c->pollers[0]->rate == 0);
+	conf_free(c);
+#undef P
+}
+END_TEST
+
 START_TEST(test_relative_program_path)
 {
 	struct conf *c = expect_ok("{\"pollers\": {\"p\": {\"kind\": \"exec\","
@@ -308,6 +341,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_strings_must_be_utf8);
 	tcase_add_test(tc, test_metrics_listen);
 	tcase_add_test(tc, test_bad_pollers);
+	tcase_add_test(tc, test_rate_limit);
 	tcase_add_test(tc, test_relative_program_path);
 	tcase_add_test(tc, test_missing_file);
 	suite_add_tcase(s, tc);

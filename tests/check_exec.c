@@ -831,6 +831,16 @@ START_TEST(test_other_uid_sees_nothing)
 			_exit(13);
 		if (pollex_list(k, NULL, &tasks, &n, NULL) != 0 || n != 0)
 			_exit(14);
+		{
+			int64_t polled = -1;
+
+			if (pollex_poll(k, "p", (const char *const *)&id, 1,
+			    &polled) != POLLEX_E_NOTFOUND)
+				_exit(15);
+			if (pollex_poll(k, "p", NULL, 0, &polled) != 0 ||
+			    polled != 0)
+				_exit(16);
+		}
 		pollex_tasks_free(tasks, n);
 		pollex_close(k);
 		_exit(0);
@@ -844,6 +854,193 @@ START_TEST(test_other_uid_sees_nothing)
 		pollex_task_free(t);
 	}
 	free(id);
+}
+END_TEST
+
+/* Poll runs in the test poller's log (starts and cancels left out). */
+static size_t
+poll_runs(char ***out)
+{
+	size_t n, i, m = 0;
+	char **runs = td_runs(td, &n);
+
+	for (i = 0; i < n; i++) {
+		if (strncmp(runs[i], "poll ", 5) == 0)
+			runs[m++] = runs[i];
+		else
+			free(runs[i]);
+	}
+	if (out != NULL)
+		*out = runs;
+	else
+		strv_free_n(runs, m);
+	return m;
+}
+
+/* A number of Stats. */
+static int64_t
+stat_int(const char *key)
+{
+	json_object *o, *v;
+	char *text = NULL;
+	int64_t n = -1;
+
+	ck_assert_int_eq(pollex_stats(c, &text), 0);
+	o = json_tokener_parse(text);
+	if (json_object_object_get_ex(o, key, &v))
+		n = json_object_get_int64(v);
+	json_object_put(o);
+	free(text);
+	return n;
+}
+
+/* Poll now: with a 60 s interval, a task whose remote state changed is
+ * seen at once; ids narrow the poll; errors name the poller or task. */
+START_TEST(test_poll_now)
+{
+	const char *only[2];
+	char *a, *b, **runs;
+	pollex_task *t;
+	int64_t polled = -1;
+
+	start("\"interval\": \"60s\"", NULL);
+	a = submit("a", NULL);
+	b = submit("b", NULL);
+	expect_note("poll 2");	/* the prompt poll after the submits */
+	td_set(td, "outcomes/a", "{\"state\": \"succeeded\", \"result\": 7}");
+	ck_assert_int_eq(pollex_poll(c, "p", NULL, 0, &polled), 0);
+	ck_assert_int_eq(polled, 2);
+	/* Answered once that poll finished: the outcome is there. */
+	t = get(a);
+	ck_assert_int_eq(pollex_task_state(t), POLLEX_SUCCEEDED);
+	ck_assert_int_eq(pollex_task_polls(t), 2);
+	pollex_task_free(t);
+	/* Only the task named; a finished one is not polled. */
+	only[0] = b;
+	only[1] = a;
+	ck_assert_int_eq(pollex_poll(c, "p", only, 2, &polled), 0);
+	ck_assert_int_eq(polled, 1);
+	ck_assert_uint_eq(poll_runs(&runs), 3);
+	ck_assert_msg(strstr(runs[2], " 1 ") != NULL &&
+	    strstr(runs[2], b) != NULL, "%s", runs[2]);
+	strv_free_n(runs, 3);
+	only[0] = a;
+	ck_assert_int_eq(pollex_poll(c, "p", only, 1, &polled), 0);
+	ck_assert_int_eq(polled, 0);
+	ck_assert_uint_eq(poll_runs(NULL), 3);
+	/* Errors. */
+	ck_assert_int_eq(pollex_poll(c, "nope", NULL, 0, &polled),
+	    POLLEX_E_NOPOLLER);
+	only[0] = "0000000000000000000000000";
+	ck_assert_int_eq(pollex_poll(c, "p", only, 1, &polled),
+	    POLLEX_E_NOTFOUND);
+	/* pollexctl poll. */
+	{
+		char *out = NULL, *err = NULL;
+		int rc = run_ctl(td, NULL, &out, &err, "poll", "p", b, NULL);
+
+		ck_assert_msg(rc == 0, "pollexctl poll: %d %s", rc, err);
+		ck_assert_str_eq(out, "p: 1 task polled\n");
+		free(out);
+		free(err);
+		rc = run_ctl(td, NULL, &out, &err, "poll", "nope", NULL);
+		ck_assert_int_eq(rc, 5);
+		free(out);
+		free(err);
+	}
+	ck_assert_uint_eq(poll_runs(NULL), 4);
+	/* Oneway: the poll runs, nothing answers. */
+	{
+		char msg[256], *r;
+		int fd = raw_connect(td->sock), i, eof = 0;
+
+		snprintf(msg, sizeof msg, "{\"method\": \"io.pollex.Poll\", "
+		    "\"parameters\": {\"poller\": \"p\", \"ids\": [\"%s\"]}, "
+		    "\"oneway\": true}", b);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(raw_send(fd, msg, strlen(msg) + 1), 0);
+		for (i = 0; i < 1000 && poll_runs(NULL) < 5; i++)
+			usleep(10000);
+		ck_assert_uint_eq(poll_runs(NULL), 5);
+		r = raw_recv(fd, 200, &eof);
+		ck_assert_msg(r == NULL, "a oneway call answered: %s", r);
+		close(fd);
+	}
+	free(a);
+	free(b);
+}
+END_TEST
+
+/* Calls that arrive while a poll runs share the next poll: twenty of
+ * them, one more program run, every call answered. */
+START_TEST(test_poll_now_coalesces)
+{
+	static const char msg[] = "{\"method\": \"io.pollex.Poll\", "
+	    "\"parameters\": {\"poller\": \"p\"}}";
+	int fds[20], i, eof;
+	char note[128], *a, *b, *r;
+	size_t n;
+
+	td_block(td);
+	start("\"interval\": \"60s\"", NULL);
+	a = submit("a", NULL);
+	b = submit("b", NULL);
+	ck_assert_int_eq(td_note(td, T, note, sizeof note), 0);
+	ck_assert_msg(strstr(note, "blocked") != NULL, "%s", note);
+	for (i = 0; i < 20; i++) {
+		fds[i] = raw_connect(td->sock);
+		ck_assert_int_ge(fds[i], 0);
+		ck_assert_int_eq(raw_send(fds[i], msg, sizeof msg), 0);
+	}
+	/* Every call is in the daemon (Stats' own call is one more). */
+	for (i = 0; i < 500 && stat_int("pending_calls") < 21; i++)
+		usleep(10000);
+	ck_assert_int_ge(stat_int("pending_calls"), 21);
+	td_unset(td, "mode");
+	td_release(td);
+	for (i = 0; i < 20; i++) {
+		r = raw_recv(fds[i], T, &eof);
+		ck_assert_msg(r != NULL, "call %d not answered", i);
+		ck_assert_msg(strstr(r, "\"polled\":2") != NULL, "%s", r);
+		free(r);
+		close(fds[i]);
+	}
+	n = poll_runs(NULL);
+	ck_assert_msg(n == 2, "%zu poll runs for 20 calls", n);
+	free(a);
+	free(b);
+}
+END_TEST
+
+/* A flood of Poll calls under a rate limit: no more program runs than
+ * the rate allows (without it, each call would run the program). */
+START_TEST(test_poll_now_rate_limited)
+{
+	struct timespec t0, t1;
+	int64_t polled, calls = 0;
+	double secs;
+	size_t n;
+	char *a;
+
+	start("\"interval\": \"60s\", \"rate\": 4, \"burst\": 1", NULL);
+	a = submit("a", NULL);
+	expect_note("poll 1");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		ck_assert_int_eq(pollex_poll(c, "p", NULL, 0, &polled), 0);
+		ck_assert_int_eq(polled, 1);
+		calls++;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		secs = (double)(t1.tv_sec - t0.tv_sec) +
+		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	} while (secs < 2.0);
+	n = poll_runs(NULL);
+	/* The first run took the one token; then 4 a second. */
+	ck_assert_msg(n <= 1 + 1 + (size_t)(4 * secs), "%zu runs in %.2fs",
+	    n, secs);
+	ck_assert_msg(n >= 5, "%zu runs in %.2fs", n, secs);
+	ck_assert_int_eq(calls, (int64_t)n - 1);
+	free(a);
 }
 END_TEST
 
@@ -1402,6 +1599,9 @@ exec_suite(void)
 	tcase_add_test(tc, test_progress_reported);
 	tcase_add_test(tc, test_deadline_expires);
 	tcase_add_test(tc, test_retention_purges);
+	tcase_add_test(tc, test_poll_now);
+	tcase_add_test(tc, test_poll_now_coalesces);
+	tcase_add_test(tc, test_poll_now_rate_limited);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cancel");

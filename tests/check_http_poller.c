@@ -463,6 +463,102 @@ START_TEST(test_cancel_requests)
 }
 END_TEST
 
+/* The rate limit: 5 a second, burst 1, over 100 starts and the searches
+ * that poll them.  In the first 10 s the service sees at most 5 x 10 + 1
+ * requests, and both kinds progress: the searches are not starved by the
+ * stream of starts (max_starts 16 of them wait at any time). */
+START_TEST(test_rate_limit)
+{
+	json_object *o = NULL, *recent, *e, *v;
+	int64_t t0 = -1, tm, waits;
+	long in_window = 0, starts = 0, searches = 0;
+	char args[128], *id, *text = NULL;
+	double waited;
+	size_t i, n;
+	int k;
+
+	start("http-batch", BATCH_KEYS ", \"rate\": 5, \"burst\": 1, "
+	    "\"max_starts\": 16");
+	for (i = 0; i < 100; i++) {
+		snprintf(args, sizeof args, "{\"object\": \"r-%zu\", "
+		    "\"duration_ms\": 3000}", i);
+		id = submit_args(args);
+		free(id);
+	}
+	/* Watch the service's log until 10 s passed since its first
+	 * request (a bounded look every 250 ms: the window is the point). */
+	for (k = 0; k < 200; k++) {
+		json_object_put(o);
+		o = NULL;
+		ck_assert_int_eq(tsvc_call(&svc, "GET", "/_control/requests",
+		    NULL, &o), 200);
+		recent = json_object_object_get(o, "recent");
+		if (json_object_array_length(recent) > 0) {
+			e = json_object_array_get_idx(recent, 0);
+			t0 = json_object_get_int64(json_object_object_get(e,
+			    "time_ms"));
+			e = json_object_array_get_idx(recent,
+			    json_object_array_length(recent) - 1);
+			/* The log keeps the last 100: the first one gone
+			 * means far more than the rate allows. */
+			ck_assert_msg(json_object_get_int64(
+			    json_object_object_get(json_object_array_get_idx(
+			    recent, 0), "seq")) == 1, "over 100 requests in "
+			    "%" PRId64 " ms", json_object_get_int64(
+			    json_object_object_get(e, "time_ms")) - t0);
+			if (json_object_get_int64(json_object_object_get(e,
+			    "time_ms")) > t0 + 10000)
+				break;
+		}
+		usleep(250000);
+	}
+	ck_assert_int_lt(k, 200);
+	recent = json_object_object_get(o, "recent");
+	n = json_object_array_length(recent);
+	ck_assert_int_lt(n, 100);	/* the log holds them all */
+	for (i = 0; i < n; i++) {
+		e = json_object_array_get_idx(recent, i);
+		tm = json_object_get_int64(json_object_object_get(e, "time_ms"));
+		if (tm > t0 + 10000)
+			break;
+		in_window++;
+		v = json_object_object_get(e, "route");
+		if (strcmp(json_object_get_string(v),
+		    "POST /object/:id/publish") == 0)
+			starts++;
+		else if (strcmp(json_object_get_string(v),
+		    "POST /tasks/search") == 0)
+			searches++;
+	}
+	json_object_put(o);
+	fprintf(stderr, "test_rate_limit: %ld requests in 10 s: %ld starts, "
+	    "%ld searches\n", in_window, starts, searches);
+	ck_assert_msg(in_window <= 5 * 10 + 1, "%ld requests in 10 s",
+	    in_window);
+	ck_assert_msg(in_window >= 40, "%ld requests in 10 s", in_window);
+	/* The types take turns: a poll waits for at most a start's token. */
+	ck_assert_msg(starts >= 15 && searches >= 10,
+	    "%ld starts, %ld searches in 10 s", starts, searches);
+	/* Pollers shows the waits. */
+	ck_assert_int_eq(pollex_pollers(c, &text), 0);
+	o = json_tokener_parse(text);
+	free(text);
+	e = json_object_array_get_idx(json_object_object_get(o, "pollers"), 0);
+	ck_assert_double_eq(json_object_get_double(json_object_object_get(e,
+	    "rate")), 5);
+	ck_assert_int_eq(json_object_get_int64(json_object_object_get(e,
+	    "burst")), 1);
+	ck_assert_int_ge(json_object_get_int64(json_object_object_get(e,
+	    "waiting")), 1);
+	waits = json_object_get_int64(json_object_object_get(e, "rate_waits"));
+	waited = json_object_get_double(json_object_object_get(e,
+	    "rate_limited"));
+	ck_assert_msg(waits >= 30 && waited > 10, "%" PRId64 " waits, %.1f s",
+	    waits, waited);
+	json_object_put(o);
+}
+END_TEST
+
 /* A start the service refuses fails the task with the HTTP error; a
  * cancel during a slow start aborts it. */
 START_TEST(test_start_failures)
@@ -1085,6 +1181,7 @@ http_suite(void)
 	tcase_add_test(tc, test_cancel_requests);
 	tcase_add_test(tc, test_start_failures);
 	tcase_add_test(tc, test_config_errors);
+	tcase_add_test(tc, test_rate_limit);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("each");

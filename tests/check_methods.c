@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -359,6 +360,65 @@ START_TEST(test_owner_isolation)
 }
 END_TEST
 
+START_TEST(test_poll_validation)
+{
+	char id[64], sid[64], params[256];
+	json_object *r;
+	int i;
+
+	expect_invalid("io.pollex.Poll", "{}", "poller", "missing");
+	expect_invalid("io.pollex.Poll", "{\"poller\": 3}", "poller", NULL);
+	expect_invalid("io.pollex.Poll", "{\"poller\": \"p\", \"x\": 1}", "x",
+	    "unknown parameter");
+	expect_invalid("io.pollex.Poll", "{\"poller\": \"p\", \"ids\": []}",
+	    "ids", NULL);
+	expect_invalid("io.pollex.Poll", "{\"poller\": \"p\", \"ids\": [3]}",
+	    "ids[0]", NULL);
+	r = call_m("io.pollex.Poll", "{\"poller\": \"nope\"}");
+	ck_assert_str_eq(err_of(r), "io.pollex.PollerNotFound");
+	ck_assert_str_eq(pstr(r, "poller"), "nope");
+	/* Nothing to poll: answered at once. */
+	r = call_m("io.pollex.Poll", "{\"poller\": \"p\"}");
+	ck_assert_str_eq(err_of(r), "");
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(
+	    params_of(r), "polled")), 0);
+	snprintf(id, sizeof id, "%s",
+	    submit_one("{\"poller\": \"p\", \"ref\": {\"x\": 1}}"));
+	snprintf(sid, sizeof sid, "%s", submit_one("{\"poller\": \"s\"}"));
+	/* Another poller's task; another uid's task. */
+	snprintf(params, sizeof params, "{\"poller\": \"p\", \"ids\": "
+	    "[\"%s\", \"%s\"]}", id, sid);
+	expect_invalid("io.pollex.Poll", params, "ids[1]", "poller s");
+	snprintf(params, sizeof params, "{\"poller\": \"p\", \"ids\": "
+	    "[\"%s\"]}", id);
+	r = call_as(1001, "io.pollex.Poll", params, 0);
+	ck_assert_str_eq(err_of(r), "io.pollex.TaskNotFound");
+	ck_assert_str_eq(pstr(r, "id"), id);
+	r = call_as(1001, "io.pollex.Poll", "{\"poller\": \"p\"}", 0);
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(
+	    params_of(r), "polled")), 0);
+	/* The owner's call is answered once the poll ran (/bin/true does
+	 * not read the batch: pollexd ignores SIGPIPE, so does this). */
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < 1000 && tasktab_find(pxd_core(pxd)->tt, id)->state !=
+	    PX_STATE_PENDING; i++)
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	ck_assert_int_eq(tasktab_find(pxd_core(pxd)->tt, id)->state,
+	    PX_STATE_PENDING);
+	call_m("io.pollex.Poll", params);
+	for (i = 0; i < 2000 && nreplies == 0; i++) {
+		struct timeval tv = { 0, 5000 };
+
+		event_base_loopexit(base, &tv);
+		event_base_loop(base, EVLOOP_ONCE);
+	}
+	ck_assert_int_eq(nreplies, 1);
+	ck_assert_msg(*err_of(replies[0]) == '\0', "%s", last);
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(
+	    params_of(replies[0]), "polled")), 1);
+}
+END_TEST
+
 START_TEST(test_cancel_local_and_terminal)
 {
 	char id[64], params[128];
@@ -557,6 +617,7 @@ methods_suite(void)
 	tcase_add_test(tc, test_quota);
 	tcase_add_test(tc, test_owner_isolation);
 	tcase_add_test(tc, test_cancel_local_and_terminal);
+	tcase_add_test(tc, test_poll_validation);
 	tcase_add_test(tc, test_wait_validation_and_immediate);
 	tcase_add_test(tc, test_wait_more_streams);
 	tcase_add_test(tc, test_list_paging_and_filters);

@@ -76,8 +76,19 @@ f_touched(void *arg, struct task *t)
 	ntouched++;
 }
 
+static uint32_t ticked[64];
+static int nticked;
+
+static void
+f_ticked(void *arg, uint32_t seq)
+{
+	(void)arg;
+	ck_assert_int_lt(nticked, 64);
+	ticked[nticked++] = seq;
+}
+
 static const struct sched_ops ops = { f_now, f_arm, f_disarm, f_launch,
-	f_fail, f_random, f_touched };
+	f_fail, f_random, f_touched, f_ticked };
 
 static struct sched_policy
 policy(void)
@@ -104,7 +115,7 @@ setup(void)
 
 	now = 1000000;
 	armed = 0;
-	narm = nlaunched = nfailed = ntouched = 0;
+	narm = nlaunched = nfailed = ntouched = nticked = 0;
 	rnd = 0;
 	memset(tasks, 0, sizeof tasks);
 	s = sched_new(&p, &ops, NULL);
@@ -477,6 +488,100 @@ START_TEST(test_abandon)
 }
 END_TEST
 
+/* Poll now: a waiting scheduler polls the tasks asked for after the
+ * coalescing window, ahead of the interval; the others keep their time. */
+START_TEST(test_poll_now_brings_tick_forward)
+{
+	uint32_t tick;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		sched_add(s, &tasks[i]);
+	fire();
+	finish(0, 0, NAN);
+	ck_assert_uint_eq(armed, now + 5000);
+	now += 100;
+	/* Many calls in one window: one tick, one poll. */
+	tick = sched_poll_now(s, &tasks[1]);
+	ck_assert_uint_eq(armed, now + 10);
+	now += 5;
+	ck_assert_uint_eq(sched_poll_now(s, &tasks[2]), tick);
+	ck_assert_uint_eq(sched_poll_now(s, &tasks[1]), tick);
+	ck_assert_uint_eq(armed, now - 5 + 10);
+	fire();
+	ck_assert_int_eq(nlaunched, 2);
+	ck_assert_uint_eq(launched[1]->n, 2);	/* tasks 1 and 2 only */
+	ck_assert_int_eq(tasks[0].qwhere, TASK_Q_QUEUE);
+	ck_assert_uint_eq(tasks[1].polled_tick, tick);
+	ck_assert_int_eq(nticked, 1);
+	now += 20;
+	finish(1, 0, NAN);
+	ck_assert_int_eq(nticked, 2);
+	ck_assert_uint_eq(ticked[1], tick);
+	/* The ordinary tick keeps its time, and polls everything. */
+	ck_assert_uint_eq(armed, 1000000 + 10 + 5000);
+	fire();
+	ck_assert_int_eq(nlaunched, 3);
+	ck_assert_uint_eq(launched[2]->n, 3);
+}
+END_TEST
+
+/* A call while a poll runs waits for the next tick, which comes right
+ * after (not an interval later), even for a task of the running poll;
+ * no more polls run than max_inflight. */
+START_TEST(test_poll_now_during_tick)
+{
+	uint32_t tick;
+
+	sched_add(s, &tasks[0]);
+	sched_add(s, &tasks[1]);
+	fire();
+	ck_assert_int_eq(nlaunched, 1);
+	tick = sched_poll_now(s, &tasks[0]);	/* in flight */
+	ck_assert_uint_eq(armed, 0);
+	ck_assert_int_eq(nlaunched, 1);
+	now += 30;
+	finish(0, 0, 60);	/* asked for a long delay */
+	ck_assert_int_eq(nticked, 1);
+	ck_assert_uint_ne(ticked[0], tick);
+	ck_assert_uint_eq(armed, now + 10);	/* the coalescing window */
+	fire();
+	ck_assert_int_eq(nlaunched, 2);
+	ck_assert_uint_eq(launched[1]->n, 1);
+	ck_assert_ptr_eq(launched[1]->tasks[0], &tasks[0]);
+	finish(1, 0, NAN);
+	ck_assert_int_eq(nticked, 2);
+	ck_assert_uint_eq(ticked[1], tick);
+	ck_assert_uint_eq(tasks[0].polls, 2);
+	ck_assert_uint_eq(tasks[1].polls, 1);
+}
+END_TEST
+
+/* Poll now goes through a backoff; the backoff still holds for the
+ * others.  A wanted tick whose tasks all left still ends (and says so). */
+START_TEST(test_poll_now_backoff_and_gone)
+{
+	uint64_t backoff;
+	uint32_t tick;
+
+	sched_add(s, &tasks[0]);
+	sched_add(s, &tasks[1]);
+	fire();
+	finish(0, 1, NAN);
+	backoff = armed;
+	ck_assert_uint_gt(backoff, now + 500 - 1);
+	tick = sched_poll_now(s, &tasks[0]);
+	ck_assert_uint_eq(armed, now + 10);
+	sched_remove(s, &tasks[0]);
+	sched_remove(s, &tasks[1]);
+	fire();
+	ck_assert_int_eq(nlaunched, 1);	/* nothing left to poll */
+	ck_assert_int_eq(nticked, 2);
+	ck_assert_uint_eq(ticked[1], tick);
+	ck_assert_uint_eq(armed, 0);
+}
+END_TEST
+
 static Suite *
 sched_suite(void)
 {
@@ -501,6 +606,9 @@ sched_suite(void)
 	tcase_add_test(tc, test_not_before);
 	tcase_add_test(tc, test_suspend_resume);
 	tcase_add_test(tc, test_abandon);
+	tcase_add_test(tc, test_poll_now_brings_tick_forward);
+	tcase_add_test(tc, test_poll_now_during_tick);
+	tcase_add_test(tc, test_poll_now_backoff_and_gone);
 	suite_add_tcase(su, tc);
 	return su;
 }

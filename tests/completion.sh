@@ -71,7 +71,12 @@ expect "cancelled " "$ctl" list --state c
 expect "--first-exception " "$ctl" wait --f
 expect "alpha " "$ctl" -S "$sock" list --poller a
 expect "io.pollex.Submit " "$ctl" call io.pollex.Su
+expect "poll pollers " "$ctl" -S "$sock" po
+expect "alpha beta " "$ctl" -S "$sock" poll ""
+expect "$id " "$ctl" -S "$sock" poll alpha ""
+expect "" "$ctl" -S "$sock" poll beta ""
+expect "io.pollex.Poll io.pollex.Pollers " "$ctl" call io.pollex.Pol
 # A daemon that is not there: nothing, and no hang.
 expect "" "$ctl" -S "$tmp/none.sock" submit ""
-echo "$((11 - fails)) passed, $fails failed"
+echo "$((16 - fails)) passed, $fails failed"
 [ "$fails" -eq 0 ]

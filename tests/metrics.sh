@@ -89,6 +89,7 @@ if ! promtool check metrics <"$dir/metrics" >"$dir/promtool" 2>&1; then
 fi
 for family in pollex_tasks pollex_submits_total pollex_polls_total \
     pollex_poll_failures_total pollex_poll_duration_seconds \
+    pollex_rate_limited_seconds_total pollex_rate_waiting \
     pollex_http_requests_total pollex_http_retries_total \
     pollex_store_commits_total pollex_store_commit_duration_seconds \
     pollex_connections pollex_clients_dropped_total pollex_build_info; do
