@@ -36,7 +36,7 @@ if [ ! -f "$build/daemon/varlink-idl.c" ]; then
 fi
 
 mkdir -p "$out/obj"
-pkgs="json-c libevent libcurl sqlite3"
+pkgs="json-c libevent libcurl sqlite3 libpq"
 pkgcflags=$(pkg-config --cflags $pkgs)
 pkglibs=$(pkg-config --libs $pkgs)
 
