@@ -26,7 +26,7 @@ pid= spid=
 cleanup() {
 	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
 	[ -n "$spid" ] && kill "$spid" 2>/dev/null
-	rm -rf "$dir"
+	[ -n "${KEEP:-}" ] || rm -rf "$dir"
 }
 trap cleanup EXIT
 

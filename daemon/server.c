@@ -680,6 +680,10 @@ client_update_reading(struct client *cl)
 			event_del(cl->ev_closed);
 	} else if (!want && cl->reading) {
 		event_del(cl->ev_read);
+		/* The rest of a started message may be waiting unread in the
+		 * socket: not reading it is our delay, not the client's.  The
+		 * clock starts again when reading resumes (client_process()). */
+		evtimer_del(cl->ev_timer);
 		/* Paused, not done: a peer that goes away must still be
 		 * noticed, or what it holds stays until its calls end. */
 		if (cl->ev_closed != NULL && !cl->dead && !cl->closing &&

@@ -7,6 +7,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -873,6 +874,80 @@ START_TEST(test_held_replies_count)
 }
 END_TEST
 
+/*
+ * A message half read when the daemon stops reading a client (it holds
+ * more than half max_output_buffer: here Watch events it does not read)
+ * is not the client's delay: the message_timeout clock stops while reading
+ * is paused.  It used to run on, and a client pipelining big Submits (the
+ * scale benchmark, at 700,000 tasks) was closed as "message not finished".
+ * Here the half message is read with a Watch; Submits from another
+ * connection make the watcher hold over half of max_output_buffer.
+ */
+START_TEST(test_paused_reading_stops_message_clock)
+{
+	static const char watch_and_half[] = "{\"method\":\"io.pollex.Watch\","
+	    "\"more\":true,\"parameters\":{}}\0"
+	    "{\"method\":\"org.varlink.service.GetInfo\"";
+	char *sub, *msg, *log;
+	size_t len, off, i;
+	json_object *r;
+	int64_t c0;
+	int fd, a, k, eof = 0, found = 0;
+
+	start_with("\"max_output_buffer\": 4194304, \"message_timeout\": "
+	    "\"3s\"");
+	fd = raw_connect(td->sock);
+	a = raw_connect(td->sock);
+	ck_assert_int_eq(raw_send(a, watch_and_half, sizeof watch_and_half - 1),
+	    0);
+	/* The Watch is parked (and the half message read with it). */
+	for (k = 0; k < 5000 && stat_of(fd, "pending_calls") < 1; k++)
+		;
+	ck_assert_int_ge(stat_of(fd, "pending_calls"), 1);
+	/* Events for the watcher until it holds more than half the cap
+	 * (2 MiB), well within the message's 3 s: reading it pauses (it is
+	 * not dropped: less than the cap). */
+	len = 64 + 1000 * 64;
+	sub = malloc(len);
+	for (k = 0; k < 100 && stat_of(fd, "client_bytes") < 2200 * 1024;
+	    k++) {
+		off = (size_t)snprintf(sub, len, "{\"tasks\":[");
+		for (i = 0; i < 1000; i++)
+			off += (size_t)snprintf(sub + off, len - off,
+			    "%s{\"poller\":\"p\",\"ref\":{\"name\":"
+			    "\"w%d-%zu\"}}", i ? "," : "", k, i);
+		snprintf(sub + off, len - off, "]}");
+		r = rpc(fd, "io.pollex.Submit", sub);
+		ck_assert_str_eq(error_of(r), "");
+		json_object_put(r);
+	}
+	free(sub);
+	ck_assert_int_ge(stat_of(fd, "client_bytes"), 2200 * 1024);
+	ck_assert_int_eq(stat_of(fd, "clients_dropped"), 0);
+	/* A slow reader: more than the message_timeout passes while it is
+	 * paused (nothing to wait for: the point is that nothing happens). */
+	poll(NULL, 0, 4000);
+	/* It finishes its message and reads what it holds: reading
+	 * resumes and the message becomes a call (its reply waits behind
+	 * the Watch, which never ends: Stats counts the call); the
+	 * connection was not closed. */
+	c0 = stat_of(fd, "calls");
+	ck_assert_int_eq(raw_send(a, "}", 2), 0);
+	while ((msg = raw_recv(a, 500, &eof)) != NULL)
+		free(msg);
+	for (k = 0; k < 5000 && !found; k++)
+		found = stat_of(fd, "calls") >= c0 + k + 2;
+	log = td_log(td);
+	ck_assert_msg(!eof && found, "the finished message was not taken "
+	    "(closed: %d): %s", eof, tail(log));
+	ck_assert_msg(strstr(log, "message not finished") == NULL, "%s",
+	    tail(log));
+	free(log);
+	close(a);
+	close(fd);
+}
+END_TEST
+
 /* Issue 11, 3: the cap is per client, not per buffer.  Two Watch streams
  * on one connection that is not read: the first's events fill the
  * output, the second's are held behind it.  Together they pass 1 MiB
@@ -1266,6 +1341,7 @@ daemon_suite(void)
 	tcase_add_test(tc, test_oneway_wait_parks_nothing);
 	tcase_add_test(tc, test_oneway_call_freed_with_connection);
 	tcase_add_test(tc, test_held_replies_count);
+	tcase_add_test(tc, test_paused_reading_stops_message_clock);
 	tcase_add_test(tc, test_cap_counts_all_a_client_holds);
 	suite_add_tcase(s, tc);
 	return s;
