@@ -76,7 +76,7 @@ awk -v n="$n" -v f="$first" 'BEGIN { for (i = 0; i < n; i++)
 # start: until the socket answers; $took: the milliseconds it took.
 start() {
 	ts=$(now_ms)
-	"$top/daemon/pollexd" -c "$dir/pollexd.conf" -S "$dir/p.sock" \
+	"${POLLEXD:-$top/daemon/pollexd}" -c "$dir/pollexd.conf" -S "$dir/p.sock" \
 	    --state-dir "$dir/state" 2>>"$dir/pollexd.log" </dev/null \
 	    >/dev/null &
 	pid=$!

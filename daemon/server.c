@@ -1010,7 +1010,9 @@ client_process(struct client *cl)
 	/* A started message must be finished in time; whole messages
 	 * waiting while reading is paused are not the client's delay. */
 	if (partial && !cl->closing) {
-		if (!evtimer_pending(cl->ev_timer, NULL)) {
+		/* Its clock starts with this message: one that followed a
+		 * finished message (n > 0) is new, whatever came before. */
+		if (n > 0 || !evtimer_pending(cl->ev_timer, NULL)) {
 			struct timeval tv;
 			tv.tv_sec = (time_t)(conf->message_timeout / 1000);
 			tv.tv_usec = (suseconds_t)(conf->message_timeout % 1000) *

@@ -460,6 +460,41 @@ START_TEST(test_stalled_message_closed)
 }
 END_TEST
 
+/*
+ * message_timeout is the time one message may take, not a connection's
+ * busy spell: a client that streams messages so that a piece of the next
+ * one is always in flight (pollexctl submit --file does) is never closed.
+ * The clock used to start with the first piece and never restart, and
+ * such a client was closed after message_timeout of streaming.
+ */
+START_TEST(test_streaming_client_not_timed_out)
+{
+	static const char msg[] = "{\"method\":\"org.varlink.service.GetInfo\"}";
+	size_t half = sizeof msg / 2;
+	char *r;
+	int fd, i, eof = 0;
+
+	start_with("\"message_timeout\": \"300ms\"");
+	fd = raw_connect(td->sock);
+	ck_assert_int_eq(raw_send(fd, msg, half), 0);
+	/* 20 pieces 100 ms apart: 2 s of streaming; each message is done
+	 * within 100 ms of its first byte, yet one is always begun. */
+	for (i = 0; i < 20; i++) {
+		poll(NULL, 0, 100);
+		ck_assert_msg(raw_send(fd, msg + half, sizeof msg - half) == 0 &&
+		    raw_send(fd, msg, half) == 0, "closed after %d ms: %s",
+		    (i + 1) * 100, tail(td_log(td)));
+		r = raw_recv(fd, T, &eof);
+		ck_assert_msg(r != NULL && strstr(r, "\"vendor\"") != NULL,
+		    "message %d not answered (eof %d): %s", i, eof,
+		    tail(td_log(td)));
+		free(r);
+	}
+	close(fd);
+	assert_alive();
+}
+END_TEST
+
 START_TEST(test_split_and_merged_messages)
 {
 	static const char two[] =
@@ -1342,6 +1377,7 @@ daemon_suite(void)
 	tcase_add_test(tc, test_oneway_call_freed_with_connection);
 	tcase_add_test(tc, test_held_replies_count);
 	tcase_add_test(tc, test_paused_reading_stops_message_clock);
+	tcase_add_test(tc, test_streaming_client_not_timed_out);
 	tcase_add_test(tc, test_cap_counts_all_a_client_holds);
 	suite_add_tcase(s, tc);
 	return s;
