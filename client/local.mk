@@ -22,10 +22,11 @@ bin_PROGRAMS += client/pollexctl
 client_pollexctl_SOURCES = \
 	client/pollexctl.h client/pollexctl.c \
 	client/pollexctl-task.c client/pollexctl-info.c
-client_pollexctl_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+client_pollexctl_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) -pthread
 client_pollexctl_LDADD = client/libpollex.la common/libpxutil.la \
 	common/libpxproto.la \
 	$(JSONC_LIBS) -lm
+client_pollexctl_LDFLAGS = $(AM_LDFLAGS) -pthread
 
 dist_man_MANS += docs/man/pollexctl.1 docs/man/libpollex.3
 EXTRA_DIST += client/libpollex.map client/libpollex.pc.in

@@ -10,10 +10,13 @@
 #include <getopt.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "pollexctl.h"
@@ -47,11 +50,26 @@ struct ctl_spec {
 	int has_ref;  /* with a (non-null) ref */
 };
 
+/* One waited task's progress, as the watcher last heard it. */
+struct ctl_task_progress {
+	const char *id;
+	double progress; /* NaN: none reported */
+	int done;
+};
+
 /* Progress of a wait. */
 struct ctl_wait {
 	pollex *c;
 	size_t n, done, bad;
 	int progress; /* drawing a progress line on stderr */
+	/* On a terminal, a second connection watches the tasks for their
+	 * progress (Wait reports only ends), in a thread of its own; the
+	 * lock covers the table and the drawing. */
+	struct ctl_task_progress *tp;
+	pollex *wc;
+	pthread_t watcher;
+	int watching;
+	pthread_mutex_t lock;
 };
 
 /* The progress line is on screen (cleared by the signal handler). */
@@ -116,16 +134,131 @@ ctl_progress_clear(void)
 	}
 }
 
-/* Redraw "12/100 done, 3 failed, 85 pending". */
+/* A progress value as shown: a fraction as a percentage, else as it is. */
+static void
+ctl_progress_text(double p, char *buf, size_t len)
+{
+	if (p >= 0 && p <= 1)
+		snprintf(buf, len, "%.0f%%", p * 100);
+	else
+		snprintf(buf, len, "%g", p);
+}
+
+/*
+ * Redraw "12/100 done, 3 failed, 85 pending", then the progress of the
+ * pending tasks that reported one ("...0002 40%"), as many as the
+ * terminal's width holds.
+ */
 static void
 ctl_progress_draw(const struct ctl_wait *w)
 {
+	struct winsize ws;
+	char line[1024], pct[32];
+	const char *cols;
+	size_t i, width = 80, off;
+	int k;
+
 	if (!w->progress)
 		return;
-	fprintf(stderr, "\r%zu/%zu done, %zu failed, %zu pending\033[K",
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+		width = ws.ws_col;
+	else if ((cols = getenv("COLUMNS")) != NULL && atoi(cols) > 20)
+		width = (size_t)atoi(cols);
+	if (width > sizeof line - 1)
+		width = sizeof line - 1;
+	k = snprintf(line, sizeof line, "%zu/%zu done, %zu failed, %zu pending",
 	    w->done, w->n, w->bad, w->n - w->done);
+	off = k > 0 ? (size_t)k : 0;
+	for (i = 0; w->tp != NULL && i < w->n; i++) {
+		if (w->tp[i].done || isnan(w->tp[i].progress))
+			continue;
+		ctl_progress_text(w->tp[i].progress, pct, sizeof pct);
+		k = snprintf(line + off, sizeof line - off, "%s%s %s",
+		    off > 0 ? ", " : "", w->tp[i].id, pct);
+		if (k < 0 || off + (size_t)k >= width) {
+			line[off] = '\0';
+			break;
+		}
+		off += (size_t)k;
+	}
+	fprintf(stderr, "\r%s\033[K", line);
 	fflush(stderr);
 	ctl_progress_shown = 1;
+}
+
+/* The watcher's events: a waited task's progress changed. */
+static int
+ctl_on_progress(const char *event, const char *id, const pollex_task *t,
+    void *arg)
+{
+	struct ctl_wait *w = arg;
+	double p;
+	size_t i;
+
+	(void)event;
+	if (t == NULL || id == NULL || isnan(p = pollex_task_progress(t)))
+		return 0;
+	pthread_mutex_lock(&w->lock);
+	for (i = 0; i < w->n; i++)
+		if (strcmp(w->tp[i].id, id) == 0 && w->tp[i].progress != p) {
+			w->tp[i].progress = p;
+			ctl_progress_draw(w);
+			break;
+		}
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
+static void *
+ctl_watcher(void *arg)
+{
+	struct ctl_wait *w = arg;
+	pollex_filter *f = pollex_filter_new();
+	size_t i;
+
+	for (i = 0; f != NULL && i < w->n; i++)
+		pollex_filter_add_id(f, w->tp[i].id);
+	/* Ends when the wait is over (ctl_watch_stop()) or on an error:
+	 * the counts go on without per-task progress. */
+	if (f != NULL)
+		pollex_watch(w->wc, f, 1, ctl_on_progress, w);
+	pollex_filter_free(f);
+	return NULL;
+}
+
+/* On a terminal: watch the tasks' progress beside the wait. */
+static void
+ctl_watch_start(struct ctl_wait *w, char *const *ids)
+{
+	size_t i;
+
+	pthread_mutex_init(&w->lock, NULL);
+	if ((w->tp = calloc(w->n, sizeof *w->tp)) == NULL)
+		return;
+	for (i = 0; i < w->n; i++) {
+		w->tp[i].id = ids[i];
+		w->tp[i].progress = NAN;
+	}
+	if ((w->wc = ctl_connect_quiet()) == NULL)
+		return;
+	w->watching = pthread_create(&w->watcher, NULL, ctl_watcher, w) == 0;
+}
+
+static void
+ctl_watch_stop(struct ctl_wait *w)
+{
+	if (w->watching) {
+		/* Its read ends: pollex_watch() returns. */
+		shutdown(pollex_fd(w->wc), SHUT_RDWR);
+		pthread_join(w->watcher, NULL);
+		w->watching = 0;
+	}
+	if (w->wc != NULL)
+		pollex_close(w->wc);
+	w->wc = NULL;
+	free(w->tp);
+	w->tp = NULL;
+	pthread_mutex_destroy(&w->lock);
 }
 
 /* SIGINT/SIGTERM while a progress line shows: clear it, die as usual. */
@@ -191,15 +324,23 @@ static int
 ctl_on_wait(const pollex_task *t, void *arg)
 {
 	struct ctl_wait *w = arg;
+	size_t i;
 
+	if (w->progress)
+		pthread_mutex_lock(&w->lock);
 	ctl_progress_clear();
 	ctl_print_task_line(t);
 	ctl_flush_idle(w->c);
 	w->done++;
 	if (pollex_task_state(t) != POLLEX_SUCCEEDED)
 		w->bad++;
+	for (i = 0; w->tp != NULL && i < w->n; i++)
+		if (strcmp(w->tp[i].id, pollex_task_id(t)) == 0)
+			w->tp[i].done = 1;
 	if (w->done < w->n)
 		ctl_progress_draw(w);
+	if (w->progress)
+		pthread_mutex_unlock(&w->lock);
 	return 0;
 }
 
@@ -212,17 +353,24 @@ ctl_wait_ids(pollex *c, char *const *ids, size_t n,
 	struct sigaction sa;
 	int r;
 
-	w.progress = n > 1 && isatty(STDERR_FILENO);
+	w.progress = isatty(STDERR_FILENO);
 	if (w.progress) {
 		memset(&sa, 0, sizeof sa);
 		sa.sa_handler = ctl_on_signal;
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
+		ctl_watch_start(&w, ids);
+		pthread_mutex_lock(&w.lock);
 		ctl_progress_draw(&w);
+		pthread_mutex_unlock(&w.lock);
 	}
 	r = pollex_wait_each(
 	    c, (const char *const *)ids, n, when, timeout, ctl_on_wait, &w);
+	if (w.progress) {
+		ctl_watch_stop(&w);
+		w.progress = 1;
+	}
 	fflush(stdout);
 	ctl_progress_clear();
 	if (r < 0)
@@ -1312,7 +1460,13 @@ ctl_on_event(const char *event, const char *id, const pollex_task *t, void *arg)
 		printf("%s\n", event);
 	else if (t == NULL)
 		printf("%s %s\n", event, id);
-	else
+	else if (!isnan(pollex_task_progress(t))) {
+		char pct[32];
+
+		ctl_progress_text(pollex_task_progress(t), pct, sizeof pct);
+		printf("%s %s %s %s\n", event, id,
+		    pollex_state_name(pollex_task_state(t)), pct);
+	} else
 		printf("%s %s %s\n", event, id,
 		    pollex_state_name(pollex_task_state(t)));
 	ctl_flush_idle(arg);

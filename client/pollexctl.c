@@ -77,7 +77,8 @@ static const struct ctl_command ctl_commands[] = {
         "  ID expired\n"
         "(--json: one Task object per line).  With - as the only argument\n"
         "the ids are read from standard input.  On a terminal a progress\n"
-        "line is kept on stderr.\n"
+        "line is kept on stderr: the counts and each pending task's\n"
+        "progress, when its poller reports one.\n"
         "\n"
         "Options:\n"
         "  --all                  until every task finished (default)\n"
@@ -321,6 +322,15 @@ ctl_find(const char *name)
 		if (strcmp(ctl_commands[i].name, name) == 0)
 			return &ctl_commands[i];
 	return NULL;
+}
+
+/* A second connection for a side task (progress); NULL on failure. */
+pollex *
+ctl_connect_quiet(void)
+{
+	pollex *c;
+
+	return pollex_connect(ctl.socket, &c) == 0 ? c : NULL;
 }
 
 /* Connect to the daemon or exit 4. */

@@ -41,6 +41,7 @@ struct ctl_strv {
 
 /* pollexctl.c */
 pollex *ctl_connect(void);
+pollex *ctl_connect_quiet(void);
 int ctl_fail(pollex *, int);
 int ctl_exit_code(pollex *, int);
 int ctl_worse(int, int);

@@ -70,6 +70,9 @@ EXTRA_DIST += tests/varlink-go.sh tests/varlink-go/conformance/main.go \
 # The README walk-through with pollexctl and examples/pollexd.conf.
 TESTS += tests/cli-e2e.sh
 EXTRA_DIST += tests/cli-e2e.sh
+# Per-task progress in pollexctl wait (on a terminal) and watch.
+TESTS += tests/ctl-progress.sh
+EXTRA_DIST += tests/ctl-progress.sh
 # The postgresql store backend against a PostgreSQL the test starts.
 TESTS += tests/postgresql.sh
 EXTRA_DIST += tests/postgresql.sh
