@@ -42,6 +42,13 @@ hmap_grow(struct hmap *h)
 }
 
 void
+hmap_reserve(struct hmap *h, size_t n)
+{
+	while (h->mask < n && h->mask < SIZE_MAX / 4)
+		hmap_grow(h);
+}
+
+void
 hmap_insert(struct hmap *h, struct hmap_node *n, uint64_t hash)
 {
 	struct hmap_node **b;

@@ -20,6 +20,8 @@ struct hmap {
 void hmap_init(struct hmap *);
 void hmap_destroy(struct hmap *);	/* frees the buckets, not the nodes */
 void hmap_insert(struct hmap *, struct hmap_node *, uint64_t hash);
+/* Room for n nodes without growing (one rehash instead of many). */
+void hmap_reserve(struct hmap *, size_t n);
 void hmap_remove(struct hmap *, struct hmap_node *);
 
 /* The chain that may hold hash; walk it with ->next, comparing ->hash. */

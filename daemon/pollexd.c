@@ -490,6 +490,7 @@ pxd_open_store(struct pxd *pxd, char **cause)
 	struct task *t, *first;
 	double now = real_now();
 	size_t i, interrupted = 0;
+	int64_t count;
 
 	if (strcmp(pxd->core.conf->store, "none") == 0)
 		log_warnx("\"store\": \"none\": tasks are kept in memory only "
@@ -498,6 +499,9 @@ pxd_open_store(struct pxd *pxd, char **cause)
 	    cause) == -1)
 		return -1;
 	store_set_settled_cb(pxd->core.store, pxd_settled, pxd);
+	/* One rehash of the indexes instead of twenty at a million. */
+	if ((count = store_count(pxd->core.store)) > 0)
+		tasktab_reserve(pxd->core.tt, (size_t)count);
 	if (store_load(pxd->core.store, pxd_restore_cb, &rc, cause) == -1) {
 		free(rc.outstanding);
 		return -1;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jspan.h"
 #include "poller.h"
 #include "store.h"
 #include "task.h"
@@ -26,7 +27,7 @@ struct tasktab {
 	struct hmap keys;
 	struct hmap refs;
 	struct hmap uids;
-	TAILQ_HEAD(, task) all;		/* by id */
+	TAILQ_HEAD(task_all, task) all;		/* by id */
 	TAILQ_HEAD(, task) retired;	/* terminal, by finish time */
 	struct task **heap;		/* deadlines, a binary min-heap */
 	size_t nheap, heapcap;
@@ -103,6 +104,28 @@ tasktab_id_floor(struct tasktab *tt, uint64_t floor_ms)
 		tt->last_ms = floor_ms;
 		tt->seq = 0;
 	}
+}
+
+/* The time part of an id (its first 12 hex digits); -1 if they are not. */
+static int
+task_id_ms(const char *id, uint64_t *ms)
+{
+	uint64_t v = 0;
+	int i, d;
+
+	for (i = 0; i < 12; i++) {
+		if (id[i] >= '0' && id[i] <= '9')
+			d = id[i] - '0';
+		else if (id[i] >= 'a' && id[i] <= 'f')
+			d = id[i] - 'a' + 10;
+		else if (id[i] >= 'A' && id[i] <= 'F')
+			d = id[i] - 'A' + 10;
+		else
+			return -1;
+		v = v << 4 | (uint64_t)d;
+	}
+	*ms = v;
+	return 0;
 }
 
 /* n lowercase hex digits of v (printf is slow on this path). */
@@ -313,6 +336,13 @@ tasktab_index(struct tasktab *tt, struct task *t)
 	}
 }
 
+void
+tasktab_reserve(struct tasktab *tt, size_t n)
+{
+	hmap_reserve(&tt->ids, n);
+	hmap_reserve(&tt->refs, n);
+}
+
 struct task *
 tasktab_restore(struct tasktab *tt, const struct store_row *r,
     struct poller *p)
@@ -320,7 +350,11 @@ tasktab_restore(struct tasktab *tt, const struct store_row *r,
 	struct task *t;
 	uint64_t ms;
 
-	if (tasktab_find(tt, r->id) != NULL)
+	/* Rows come in id order: one after the last is new (no lookup in
+	 * the index, a cache miss per task at a million); only one out of
+	 * order needs looking for. */
+	if ((t = TAILQ_LAST(&tt->all, task_all)) != NULL &&
+	    strcmp(r->id, t->id) <= 0 && tasktab_find(tt, r->id) != NULL)
 		return NULL;
 	t = xcalloc(1, sizeof *t);
 	memcpy(t->id, r->id, TASK_ID_LEN);
@@ -363,7 +397,7 @@ tasktab_restore(struct tasktab *tt, const struct store_row *r,
 		if (t->deadline > 0)
 			heap_push(tt, t);
 	}
-	if (sscanf(t->id, "%12" SCNx64, &ms) == 1)
+	if (task_id_ms(t->id, &ms) == 0)
 		tasktab_id_floor(tt, ms);
 	return t;
 }
@@ -847,9 +881,16 @@ task_json_valid(const char *text)
 {
 	json_tokener *tok;
 	json_object *v;
+	struct jspan span;
+	const char *why;
 	size_t len = strlen(text), end;
 	int ok;
 
+	/* What pollexd writes is strict JSON: checked in place, without a
+	 * parse (a restart checks every stored value).  Values stored by
+	 * older versions in json-c's lenient spellings take the long way. */
+	if (jspan_check(text, len, 64, &span, &why, NULL) == 0)
+		return 1;
 	if ((tok = json_tokener_new()) == NULL)
 		return 0;
 	v = json_tokener_parse_ex(tok, text, -1);

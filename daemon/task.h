@@ -124,6 +124,8 @@ struct store_row;
 struct task *tasktab_restore(struct tasktab *tt, const struct store_row *r,
     struct poller *p);
 void tasktab_restore_done(struct tasktab *tt);
+/* Room in the indexes for n tasks (before restoring that many). */
+void tasktab_reserve(struct tasktab *tt, size_t n);
 /* The finished task that will be purged first, or NULL. */
 struct task *tasktab_oldest_finished(struct tasktab *tt);
 /* Remove a task that must never have existed (its Submit failed). */

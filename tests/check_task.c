@@ -365,6 +365,10 @@ START_TEST(test_json_valid)
 	ck_assert(!task_json_valid("{} {}"));
 	ck_assert(!task_json_valid("{\"a\":1}]"));
 	ck_assert(!task_json_valid("nope"));
+	/* Values older versions stored in json-c's lenient spellings still
+	 * load (the strict in-place check is only the fast way). */
+	ck_assert(task_json_valid("{\"n\": 1.}"));
+	ck_assert(task_json_valid("[01]"));
 }
 END_TEST
 

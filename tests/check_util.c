@@ -136,6 +136,45 @@ START_TEST(test_hmap)
 }
 END_TEST
 
+/* Reserved room: the buckets are there before the nodes, and inserting
+ * that many changes nothing more (no rehash), and every node is found. */
+START_TEST(test_hmap_reserve)
+{
+	struct hmap h;
+	struct item *items = calloc(5000, sizeof *items);
+	struct hmap_node *n, **buckets;
+	size_t mask;
+	int i, found;
+
+	hash_init();
+	hmap_init(&h);
+	hmap_reserve(&h, 5000);
+	ck_assert_uint_ge(h.mask + 1, 5000);
+	mask = h.mask;
+	buckets = h.buckets;
+	for (i = 0; i < 5000; i++) {
+		items[i].key = i;
+		hmap_insert(&h, &items[i].node, hash_bytes(&i, sizeof i));
+	}
+	ck_assert_uint_eq(h.mask, mask);
+	ck_assert_ptr_eq(h.buckets, buckets);
+	for (i = 0; i < 5000; i++) {
+		uint64_t hv = hash_bytes(&i, sizeof i);
+
+		found = 0;
+		for (n = hmap_chain(&h, hv); n != NULL; n = n->next)
+			if (hmap_entry(n, struct item, node)->key == i)
+				found = 1;
+		ck_assert_int_eq(found, 1);
+	}
+	/* Reserving less than there is does nothing. */
+	hmap_reserve(&h, 10);
+	ck_assert_uint_eq(h.mask, mask);
+	hmap_destroy(&h);
+	free(items);
+}
+END_TEST
+
 START_TEST(test_hash_keyed)
 {
 	uint64_t a = hash_str("pollex"), b = hash_str("pollex"),
@@ -346,6 +385,7 @@ util_suite(void)
 	Suite *s = suite_create("util");
 	TCase *tc = tcase_create("util");
 
+	tcase_add_test(tc, test_hmap_reserve);
 	tcase_add_test(tc, test_durations);
 	tcase_add_test(tc, test_duration_json);
 	tcase_add_test(tc, test_canonical);

@@ -67,6 +67,8 @@ struct store_backend {
 	const char *name;
 	/* Open (create, migrate); -1 with *cause naming what failed. */
 	int (*open)(const struct store_params *p, void **h, char **cause);
+	/* Optional: how many rows load() will give (a hint; -1: unknown). */
+	int64_t (*count)(void *h);
 	/* Every stored row, in id order; rows live during the callback. */
 	int (*load)(void *h, void (*cb)(void *arg, const struct store_row *r),
 	    void *arg, char **cause);

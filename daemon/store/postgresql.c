@@ -263,6 +263,26 @@ pg_double(PGresult *r, int row, int col)
 	    NULL);
 }
 
+static int64_t
+pg_count(void *h)
+{
+	struct pg *pg = h;
+	PGresult *r;
+	char *cause = NULL;
+	int64_t n = -1;
+
+	/* At start-up: blocking is fine. */
+	PQsetnonblocking(pg->conn, 0);
+	if (pg_exec(pg, "SELECT count(*) FROM pollex_tasks", PGRES_TUPLES_OK,
+	    &r, &cause) == 0) {
+		n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		PQclear(r);
+	}
+	free(cause);
+	PQsetnonblocking(pg->conn, 1);
+	return n;
+}
+
 static int
 pg_load(void *h, void (*cb)(void *, const struct store_row *), void *arg,
     char **cause)
@@ -276,7 +296,7 @@ pg_load(void *h, void (*cb)(void *, const struct store_row *), void *arg,
 
 	/* At start-up, before the loop: blocking is fine. */
 	PQsetnonblocking(pg->conn, 0);
-	snprintf(sql, sizeof sql, "SELECT %s FROM pollex_tasks ORDER BY id",
+	snprintf(sql, sizeof sql, "SELECT %s FROM pollex_tasks ORDER BY id COLLATE \"C\"",
 	    pg_columns);
 	if (pg_exec(pg, sql, PGRES_TUPLES_OK, &r, cause) == -1)
 		return -1;
@@ -850,6 +870,7 @@ pg_close(void *h)
 const struct store_backend store_backend_postgresql = {
 	.name = "postgresql",
 	.open = pg_open,
+	.count = pg_count,
 	.load = pg_load,
 	.commit = pg_commit,
 	.stats = pg_stats,

@@ -333,6 +333,17 @@ store_bad_json(const struct store_row *r)
 	return NULL;
 }
 
+static int64_t
+sq_count(void *h)
+{
+	struct sq *st = h;
+	char *cause = NULL;
+	int64_t n = store_int(st, "SELECT count(*) FROM tasks", &cause);
+
+	free(cause);
+	return n;
+}
+
 static int
 sq_load(void *h, void (*cb)(void *, const struct store_row *), void *arg,
     char **cause)
@@ -537,6 +548,7 @@ sq_stats(void *h, json_object *o)
 const struct store_backend store_backend_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
+	.count = sq_count,
 	.load = sq_load,
 	.commit = sq_commit,
 	.stats = sq_stats,

@@ -178,6 +178,12 @@ store_backend_name(const struct store *st)
 	return st->be->name;
 }
 
+int64_t
+store_count(struct store *st)
+{
+	return st->be->count != NULL ? st->be->count(st->h) : -1;
+}
+
 int
 store_load(struct store *st, void (*cb)(void *, const struct store_row *),
     void *arg, char **cause)

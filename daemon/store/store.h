@@ -47,6 +47,8 @@ void store_close(struct store *st);
 const char *store_path(const struct store *st);
 const char *store_backend_name(const struct store *st);
 
+/* How many tasks store_load() will give, as a hint; -1: unknown. */
+int64_t store_count(struct store *st);
 /* Every stored task, in id order. */
 int store_load(struct store *st,
     void (*cb)(void *arg, const struct store_row *row), void *arg,
