@@ -154,6 +154,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ref = json_piece(pp[1], pl[1], json_type_null);
 	args = json_piece(pp[2], pl[2], json_type_null);
 	labels = json_piece(pp[3], pl[3], json_type_object);
+	/* Arguments and labels are stored as strict JSON (Submit writes
+	 * them with json_canonical()), and "body": "{{args}}" sends them as
+	 * stored: what json-c's strict mode takes beyond that (a raw control
+	 * character in a string, "1.", lax UTF-8) never reaches a template. */
+	if (args != NULL && fz_lenient(args, strlen(args)) != NULL) {
+		free(args);
+		args = NULL;
+	}
+	if (labels != NULL && fz_lenient(labels, strlen(labels)) != NULL) {
+		free(labels);
+		labels = NULL;
+	}
 	refdoc = ref != NULL ? jparse(ref) : NULL;
 	lenient = ref != NULL && fz_lenient(ref, strlen(ref)) != NULL;
 	for (i = 0; i < n; i++) {
@@ -180,7 +192,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(rv1 == rv2, "render %d in place, %d parsed (%s / %s)", rv1,
 	    rv2, why1 != NULL ? why1 : "", why2 != NULL ? why2 : "");
 	if (rv1 == 0) {
-		well_formed(&r1);
+		/* (A lenient ref, which pollexd never stores, is copied as
+		 * it is: no well-formed body to expect.) */
+		if (!lenient)
+			well_formed(&r1);
 		same_req(&r1, &r2, lenient);
 		req_clear(&r1);
 		req_clear(&r2);
