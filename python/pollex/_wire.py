@@ -7,7 +7,8 @@ import json
 import os
 import stat
 
-from .errors import ProtocolError, error_from_reply
+from .errors import (ProtocolError, ShuttingDown, TaskNotFound,
+                     error_from_reply)
 
 INTERFACE = "io.pollex"
 
@@ -218,3 +219,38 @@ def list_params(states=None, poller=None, labels=None, owner=None,
     if limit is not None:
         p["limit"] = int(limit)
     return p
+
+
+def wait_replies(msgs, call_ids, fail, resolve):
+    """Handle the decoded replies of a streamed Wait on ids call_ids, as
+    the Executor's thread and the asyncio client both do: finished tasks
+    go to resolve(task), an error to fail(ids, error) for the ids it
+    concerns (a TaskNotFound for one of them: that one; any other: all).
+
+    Returns (err, drop, ended, good): err ends the connection (it is lost,
+    pollexd stopping or a reply that is not a WaitResult); drop: the call
+    failed, close the connection and start another; ended: the call
+    ended (its last reply came); good: a good reply came (pollexd is
+    there: the reconnection backoff starts again)."""
+    from .types import WaitResult
+    ended = good = False
+    for params, continues, verr in msgs:
+        if verr is not None:
+            if isinstance(verr, ShuttingDown):
+                return verr, False, ended, good
+            if isinstance(verr, TaskNotFound) and verr.id in call_ids:
+                fail([verr.id], verr)
+            else:
+                fail(call_ids, verr)
+            return None, True, ended, good
+        try:
+            res = WaitResult.from_json(params)
+        except ProtocolError as e:
+            return e, False, ended, good
+        good = True
+        for t in res.done:
+            if t.done:
+                resolve(t)
+        if not continues:
+            ended = True
+    return None, False, ended, good

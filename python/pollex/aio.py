@@ -21,8 +21,7 @@ import math
 import time
 
 from . import _wire
-from .errors import (ConnectionError, Error, ProtocolError, ShuttingDown,
-                     TaskNotFound)
+from .errors import ConnectionError, Error, ProtocolError
 from .types import (CancelResult, Event, Page, Poller, ServiceInfo, Stats,
                     SubmitResult, Task, WaitResult)
 
@@ -445,30 +444,17 @@ class Client:
                     err = ConnectionError("lost the connection to pollexd: "
                                           "%s" % e)
                 rt = None
-                for params, continues, verr in msgs:
-                    if verr is not None:
-                        if isinstance(verr, ShuttingDown):
-                            err = verr
-                            break
-                        if isinstance(verr, TaskNotFound) and \
-                                verr.id in call_ids:
-                            self._settle([verr.id], verr)
-                        else:
-                            self._settle(call_ids, verr)
-                        drop()
-                        break
-                    try:
-                        res = WaitResult.from_json(params)
-                    except ProtocolError as e:
-                        err = e
-                        break
-                    down_since = None
-                    delay = self.backoff_initial
-                    for t in res.done:
-                        if t.done:
-                            self._settle([t.id], task=t)
-                    if not continues:
+                if err is None:
+                    err, failed, ended, good = _wire.wait_replies(
+                        msgs, call_ids, self._settle,
+                        lambda t: self._settle([t.id], task=t))
+                    if good:
+                        down_since = None
+                        delay = self.backoff_initial
+                    if ended:
                         in_call = False
+                    if failed:
+                        drop()
                 if err is not None:
                     drop()
                     await lost(err)

@@ -24,9 +24,7 @@ import weakref
 
 from . import _wire
 from .client import Client, Connection
-from .errors import (ConnectionError, Error, ProtocolError, ShuttingDown,
-                     TaskNotFound)
-from .types import WaitResult
+from .errors import ConnectionError, Error, ProtocolError, ShuttingDown
 
 __all__ = ["Executor", "Future"]
 
@@ -455,31 +453,17 @@ class Executor(cf.Executor):
                 err = ConnectionError("lost the connection to pollexd: %s"
                                       % e)
                 msgs = []
-            for params, continues, verr in msgs:
-                if verr is not None:
-                    if isinstance(verr, ShuttingDown):
-                        err = verr
-                        break
-                    if isinstance(verr, TaskNotFound) and \
-                            verr.id in call_ids:
-                        self._fail([verr.id], verr)
-                    else:
-                        self._fail(call_ids, verr)
-                    drop()
-                    break
-                try:
-                    res = WaitResult.from_json(params)
-                except ProtocolError as e:
-                    err = e
-                    break
-                # A good reply: pollexd is (back) there.
-                down_since = None
-                delay = self.backoff_initial
-                for t in res.done:
-                    if t.done:
-                        self._resolve(t)
-                if not continues:
+            if err is None:
+                err, failed, ended, good = _wire.wait_replies(
+                    msgs, call_ids, self._fail, self._resolve)
+                if good:
+                    # pollexd is (back) there.
+                    down_since = None
+                    delay = self.backoff_initial
+                if ended:
                     in_call = False     # the call ended; the next begins
+                if failed:
+                    drop()
             if err is not None:
                 drop()
                 lost(err)
