@@ -242,6 +242,16 @@ until_reply(int fd)
 	}
 }
 
+/* The next message on fd holds want. */
+static void
+expect_reply(int fd, const char *want)
+{
+	char *r = until_reply(fd);
+
+	ck_assert_msg(strstr(r, want) != NULL, "%s lacks %s", r, want);
+	free(r);
+}
+
 /* A few more turns: replies that were free to go would have gone. */
 static void
 turns(int n)
@@ -286,7 +296,6 @@ marker_exists(void)
 START_TEST(test_reply_waits_for_commit)
 {
 	int fd = connect_sock();
-	char *r;
 
 	send_msg(fd, submit_p);
 	send_msg(fd, "{\"method\": \"org.varlink.service.GetInfo\"}");
@@ -295,12 +304,8 @@ START_TEST(test_reply_waits_for_commit)
 	turns(20);
 	ck_assert_msg(!readable(fd), "a reply went out before its commit");
 	complete(STORE_OK);
-	r = until_reply(fd);
-	ck_assert_msg(strstr(r, "\"ids\"") != NULL, "%s", r);
-	free(r);
-	r = until_reply(fd);
-	ck_assert_msg(strstr(r, "\"vendor\"") != NULL, "%s", r);
-	free(r);
+	expect_reply(fd, "\"ids\"");
+	expect_reply(fd, "\"vendor\"");
 	close(fd);
 }
 END_TEST
@@ -351,15 +356,9 @@ START_TEST(test_change_reply_waits_for_commit)
 	ck_assert_msg(!readable(fd2), "Get told of an uncommitted change");
 	ck_assert_msg(!readable(fd3), "Wait told of an uncommitted outcome");
 	complete(STORE_OK);
-	r = until_reply(fd);
-	ck_assert_msg(strstr(r, "cancelled") != NULL, "%s", r);
-	free(r);
-	r = until_reply(fd2);
-	ck_assert_msg(strstr(r, "cancelled") != NULL, "%s", r);
-	free(r);
-	r = until_reply(fd3);
-	ck_assert_msg(strstr(r, "cancelled") != NULL, "%s", r);
-	free(r);
+	expect_reply(fd, "cancelled");
+	expect_reply(fd2, "cancelled");
+	expect_reply(fd3, "cancelled");
 	free(id);
 	close(fd);
 	close(fd2);
@@ -373,7 +372,6 @@ END_TEST
 START_TEST(test_epochs_release_in_order)
 {
 	int fd = connect_sock();
-	char *r;
 
 	send_msg(fd, submit_p);
 	until_commit(1);
@@ -392,17 +390,13 @@ START_TEST(test_epochs_release_in_order)
 	ck_assert(!readable(fd));
 	ck_assert_int_eq(db.requested, 1);	/* one in flight at a time */
 	complete(STORE_OK);
-	r = until_reply(fd);
-	ck_assert_msg(strstr(r, "\"ids\"") != NULL, "%s", r);
-	free(r);
+	expect_reply(fd, "\"ids\"");
 	/* The second epoch's commit begins; its reply waits for it. */
 	until_commit(2);
 	turns(20);
 	ck_assert_msg(!readable(fd), "the second reply passed its commit");
 	complete(STORE_OK);
-	r = until_reply(fd);
-	ck_assert_msg(strstr(r, "\"ids\"") != NULL, "%s", r);
-	free(r);
+	expect_reply(fd, "\"ids\"");
 	ck_assert_uint_eq(tasktab_size(pxd_core(pxd)->tt), 2);
 	close(fd);
 }
@@ -414,7 +408,6 @@ START_TEST(test_start_after_commit)
 	uint64_t end = mono_ms() + (uint64_t)T;
 	int fd = connect_sock();
 	struct task *t;
-	char *r;
 
 	send_msg(fd, submit_s);
 	until_commit(1);
@@ -426,9 +419,7 @@ START_TEST(test_start_after_commit)
 	    "the start runs before the task's row committed");
 	ck_assert(!marker_exists());
 	complete(STORE_OK);
-	r = until_reply(fd);
-	ck_assert_msg(strstr(r, "\"ids\"") != NULL, "%s", r);
-	free(r);
+	expect_reply(fd, "\"ids\"");
 	while (!marker_exists() || t->state != PX_STATE_PENDING) {
 		ck_assert_msg(mono_ms() < end, "the start never ran");
 		turn();
@@ -446,16 +437,13 @@ END_TEST
 START_TEST(test_failed_commit_no_start)
 {
 	int fd = connect_sock();
-	char *r;
 
 	send_msg(fd, submit_s);
 	until_commit(1);
 	turns(20);
 	ck_assert(!pollers_busy(pxd_core(pxd)->pollers));
 	complete(STORE_FULL);
-	r = until_reply(fd);
-	ck_assert_msg(strstr(r, "io.pollex.StoreFailed") != NULL, "%s", r);
-	free(r);
+	expect_reply(fd, "io.pollex.StoreFailed");
 	ck_assert_uint_eq(tasktab_size(pxd_core(pxd)->tt), 0);
 	/* The rolled back rows go again with the discard: a commit that
 	 * writes and removes them. */
