@@ -406,13 +406,12 @@ sb_num(struct sqlbuf *b, const char *fmt, double v, int null_if_zero)
 
 /* Rows in id order, the last of each id kept (ON CONFLICT may not touch
  * a row twice in one statement). */
-static const struct store_batch *pg_sort_batch;
-
 static int
-pg_row_cmp(const void *a, const void *b)
+pg_row_cmp(const void *a, const void *b, void *arg)
 {
+	const struct store_batch *bt = arg;
 	size_t i = *(const size_t *)a, j = *(const size_t *)b;
-	int c = strcmp(pg_sort_batch->puts[i].id, pg_sort_batch->puts[j].id);
+	int c = strcmp(bt->puts[i].id, bt->puts[j].id);
 
 	if (c != 0)
 		return c;
@@ -430,9 +429,7 @@ pg_build(struct pg *pg, const struct store_batch *b)
 	idx = xreallocarray(NULL, b->nputs + 1, sizeof *idx);
 	for (i = 0; i < b->nputs; i++)
 		idx[i] = i;
-	pg_sort_batch = b;
-	qsort(idx, b->nputs, sizeof *idx, pg_row_cmp);
-	pg_sort_batch = NULL;
+	qsort_r(idx, b->nputs, sizeof *idx, pg_row_cmp, (void *)b);
 	for (i = 0, k = 0; i < b->nputs; i++)
 		if (i + 1 == b->nputs || strcmp(b->puts[idx[i]].id,
 		    b->puts[idx[i + 1]].id) != 0)
