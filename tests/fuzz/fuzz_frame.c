@@ -75,8 +75,10 @@ names(json_object *obj)
 		if (px_state_from_name(s, &st) == 0)
 			FZ_CHECK(strcmp(px_state_name(st), s) == 0,
 			    "px_state_from_name(\"%s\")", s);
+		/* Two spellings are accepted: the IDL's and the old one. */
 		if (px_return_when_from_name(s, &rw) == 0)
-			FZ_CHECK(strcmp(px_return_when_name(rw), s) == 0,
+			FZ_CHECK(strcmp(px_return_when_name(rw), s) == 0 ||
+			    strcmp(px_return_when_idl_name(rw), s) == 0,
 			    "px_return_when_from_name(\"%s\")", s);
 	}
 }
