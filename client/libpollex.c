@@ -16,6 +16,7 @@
 
 #include "frame.h"
 #include "pollex-int.h"
+#include "jspan.h"
 #include "proto.h"
 
 /* The public enums are the protocol's lists, in the same order. */
@@ -151,8 +152,25 @@ px_parse_object(const char *text, json_object **out)
 }
 
 /* Parse text that must be one JSON array, with frame_parse()'s rules. */
+static int px_parse_array1(const char *, json_object **);
+
 static int
 px_parse_array(const char *text, json_object **out)
+{
+	size_t flen;
+	char *fixed;
+	int r;
+
+	/* The pairs json-c would misread, written out first (jspan.h). */
+	if ((fixed = jspan_jsonc_text(text, strlen(text), &flen)) == NULL)
+		return px_parse_array1(text, out);
+	r = px_parse_array1(fixed, out);
+	free(fixed);
+	return r;
+}
+
+static int
+px_parse_array1(const char *text, json_object **out)
 {
 	struct json_tokener *tok;
 	size_t len, end;

@@ -20,6 +20,7 @@
 #include "frame.h"
 #include "pollexctl.h"
 #include "proto.h"
+#include "jspan.h"
 #include "util.h"
 
 struct ctl_options ctl = {.io_timeout_ms = -1};
@@ -535,8 +536,25 @@ ctl_fmt_time(double t, char *buf, size_t len)
  * tokener serves every call (reset after each): making one costs more than
  * parsing a TaskSpec line, and submit --file parses thousands.
  */
+static json_object *ctl_parse_json1(const char *, const char **);
+
 json_object *
 ctl_parse_json(const char *text, const char **why)
+{
+	json_object *o;
+	size_t flen;
+	char *fixed;
+
+	/* The pairs json-c would misread, written out first (jspan.h). */
+	if ((fixed = jspan_jsonc_text(text, strlen(text), &flen)) == NULL)
+		return ctl_parse_json1(text, why);
+	o = ctl_parse_json1(fixed, why);
+	free(fixed);
+	return o;
+}
+
+static json_object *
+ctl_parse_json1(const char *text, const char **why)
 {
 	static struct json_tokener *tok;
 	json_object *o;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "jspan.h"
 #include "proto.h"
 
 ssize_t
@@ -67,8 +68,25 @@ frame_single_quoted(const char *msg, size_t len)
 	return 0;
 }
 
+static json_object *frame_parse1(const char *, size_t, const char **);
+
 json_object *
 frame_parse(const char *msg, size_t len, const char **why)
+{
+	json_object *obj;
+	size_t flen;
+	char *fixed;
+
+	/* The pairs json-c would misread, written out first (jspan.h). */
+	if ((fixed = jspan_jsonc_text(msg, len, &flen)) == NULL)
+		return frame_parse1(msg, len, why);
+	obj = frame_parse1(fixed, flen, why);
+	free(fixed);
+	return obj;
+}
+
+static json_object *
+frame_parse1(const char *msg, size_t len, const char **why)
 {
 	struct json_tokener *tok;
 	json_object *obj;

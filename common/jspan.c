@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -469,6 +470,63 @@ put_utf8(char *o, unsigned cp)
 	return 4;
 }
 
+/* A pair json-c 0.16 would read as U+FFFD (see jspan.h), at p? */
+static int
+jsonc_bad_pair(const char *p, const char *end, unsigned *cp)
+{
+	unsigned hi, lo;
+
+	if (end - p < 12 || p[1] != 'u' || p[6] != '\\' || p[7] != 'u')
+		return 0;
+	for (hi = 2; hi < 6; hi++)
+		if (hexval((unsigned char)p[hi]) < 0 ||
+		    hexval((unsigned char)p[hi + 6]) < 0)
+			return 0;
+	hi = u4(p);
+	lo = u4(p + 6);
+	if (hi < 0xd800 || hi > 0xdbff || lo < 0xdc00 || lo > 0xdfff)
+		return 0;
+	*cp = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
+	return (*cp & 0xf800) == 0xd800;
+}
+
+char *
+jspan_jsonc_text(const char *text, size_t len, size_t *outlen)
+{
+	const char *p, *end = text + len, *from;
+	char *buf, *o;
+	unsigned cp;
+
+	/* Escapes are read in order, so "\\ud876" is no escape of u. */
+	for (p = text; (p = memchr(p, '\\', (size_t)(end - p))) != NULL;
+	    p += end - p >= 2 ? 2 : 1)
+		if (jsonc_bad_pair(p, end, &cp))
+			break;
+	if (p == NULL)
+		return NULL;
+	/* Each pair of 12 bytes becomes 4. */
+	if ((buf = malloc(len + 1)) == NULL)
+		return NULL;
+	o = buf;
+	from = text;
+	for (p = text; (p = memchr(p, '\\', (size_t)(end - p))) != NULL;) {
+		if (!jsonc_bad_pair(p, end, &cp)) {
+			p += end - p >= 2 ? 2 : 1;
+			continue;
+		}
+		memcpy(o, from, (size_t)(p - from));
+		o += p - from;
+		o += put_utf8(o, cp);
+		p += 12;
+		from = p;
+	}
+	memcpy(o, from, (size_t)(end - from));
+	o += end - from;
+	*o = '\0';
+	*outlen = (size_t)(o - buf);
+	return buf;
+}
+
 int
 jspan_plain_string(struct jspan s)
 {
@@ -544,10 +602,13 @@ jspan_key_is(struct jspan raw, const char *key, size_t keylen)
 	size_t n;
 	int eq;
 
-	if (raw.n < 2)
-		return 0;
+	if (raw.n < 2 || raw.n - 2 < keylen)
+		return 0;	/* escapes only make a name shorter */
+	if (raw.n - 2 == keylen)	/* equal only if the same, unescaped */
+		return memcmp(raw.p + 1, key, keylen) == 0 &&
+		    memchr(raw.p + 1, '\\', raw.n - 2) == NULL;
 	if (memchr(raw.p + 1, '\\', raw.n - 2) == NULL)
-		return raw.n - 2 == keylen && memcmp(raw.p + 1, key, keylen) == 0;
+		return 0;
 	if (jspan_string(raw, &s, &n, &alloc) == -1)
 		return 0;
 	/* A name is what comes before an escaped NUL ("a\u0000b" is "a"),
@@ -595,10 +656,65 @@ jspan_item(struct jspan a, size_t i, struct jspan *out)
 	return 0;
 }
 
-/* Resolve ptr in doc token by token; a token of any length is decoded,
- * into tok or, when longer, into a buffer as long as the pointer. */
+void
+jspan_index_init(struct jspan_index *ix, struct jspan obj)
+{
+	struct jspan_iter it;
+	struct jspan k, v;
+
+	ix->obj = obj;
+	ix->n = SIZE_MAX;
+	if (jspan_type(obj) != JS_OBJECT)
+		return;
+	ix->n = 0;
+	jspan_iter_init(&it, obj);
+	while (jspan_next(&it, &k, &v)) {
+		if (ix->n == JSPAN_INDEX_MAX) {
+			ix->n = SIZE_MAX;
+			return;
+		}
+		ix->key[ix->n] = k;
+		ix->val[ix->n++] = v;
+	}
+}
+
+/* jspan_member() through the index: the last match, so from the end. */
+static int
+index_member(const struct jspan_index *ix, const char *key, size_t keylen,
+    struct jspan *out)
+{
+	size_t i;
+
+	for (i = ix->n; i > 0; i--)
+		if (jspan_key_is(ix->key[i - 1], key, keylen)) {
+			*out = ix->val[i - 1];
+			return 1;
+		}
+	return 0;
+}
+
+static int pointer(struct jspan, const char *, struct jspan *,
+    const struct jspan_index *);
+
 int
 jspan_pointer(struct jspan doc, const char *ptr, struct jspan *out)
+{
+	return pointer(doc, ptr, out, NULL);
+}
+
+int
+jspan_index_pointer(const struct jspan_index *ix, const char *ptr,
+    struct jspan *out)
+{
+	return pointer(ix->obj, ptr, out, ix->n == SIZE_MAX ? NULL : ix);
+}
+
+/* Resolve ptr in doc token by token; a token of any length is decoded,
+ * into tok or, when longer, into a buffer as long as the pointer.  With
+ * ix (doc's index), the first token is looked up there. */
+static int
+pointer(struct jspan doc, const char *ptr, struct jspan *out,
+    const struct jspan_index *ix)
 {
 	char small[256], *tok = small, *big = NULL;
 	const char *p = ptr;
@@ -635,8 +751,10 @@ jspan_pointer(struct jspan doc, const char *ptr, struct jspan *out)
 		tok[n] = '\0';
 		switch (jspan_type(v)) {
 		case JS_OBJECT:
-			if (!jspan_member(v, tok, n, &v))
+			if (ix != NULL ? !index_member(ix, tok, n, &v) :
+			    !jspan_member(v, tok, n, &v))
 				goto done;
+			ix = NULL;
 			break;
 		case JS_ARRAY:
 			if (n == 0 || (n > 1 && tok[0] == '0') ||

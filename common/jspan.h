@@ -96,6 +96,38 @@ int jspan_item(struct jspan a, size_t i, struct jspan *out);
  */
 int jspan_pointer(struct jspan doc, const char *ptr, struct jspan *out);
 
+/*
+ * An object's members found once, for several lookups: an item of a
+ * search response is read by its id pointer and then by the rules, each
+ * of which would otherwise scan the whole item (the last of repeated
+ * names counts, so a scan cannot stop at the first match).  An object of
+ * more than JSPAN_INDEX_MAX members, or a value that is not an object, is
+ * not indexed: lookups then scan as jspan_pointer() does.
+ */
+/*
+ * json-c 0.16 (Debian 12) reads an escaped surrogate pair whose code
+ * point has its low 16 bits in D800-DFFF (U+1D800-U+1DFFF, U+2D800-
+ * U+2DFFF, ...: 32 of the 1,024 high surrogates) as U+FFFD: a CJK
+ * Extension character sent as "\ud876\ude00" would be stored
+ * corrupted.  jspan_jsonc_text() gives text json-c reads right: NULL when
+ * text[0, len) needs no change (nearly always), else a copy (to free,
+ * NUL-terminated, *outlen bytes) with those pairs written as UTF-8, which
+ * means the same JSON.  Every json-c parse of outside text goes through it.
+ */
+char *jspan_jsonc_text(const char *text, size_t len, size_t *outlen);
+
+#define JSPAN_INDEX_MAX 24
+struct jspan_index {
+	struct jspan obj;
+	size_t n;			/* members; SIZE_MAX: not indexed */
+	struct jspan key[JSPAN_INDEX_MAX];
+	struct jspan val[JSPAN_INDEX_MAX];
+};
+void jspan_index_init(struct jspan_index *ix, struct jspan obj);
+/* jspan_pointer() on ix's object, its first token through the index. */
+int jspan_index_pointer(const struct jspan_index *ix, const char *ptr,
+    struct jspan *out);
+
 /* Is s a string without escapes (its content is s.p + 1, s.n - 2 bytes)? */
 int jspan_plain_string(struct jspan s);
 

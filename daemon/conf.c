@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "jspan.h"
 #include "log.h"
 #include "metrics.h"
 #include "kind.h"
@@ -775,7 +776,7 @@ conf_load(const char *file, struct conf **out, char **cause)
 	struct cfg_ctx ctx = { file, NULL, NULL };
 	struct conf *conf;
 	json_object *root;
-	char *buf, *dup, *why2;
+	char *buf, *dup, *why2, *fixed;
 	size_t len, end, i, line = 1, col = 1;
 	const char *why;
 
@@ -786,6 +787,11 @@ conf_load(const char *file, struct conf **out, char **cause)
 		xasprintf(cause, "%s: contains a NUL byte", file);
 		free(buf);
 		return -1;
+	}
+	/* The pairs json-c would misread, written out first (jspan.h). */
+	if ((fixed = jspan_jsonc_text(buf, len, &len)) != NULL) {
+		free(buf);
+		buf = fixed;
 	}
 	/* Comments (slash-star and double slash) and trailing commas are
 	 * accepted; json-c's non-strict mode does that. */

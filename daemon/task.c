@@ -680,8 +680,15 @@ task_free(struct task *t)
 static json_object *
 task_json_value(const char *text)
 {
-	json_object *v = json_tokener_parse(text);
+	json_object *v;
+	size_t flen;
+	char *fixed;
 
+	/* The pairs json-c would misread, written out first (jspan.h). */
+	if ((fixed = jspan_jsonc_text(text, strlen(text), &flen)) != NULL)
+		text = fixed;
+	v = json_tokener_parse(text);
+	free(fixed);
 	return v != NULL ? v : json_object_new_null();
 }
 

@@ -162,6 +162,93 @@ START_TEST(test_members_items_pointers)
 }
 END_TEST
 
+/* The member index finds what jspan_pointer() finds: the last of a
+ * repeated name, escaped names, deeper pointers, and a scan past
+ * JSPAN_INDEX_MAX members or for a value that is not an object. */
+START_TEST(test_member_index)
+{
+	static const char *ptrs[] = { "", "/", "/id", "/dup", "/esc",
+	    "/a~1b/m~0n/1/x/1", "/a~1b/m~0n/3", "/nope", "/id/x", "/a~2b",
+	    "id", "/m30", "/m0" };
+	struct jspan_index ix;
+	struct jspan d, v, w;
+	char text[2048];
+	size_t i, j, off;
+	int a, b;
+
+	for (j = 0; j < 3; j++) {
+		if (j == 0)
+			d = doc(" {\"id\": 17, \"a/b\": {\"m~n\": [10, "
+			    "{\"x\": [1, 2]}]}, \"e\\u0073c\": true, "
+			    "\"dup\": 1, \"dup\": [2], \"\": null} ");
+		else if (j == 1) {
+			/* More members than the index takes: scanned. */
+			off = (size_t)snprintf(text, sizeof text, "{");
+			for (i = 0; i <= JSPAN_INDEX_MAX + 8; i++)
+				off += (size_t)snprintf(text + off,
+				    sizeof text - off, "%s\"m%zu\": %zu",
+				    i > 0 ? ", " : "", i, i);
+			snprintf(text + off, sizeof text - off, ", \"m0\": "
+			    "\"last\"}");
+			d = doc(text);
+		} else
+			d = doc("[{\"id\": 1}]");
+		jspan_index_init(&ix, d);
+		ck_assert(j == 0 ? ix.n == 6 : ix.n == SIZE_MAX);
+		for (i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) {
+			a = jspan_pointer(d, ptrs[i], &v);
+			b = jspan_index_pointer(&ix, ptrs[i], &w);
+			ck_assert_msg(a == b && (!a || (v.p == w.p &&
+			    v.n == w.n)), "doc %zu, pointer \"%s\"", j,
+			    ptrs[i]);
+		}
+	}
+	jspan_index_init(&ix, doc("{\"dup\": 1, \"dup\": [2]}"));
+	ck_assert(jspan_index_pointer(&ix, "/dup", &v) && span_is(v, "[2]"));
+}
+END_TEST
+
+/* The pairs json-c 0.16 misreads are written as UTF-8, and nothing
+ * else changes: other pairs, lone halves, escaped backslashes. */
+START_TEST(test_jsonc_text)
+{
+	static const struct {
+		const char *in, *out;	/* out NULL: no change */
+	} cases[] = {
+		{ "{\"a\":\"\\ud83d\\ude00\"}", NULL },
+		{ "{\"a\":\"\\ud876\\ude00\"}", "{\"a\":\"\xf0\xad\xa8\x80\"}" },
+		{ "[\"x\\ud837\\uDE00y\\u00e9\\ud8b6\\udc00\"]",
+		    "[\"x\xf0\x9d\xb8\x80y\\u00e9\xf0\xbd\xa0\x80\"]" },
+		{ "\"\\\\ud876\\ude00\"", NULL },
+		{ "\"\\\\\\ud876\\ude00\"", "\"\\\\\xf0\xad\xa8\x80\"" },
+		{ "\"\\ud876\"", NULL },
+		{ "\"\\ud876\\u0041\"", NULL },
+		{ "\"\\ud876\\ude0", NULL },
+		{ "\"\\", NULL },
+	};
+	char *out;
+	size_t i, n;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		out = jspan_jsonc_text(cases[i].in, strlen(cases[i].in), &n);
+		if (cases[i].out == NULL)
+			ck_assert_msg(out == NULL, "%s: changed", cases[i].in);
+		else {
+			ck_assert_msg(out != NULL && n == strlen(out) &&
+			    strcmp(out, cases[i].out) == 0, "%s: \"%s\"",
+			    cases[i].in, out != NULL ? out : "(null)");
+			/* json-c now reads what jspan reads. */
+			json_object *o = json_tokener_parse(out);
+			ck_assert_msg(o != NULL && strstr(
+			    json_object_to_json_string(o), "\xef\xbf\xbd") ==
+			    NULL, "%s: json-c", cases[i].in);
+			json_object_put(o);
+		}
+		free(out);
+	}
+}
+END_TEST
+
 /* Member names of 256 bytes and more (the fuzz reproducer
  * jspan-long-pointer-token) are reached as short ones are, and as
  * jptr_get() reaches them in the parsed document. */
@@ -437,6 +524,8 @@ jspan_suite(void)
 	tcase_add_test(tc, test_check_depth_and_position);
 	tcase_add_test(tc, test_members_items_pointers);
 	tcase_add_test(tc, test_pointer_long_token);
+	tcase_add_test(tc, test_member_index);
+	tcase_add_test(tc, test_jsonc_text);
 	tcase_add_test(tc, test_strings_and_integers);
 	tcase_add_test(tc, test_readers_on_lenient_text);
 	tcase_add_test(tc, test_single_quoted);

@@ -387,6 +387,7 @@ eval(struct rules *r, const char *doc, long status, int terr, char *buf,
 {
 	struct rule_input in;
 	struct jspan span;
+	struct jspan_index ix;
 	json_object *d = doc != NULL ? jparse_body(doc, strlen(doc)) : NULL;
 	enum px_state st, st2;
 	char buf2[512], *redo = NULL;
@@ -417,6 +418,15 @@ eval(struct rules *r, const char *doc, long status, int terr, char *buf,
 		    "\"%s\" parsed", doc, buf2, buf);
 		ck_assert_msg((isnan(p) && isnan(p2)) || p == p2,
 		    "%s: progress %g in place, %g parsed", doc, p2, p);
+		/* Through the index of its members, as http-batch reads a
+		 * search's items: the same again. */
+		jspan_index_init(&ix, span);
+		in.span_index = &ix;
+		st2 = eval1(r, &in, buf2, sizeof buf2, &p2);
+		ck_assert_msg(st2 == st && strcmp(buf2, buf) == 0 &&
+		    ((isnan(p) && isnan(p2)) || p == p2),
+		    "%s: through the member index: state %d \"%s\" %g, "
+		    "parsed: %d \"%s\" %g", doc, st2, buf2, p2, st, buf, p);
 	}
 	free(redo);
 	if (progress != NULL)

@@ -303,6 +303,45 @@ START_TEST(test_no_state_between_messages)
 }
 END_TEST
 
+/*
+ * Escaped pairs json-c 0.16 reads as U+FFFD (those whose code point's low
+ * 16 bits fall in D800-DFFF, as U+2DA00, a CJK Extension B character):
+ * ref, args, labels and idempotency key keep them, byte for byte, as they
+ * keep U+1F600 (found by fuzz_frame: crashers/frame-jsonc-astral-pair).
+ */
+START_TEST(test_astral_escapes_kept)
+{
+	char *reply, *id;
+	json_object *o, *v;
+	pollex_task *t;
+
+	start("\"p\": {\"kind\": \"exec\", \"interval\": \"1h\", "
+	    "\"poll\": [\"/bin/sh\", \"-c\", \"cat >/dev/null; echo '{}'\"]}");
+	reply = raw_call("{\"method\":\"io.pollex.Submit\","
+	    "\"parameters\":{\"tasks\":[{\"poller\":\"p\","
+	    "\"ref\":{\"r\":\"\\ud876\\ude00\"},"
+	    "\"args\":{\"s\":\"\\ud837\\ude00 \\ud83d\\ude00 \\\\ud876\"},"
+	    "\"labels\":{\"k\":\"\\ud8b6\\udc00\"},"
+	    "\"idempotency_key\":\"\\ud836\\udfff\"}]}}");
+	o = json_tokener_parse(reply);
+	ck_assert_msg(o != NULL && json_object_object_get_ex(o, "parameters",
+	    &v) && json_object_object_get_ex(v, "ids", &v), "%s", reply);
+	id = strdup(json_object_get_string(json_object_array_get_idx(v, 0)));
+	json_object_put(o);
+	free(reply);
+
+	ck_assert_int_eq(pollex_get(c, id, &t), 0);
+	ck_assert_str_eq(pollex_task_ref(t), "{\"r\":\"\xf0\xad\xa8\x80\"}");
+	/* An escaped backslash before "ud876" is no escape. */
+	ck_assert_str_eq(pollex_task_args(t), "{\"s\":\"\xf0\x9d\xb8\x80 "
+	    "\xf0\x9f\x98\x80 \\\\ud876\"}");
+	ck_assert_str_eq(pollex_task_label(t, "k"), "\xf0\xbd\xa0\x80");
+	ck_assert_str_eq(pollex_task_idempotency_key(t), "\xf0\x9d\xaf\xbf");
+	pollex_task_free(t);
+	free(id);
+}
+END_TEST
+
 /* A poll program whose result holds what json-c lets through (an overlong
  * form, an encoded surrogate). */
 static const char poll_ok[] =
@@ -492,6 +531,7 @@ strings_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_no_state_between_messages);
+	tcase_add_test(tc, test_astral_escapes_kept);
 	tcase_add_test(tc, test_method_name_repaired);
 	tcase_add_test(tc, test_exec_bytes);
 	tcase_add_test(tc, test_http_bytes);

@@ -66,25 +66,33 @@ jparse(const char *text)
 	static json_tokener *tok;
 	json_object *o;
 	const char *end;
+	char *fixed;
+	size_t flen;
 
 	if (text == NULL)
 		return NULL;
 	if (tok == NULL && (tok = json_tokener_new()) == NULL)
 		return NULL;
+	/* The pairs json-c would misread, written out first (jspan.h). */
+	if ((fixed = jspan_jsonc_text(text, strlen(text), &flen)) != NULL)
+		text = fixed;
 	frame_tokener_reset(tok);
 	o = json_tokener_parse_ex(tok, text, -1);
 	if (json_tokener_get_error(tok) != json_tokener_success) {
 		json_object_put(o);
-		return NULL;
+		o = NULL;
+	} else {
+		/* One value and nothing after it. */
+		end = text + json_tokener_get_parse_end(tok);
+		while (*end == ' ' || *end == '\t' || *end == '\n' ||
+		    *end == '\r')
+			end++;
+		if (*end != '\0') {
+			json_object_put(o);
+			o = NULL;
+		}
 	}
-	/* One value and nothing after it. */
-	end = text + json_tokener_get_parse_end(tok);
-	while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')
-		end++;
-	if (*end != '\0') {
-		json_object_put(o);
-		return NULL;
-	}
+	free(fixed);
 	return o;
 }
 
@@ -140,7 +148,8 @@ jspan_check_json(const char *text, size_t len, struct jspan *v, char **redo)
 		json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
 		    JSON_TOKENER_VALIDATE_UTF8);
 	}
-	copy = xstrndup(text, len);
+	if ((copy = jspan_jsonc_text(text, len, &len)) == NULL)
+		copy = xstrndup(text, len);
 	frame_tokener_reset(tok);
 	o = json_tokener_parse_ex(tok, copy, -1);
 	ok = o != NULL && json_tokener_get_error(tok) == json_tokener_success;
@@ -192,7 +201,7 @@ jspan_json(struct jspan v)
 	json_object *o;
 	const char *s;
 	char *alloc;
-	size_t len;
+	size_t len, flen;
 	int64_t n;
 
 	switch (jspan_type(v)) {
@@ -225,7 +234,12 @@ jspan_json(struct jspan v)
 		if (v.n > INT32_MAX)
 			return NULL;
 		frame_tokener_reset(tok);
+		if ((alloc = jspan_jsonc_text(v.p, v.n, &flen)) != NULL) {
+			v.p = alloc;
+			v.n = flen;
+		}
 		o = json_tokener_parse_ex(tok, v.p, (int)v.n);
+		free(alloc);
 		if (json_tokener_get_error(tok) != json_tokener_success) {
 			json_object_put(o);
 			o = NULL;
@@ -1385,9 +1399,12 @@ val_equal(json_object *a, json_object *b, int icase)
 
 /* A value found in checked text (null counts as absent, as with json-c). */
 static int
-span_get(const struct jspan *doc, const char *ptr, struct jspan *v)
+span_get(const struct rule_input *in, const char *ptr, struct jspan *v)
 {
-	return jspan_pointer(*doc, ptr, v) && jspan_type(*v) != JS_NULL;
+	if (in->span_index != NULL)
+		return jspan_index_pointer(in->span_index, ptr, v) &&
+		    jspan_type(*v) != JS_NULL;
+	return jspan_pointer(*in->span, ptr, v) && jspan_type(*v) != JS_NULL;
 }
 
 /* val_equal() of a span: strings compared in place, the rest made. */
@@ -1420,7 +1437,7 @@ struct span_memo {
 
 /* matches() for an item read in place. */
 static int
-matches_span(const struct matcher *m, const struct jspan *doc,
+matches_span(const struct matcher *m, const struct rule_input *in,
     struct span_memo *memo)
 {
 	struct jspan_iter it;
@@ -1430,7 +1447,7 @@ matches_span(const struct matcher *m, const struct jspan *doc,
 
 	if (memo->ptr == NULL || strcmp(memo->ptr, m->path) != 0) {
 		memo->ptr = m->path;
-		memo->found = span_get(doc, m->path, &memo->v);
+		memo->found = span_get(in, m->path, &memo->v);
 	}
 	v = memo->v;
 	if (!memo->found)
@@ -1498,7 +1515,7 @@ matches(const struct matcher *m, const struct rule_input *in,
 		break;
 	}
 	if (in->doc == NULL && in->span != NULL)
-		return matches_span(m, in->span, memo);
+		return matches_span(m, in, memo);
 	v = in->doc != NULL ? jptr_get(in->doc, m->path) : NULL;
 	switch (m->kind) {
 	case M_EXISTS:
@@ -1545,7 +1562,7 @@ rin_get(const struct rule_input *in, const char *ptr, json_object **made)
 	*made = NULL;
 	if (in->doc != NULL)
 		return jptr_get(in->doc, ptr);
-	if (in->span == NULL || !span_get(in->span, ptr, &v))
+	if (in->span == NULL || !span_get(in, ptr, &v))
 		return NULL;
 	return *made = jspan_json(v);
 }

@@ -111,6 +111,7 @@ struct rule_input {
 	const char *error_text;		/* with transport_error */
 	json_object *doc;		/* the item or body; NULL: not JSON */
 	const struct jspan *span;	/* or, without doc, its checked text */
+	const struct jspan_index *span_index; /* optional: span's members */
 	const char *(*header)(void *arg, const char *name);
 	void *header_arg;
 };

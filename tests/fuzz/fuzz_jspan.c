@@ -32,9 +32,17 @@ jsonc(const char *t, size_t n, json_object **out)
 {
 	struct json_tokener *tok = json_tokener_new_ex(DEPTH);
 	json_object *o;
-	size_t end;
+	size_t end, flen;
+	char *fixed;
 	int ok;
 
+	/* As pollex has json-c read text: the pairs json-c 0.16 misreads
+	 * written out first (jspan.h).  Positions and lengths stay the
+	 * input's but for those pairs, which are inside strings. */
+	if ((fixed = jspan_jsonc_text(t, n, &flen)) != NULL) {
+		t = fixed;
+		n = flen;
+	}
 	json_tokener_set_flags(tok,
 	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	o = json_tokener_parse_ex(tok, t, (int)n);
@@ -49,6 +57,7 @@ jsonc(const char *t, size_t n, json_object **out)
 		if (strchr(" \t\r\n", t[end]) == NULL || t[end] == '\0')
 			ok = 0;
 	json_tokener_free(tok);
+	free(fixed);
 	if (!ok) {
 		json_object_put(o);
 		o = NULL;

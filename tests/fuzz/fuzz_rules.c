@@ -133,6 +133,25 @@ both(const struct rules *r, struct rule_input *in, json_object *doc,
 	    "%g in place", o1.progress, o2.progress);
 	FZ_CHECK(same_num(o1.delay, o2.delay), "delay %g parsed, %g in place",
 	    o1.delay, o2.delay);
+	/* And in place through the index of the item's members (as
+	 * http-batch reads items): the same outcome as without it. */
+	{
+		struct rules_scratch s3 = { NULL, NULL, NULL };
+		struct jspan_index ix;
+		struct outcome o3;
+
+		jspan_index_init(&ix, span);
+		in->span_index = &ix;
+		rules_eval(r, in, &o3, &s3);
+		in->span_index = NULL;
+		FZ_CHECK(o3.state == o2.state && same_str(o3.result,
+		    o2.result) && same_str(o3.code, o2.code) &&
+		    same_str(o3.message, o2.message) && same_str(o3.details,
+		    o2.details) && same_num(o3.progress, o2.progress) &&
+		    same_num(o3.delay, o2.delay),
+		    "an outcome differs through the member index");
+		rules_scratch_clear(&s3);
+	}
 	rules_scratch_clear(&s1);
 	rules_scratch_clear(&s2);
 }

@@ -102,9 +102,14 @@ json_object *
 fz_conf_parse(const uint8_t *p, size_t len)
 {
 	struct json_tokener *tok = json_tokener_new_ex(64);
-	char *text = fz_strndup(p, len);
+	char *text = fz_strndup(p, len), *fixed;
 	json_object *o;
 
+	/* conf_load() writes out the pairs json-c misreads (jspan.h). */
+	if ((fixed = jspan_jsonc_text(text, len, &len)) != NULL) {
+		free(text);
+		text = fixed;
+	}
 	json_tokener_set_flags(tok, JSON_TOKENER_VALIDATE_UTF8);
 	o = json_tokener_parse_ex(tok, text, (int)len + 1);
 	if (json_tokener_get_error(tok) != json_tokener_success) {
@@ -242,6 +247,7 @@ struct fz_walk {
 	int nul;	/* a member name on the way holds a NUL */
 	int longtok;	/* a reference token on the way is too long */
 	int nodes;
+	struct jspan_index ix;	/* doc's members, as http-batch reads */
 };
 
 /* Append one reference token (escaped) to the path; 0 when too long. */
@@ -375,6 +381,9 @@ fz_same1(struct fz_walk *w, json_object *o, struct jspan v)
 		    w->path);
 		FZ_CHECK(at.p == v.p && at.n == v.n,
 		    "%s: pointer \"%s\" finds another value", w->what, w->path);
+		FZ_CHECK(jspan_index_pointer(&w->ix, w->path, &at) == 1 &&
+		    at.p == v.p && at.n == v.n, "%s: pointer \"%s\" through "
+		    "the member index finds another value", w->what, w->path);
 	}
 	switch (json_object_get_type(o)) {
 	case json_type_null:
@@ -445,6 +454,7 @@ fz_same(const char *what, json_object *o, struct jspan v, struct jspan doc)
 		abort();
 	w->what = what;
 	w->doc = doc;
+	jspan_index_init(&w->ix, doc);
 	/* The walk's pointers are relative to v; v must be doc itself. */
 	FZ_CHECK(jspan_pointer(doc, "", &whole) == 1 && whole.p == doc.p &&
 	    whole.n == doc.n, "%s: pointer \"\" is not the document", what);
