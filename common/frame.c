@@ -70,6 +70,24 @@ frame_single_quoted(const char *msg, size_t len)
 
 static json_object *frame_parse1(const char *, size_t, const char **);
 
+/* A member name with an escaped NUL, which json-c would keep cut. */
+#define NUL_NAME "a member name holds \\u0000, which pollex cannot keep"
+
+static int
+frame_nul_name(const char *msg, size_t len)
+{
+	struct jspan v;
+
+	if (memmem(msg, len, "\\u0000", 6) == NULL)
+		return 0;
+	/* Text json-c took: jspan's readers find their way in it. */
+	v.p = msg;
+	v.n = len;
+	while (v.n > 0 && strchr(" \t\r\n", v.p[v.n - 1]) != NULL)
+		v.n--;
+	return jspan_nul_name(v);
+}
+
 json_object *
 frame_parse(const char *msg, size_t len, const char **why)
 {
@@ -158,6 +176,11 @@ frame_parse1(const char *msg, size_t len, const char **why)
 		*why = "single-quoted string in JSON";
 		return NULL;
 	}
+	if (frame_nul_name(msg, len)) {
+		json_object_put(obj);
+		*why = NUL_NAME;
+		return NULL;
+	}
 	return obj;
 }
 
@@ -180,8 +203,13 @@ frame_check(const char *msg, size_t len, struct jspan *obj, const char **why)
 		*why = "message is not a JSON object";
 		return -1;
 	}
-	if (jspan_check(p, n, PX_JSON_MAX_DEPTH, obj, NULL, NULL) == 0)
+	if (jspan_check(p, n, PX_JSON_MAX_DEPTH, obj, NULL, NULL) == 0) {
+		if (jspan_nul_name(*obj)) {
+			*why = NUL_NAME;
+			return -1;
+		}
 		return 0;
+	}
 	/*
 	 * jspan refused it (rare): json-c decides, so that this takes and
 	 * refuses what frame_parse() does, in the same words.  The text the

@@ -528,6 +528,35 @@ jspan_jsonc_text(const char *text, size_t len, size_t *outlen)
 }
 
 int
+jspan_nul_name(struct jspan v)
+{
+	struct jspan_iter it;
+	struct jspan k, e;
+	const char *s;
+	char *alloc;
+	size_t n;
+	int nul;
+
+	if (v.n < 8 || memmem(v.p, v.n, "\\u0000", 6) == NULL)
+		return 0;	/* no escaped NUL anywhere: the common case */
+	jspan_iter_init(&it, v);
+	while (jspan_next(&it, &k, &e)) {
+		if (it.object && k.n > 2 &&
+		    memchr(k.p + 1, '\\', k.n - 2) != NULL &&
+		    jspan_string(k, &s, &n, &alloc) == 0) {
+			nul = memchr(s, '\0', n) != NULL;
+			free(alloc);
+			if (nul)
+				return 1;
+		}
+		/* Checked text is nested PX_JSON_MAX_DEPTH deep at most. */
+		if (jspan_nul_name(e))
+			return 1;
+	}
+	return 0;
+}
+
+int
 jspan_plain_string(struct jspan s)
 {
 	return jspan_type(s) == JS_STRING && s.n >= 2 &&

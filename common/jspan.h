@@ -116,6 +116,13 @@ int jspan_pointer(struct jspan doc, const char *ptr, struct jspan *out);
  */
 char *jspan_jsonc_text(const char *text, size_t len, size_t *outlen);
 
+/*
+ * Does a member name anywhere in v hold an escaped NUL ("a\u0000b")?
+ * json-c keeps names as C strings, "a", so such a name would be stored
+ * changed, or merged with another member: frame_parse() refuses it.
+ */
+int jspan_nul_name(struct jspan v);
+
 #define JSPAN_INDEX_MAX 24
 struct jspan_index {
 	struct jspan obj;

@@ -97,6 +97,45 @@ START_TEST(test_parse_trailing_garbage_and_lax_json)
 }
 END_TEST
 
+/*
+ * A member name with an escaped NUL, at any depth, is refused by both
+ * readers (json-c would keep "a\u0000b" as "a" and merge it with "a");
+ * a NUL in a value, or an escaped backslash before "u0000", is not one.
+ */
+START_TEST(test_parse_nul_member_name)
+{
+	static const char *bad[] = {
+		"{\"a\\u0000b\":1,\"a\":2}",
+		"{\"p\":{\"t\":[{\"r\":{\"\\u0000\":1}}]}}",
+		"{\"p\":[1,{\"x\\u0000\":\"\\u00e9\"}]}",
+	};
+	static const char *good[] = {
+		"{\"a\":\"x\\u0000y\"}",
+		"{\"\\\\u0000\":1}",
+		"{\"a\":[\"\\u0000\",{\"b\":\"\\u0000\"}]}",
+	};
+	struct jspan v;
+	const char *why;
+	json_object *o;
+	size_t i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		expect_bad(bad[i], strlen(bad[i]), "\\u0000");
+		why = NULL;
+		ck_assert_msg(frame_check(bad[i], strlen(bad[i]), &v, &why) ==
+		    -1 && why != NULL && strstr(why, "\\u0000") != NULL,
+		    "frame_check took %s", bad[i]);
+	}
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		o = frame_parse(good[i], strlen(good[i]), &why);
+		ck_assert_msg(o != NULL, "%s: %s", good[i], why);
+		json_object_put(o);
+		ck_assert_int_eq(frame_check(good[i], strlen(good[i]), &v,
+		    &why), 0);
+	}
+}
+END_TEST
+
 START_TEST(test_serialize_round_trip)
 {
 	json_object *o = json_object_new_object(), *back;
@@ -264,6 +303,7 @@ frame_suite(void)
 	tcase_add_test(tc, test_find_split_and_merged);
 	tcase_add_test(tc, test_parse_valid);
 	tcase_add_test(tc, test_parse_truncated);
+	tcase_add_test(tc, test_parse_nul_member_name);
 	tcase_add_test(tc, test_parse_not_object);
 	tcase_add_test(tc, test_parse_invalid_utf8);
 	tcase_add_test(tc, test_parse_deep_nesting);

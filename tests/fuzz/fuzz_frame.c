@@ -21,6 +21,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 FZ_DEFINE_INIT()
 
+/* Does a member name hold an escaped NUL (pollex refuses those: json-c
+ * would keep "a\u0000b" as "a")?  Read on its own: in JSON json-c took,
+ * a string followed by a colon is a member name. */
+static int
+nul_name(const char *t, size_t n)
+{
+	size_t i = 0, k;
+	int nul;
+
+	while (i < n) {
+		if (t[i] != '"') {
+			i++;
+			continue;
+		}
+		nul = 0;
+		for (i++; i < n && t[i] != '"'; i++)
+			if (t[i] == '\\' && i + 1 < n) {
+				if (t[i + 1] == 'u' && i + 5 < n &&
+				    memcmp(t + i + 2, "0000", 4) == 0)
+					nul = 1;
+				i++;
+			}
+		for (k = i + 1; k < n && strchr(" \t\r\n", t[k]) != NULL &&
+		    t[k] != '\0'; k++)
+			;
+		if (nul && k < n && t[k] == ':')
+			return 1;
+		i++;
+	}
+	return 0;
+}
+
 /* json-c's strict verdict on msg with a tokener of its own: 1 when it is
  * one object with only white space after it, and holds no single-quoted
  * string (json-c takes those; pollex refuses them, docs/decisions.md). */
@@ -48,7 +80,7 @@ fresh_verdict(const char *msg, size_t len)
 			ok = 0;
 	json_object_put(o);
 	json_tokener_free(tok);
-	return ok && !fz_single_quoted(msg, len);
+	return ok && !fz_single_quoted(msg, len) && !nul_name(msg, len);
 }
 
 /* The names the protocol knows, looked up from the message. */
