@@ -162,12 +162,12 @@ labels_check(json_object *v, char **out)
 		if (*key == '\0' || strlen(key) > LABEL_KEY_MAX)
 			return "a label key is empty or longer than 128 bytes";
 		if (!json_object_is_type(val, json_type_string) ||
-		    strlen(json_object_get_string(val)) >
-		    LABEL_VALUE_MAX ||
-		    strlen(json_object_get_string(val)) !=
-		    (size_t)json_object_get_string_len(val))
+		    (size_t)json_object_get_string_len(val) > LABEL_VALUE_MAX)
 			return "label values must be strings of at most 1024 "
 			    "bytes";
+		if (strlen(json_object_get_string(val)) !=
+		    (size_t)json_object_get_string_len(val))
+			return "a label value holds \\u0000";
 	}
 	*out = json_canonical(v);
 	return NULL;
@@ -273,6 +273,10 @@ spec_read(struct core *core, struct call *c, json_object *o, size_t i,
 		s->deadline = d;
 	}
 	if ((v = param(o, "idempotency_key")) != NULL) {
+		if (json_object_is_type(v, json_type_string) &&
+		    strlen(json_object_get_string(v)) !=
+		    (size_t)json_object_get_string_len(v))
+			BAD("idempotency_key", "holds \\u0000");
 		if (!string_ok(v, IDEM_KEY_MAX))
 			BAD("idempotency_key",
 			    "expected a string of 1 to 256 bytes");

@@ -201,6 +201,14 @@ START_TEST(test_submit_validation)
 	expect_invalid("io.pollex.Submit",
 	    "{\"tasks\": [{\"poller\": \"p\", \"ref\": {}, "
 	    "\"idempotency_key\": \"\"}]}", "tasks[0].idempotency_key", NULL);
+	/* A NUL would cut the key or value where pollex keeps it: said. */
+	expect_invalid("io.pollex.Submit",
+	    "{\"tasks\": [{\"poller\": \"p\", \"ref\": {}, "
+	    "\"idempotency_key\": \"a\\u0000b\"}]}",
+	    "tasks[0].idempotency_key", "\\u0000");
+	expect_invalid("io.pollex.Submit",
+	    "{\"tasks\": [{\"poller\": \"p\", \"ref\": {}, \"labels\": "
+	    "{\"a\": \"x\\u0000\"}}]}", "tasks[0].labels", "\\u0000");
 	expect_invalid("io.pollex.Submit", "{\"tasks\": [{\"poller\": \"p\", "
 	    "\"ref\": {\"n\":1}}, {\"poller\": \"p\", \"ref\": {\"n\":2}}, "
 	    "{\"poller\": \"p\", \"ref\": {\"n\":3}}, {\"poller\": \"p\", "
