@@ -199,6 +199,7 @@ px_parse_array1(const char *text, json_object **out)
 			*out = NULL;
 			return r;
 		}
+	*out = frame_keep_numbers(*out, text, len);
 	return 0;
 }
 

@@ -582,7 +582,7 @@ ctl_parse_json1(const char *text, const char **why)
 			json_object_put(o);
 			return NULL;
 		}
-	return o;
+	return frame_keep_numbers(o, text, len);
 }
 
 /* Print rows of ncol cells as aligned columns (the last one unpadded). */

@@ -2,6 +2,8 @@
 /* frame.c: varlink message framing (NUL-terminated JSON objects). */
 #include "config.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "frame.h"
@@ -69,6 +71,125 @@ frame_single_quoted(const char *msg, size_t len)
 }
 
 static json_object *frame_parse1(const char *, size_t, const char **);
+
+/* Is the span an integer json-c cannot hold (beyond int64 and uint64)? */
+static int
+big_int(struct jspan v)
+{
+	char buf[64], *end;
+	size_t i;
+
+	if (jspan_type(v) != JS_NUMBER || v.n < 19)
+		return 0;
+	for (i = v.p[0] == '-'; i < v.n; i++)
+		if (v.p[i] < '0' || v.p[i] > '9')
+			return 0;	/* a fraction or exponent: a double */
+	if (v.n >= sizeof buf)
+		return 1;
+	memcpy(buf, v.p, v.n);
+	buf[v.n] = '\0';
+	errno = 0;
+	if (buf[0] == '-')
+		(void)strtoll(buf, &end, 10);
+	else
+		(void)strtoull(buf, &end, 10);
+	return errno == ERANGE;
+}
+
+static json_object *
+kept_number(struct jspan v)
+{
+	char *text = malloc(v.n + 1);
+	json_object *n;
+
+	if (text == NULL)
+		return NULL;
+	memcpy(text, v.p, v.n);
+	text[v.n] = '\0';
+	n = json_object_new_double_s(strtod(text, NULL), text);
+	free(text);
+	return n;
+}
+
+/* Walk o and its text v together, replacing the clamped integers. */
+static void
+keep_numbers(json_object *o, struct jspan v)
+{
+	struct jspan_iter it;
+	struct jspan k, e, last;
+	json_object *child, *n;
+	const char *name;
+	char *alloc;
+	size_t len, i = 0;
+
+	jspan_iter_init(&it, v);
+	while (jspan_next(&it, &k, &e)) {
+		if (json_object_is_type(o, json_type_array)) {
+			child = json_object_array_get_idx(o, i);
+			if (big_int(e) && (n = kept_number(e)) != NULL)
+				json_object_array_put_idx(o, i, n);
+			else if (child != NULL)
+				keep_numbers(child, e);
+			i++;
+			continue;
+		}
+		if (!json_object_is_type(o, json_type_object) ||
+		    jspan_string(k, &name, &len, &alloc) == -1)
+			continue;
+		/* A plain name is read in place: json-c wants it ended.
+		 * json-c keeps a name up to an escaped NUL, as jspan reads
+		 * it ("a\u0000b" is "a"). */
+		len = strnlen(name, len);
+		if (alloc == NULL && (name = alloc = strndup(name, len)) ==
+		    NULL)
+			continue;
+		/* Of a repeated name json-c keeps the last. */
+		if (jspan_member(v, name, len, &last) && last.p == e.p &&
+		    json_object_object_get_ex(o, name, &child)) {
+			if (big_int(e) && (n = kept_number(e)) != NULL)
+				json_object_object_add(o, name, n);
+			else if (child != NULL)
+				keep_numbers(child, e);
+		}
+		free(alloc);
+	}
+}
+
+json_object *
+frame_keep_numbers(json_object *o, const char *text, size_t len)
+{
+	struct jspan v;
+	size_t i, run = 0;
+	json_object *n;
+
+	for (i = 0; i < len; i++) {
+		if (text[i] >= '0' && text[i] <= '9') {
+			if (++run == 19)
+				break;
+		} else
+			run = 0;
+	}
+	if (i == len || o == NULL)
+		return o;
+	/* Text json-c took: jspan's readers find their way in it. */
+	while (len > 0 && strchr(" \t\r\n", *text) != NULL && *text != '\0') {
+		text++;
+		len--;
+	}
+	while (len > 0 && strchr(" \t\r\n", text[len - 1]) != NULL &&
+	    text[len - 1] != '\0')
+		len--;
+	v.p = text;
+	v.n = len;
+	if (big_int(v)) {
+		if ((n = kept_number(v)) == NULL)
+			return o;
+		json_object_put(o);
+		return n;
+	}
+	keep_numbers(o, v);
+	return o;
+}
 
 /* A member name with an escaped NUL, which json-c would keep cut. */
 #define NUL_NAME "a member name holds \\u0000, which pollex cannot keep"
@@ -181,7 +302,7 @@ frame_parse1(const char *msg, size_t len, const char **why)
 		*why = NUL_NAME;
 		return NULL;
 	}
-	return obj;
+	return frame_keep_numbers(obj, msg, len);
 }
 
 int

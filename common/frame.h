@@ -26,6 +26,18 @@ ssize_t frame_find(const char *buf, size_t len);
 json_object *frame_parse(const char *msg, size_t len, const char **why);
 
 /*
+ * json-c clamps an integer beyond 64 bits to INT64_MIN or UINT64_MAX
+ * (12345678901234567890123 would come back as 18446744073709551615, a ref
+ * naming another remote task).  frame_keep_numbers() puts each such
+ * number of o, parsed from text[0, len), back as a json-c number that
+ * keeps its text, so it is sent back as it came; it returns o, or the
+ * replacement when o itself is one.  It costs a scan for a run of 19
+ * digits when there is none.
+ */
+json_object *frame_keep_numbers(json_object *o, const char *text,
+    size_t len);
+
+/*
  * frame_check: frame_parse()'s verdict without building anything, for
  * readers that take what they need from the text with jspan.h.  Returns 0
  * with *obj the object's span (the white space around it left out), or -1

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frame.h"
 #include "jspan.h"
 #include "poller.h"
 #include "store.h"
@@ -688,6 +689,8 @@ task_json_value(const char *text)
 	if ((fixed = jspan_jsonc_text(text, strlen(text), &flen)) != NULL)
 		text = fixed;
 	v = json_tokener_parse(text);
+	/* Integers beyond 64 bits as stored, not clamped (frame.h). */
+	v = frame_keep_numbers(v, text, strlen(text));
 	free(fixed);
 	return v != NULL ? v : json_object_new_null();
 }

@@ -136,6 +136,46 @@ START_TEST(test_parse_nul_member_name)
 }
 END_TEST
 
+/* Integers beyond 64 bits keep their text through frame_parse() (json-c
+ * alone clamps them); those within, fractions and exponents are as
+ * before; a repeated name keeps its last value. */
+START_TEST(test_parse_keeps_big_integers)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "{\"a\":12345678901234567890123}",
+		    "{\"a\":12345678901234567890123}" },
+		{ "{\"a\":[1,{\"b\":-9223372036854775809}],\"c\":2}",
+		    "{\"a\":[1,{\"b\":-9223372036854775809}],\"c\":2}" },
+		{ "{\"a\":18446744073709551615,\"b\":-9223372036854775808}",
+		    "{\"a\":18446744073709551615,\"b\":-9223372036854775808}" },
+		{ "{\"a\":1e400,\"b\":123456789012345678901.5}",
+		    "{\"a\":1e400,\"b\":123456789012345678901.5}" },
+		{ "{\"a\":99999999999999999999,\"a\":7}", "{\"a\":7}" },
+		{ "{\"a\":7,\"a\":99999999999999999999}",
+		    "{\"a\":99999999999999999999}" },
+		{ "{\"s\":\"12345678901234567890123\"}",
+		    "{\"s\":\"12345678901234567890123\"}" },
+	};
+	json_object *o;
+	const char *why;
+	size_t i, n;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		o = frame_parse(cases[i].in, strlen(cases[i].in), &why);
+		ck_assert_msg(o != NULL, "%s: %s", cases[i].in, why);
+		ck_assert_str_eq(frame_serialize(o, &n), cases[i].out);
+		json_object_put(o);
+	}
+	/* A bare number, as libpollex and the rules read values. */
+	o = frame_keep_numbers(json_tokener_parse("-123456789012345678901"),
+	    "-123456789012345678901", 22);
+	ck_assert_str_eq(json_object_to_json_string(o), "-123456789012345678901");
+	json_object_put(o);
+}
+END_TEST
+
 START_TEST(test_serialize_round_trip)
 {
 	json_object *o = json_object_new_object(), *back;
@@ -304,6 +344,7 @@ frame_suite(void)
 	tcase_add_test(tc, test_parse_valid);
 	tcase_add_test(tc, test_parse_truncated);
 	tcase_add_test(tc, test_parse_nul_member_name);
+	tcase_add_test(tc, test_parse_keeps_big_integers);
 	tcase_add_test(tc, test_parse_not_object);
 	tcase_add_test(tc, test_parse_invalid_utf8);
 	tcase_add_test(tc, test_parse_deep_nesting);

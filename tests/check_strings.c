@@ -342,6 +342,56 @@ START_TEST(test_astral_escapes_kept)
 }
 END_TEST
 
+/*
+ * Integers beyond 64 bits come back as they were sent: json-c would clamp
+ * 12345678901234567890123 to 18446744073709551615, and two refs that
+ * differ only there would be taken for one task.
+ */
+START_TEST(test_big_integers_kept)
+{
+	static const char *refs[] = {
+		"{\"r\":[18446744073709551616,-9223372036854775809],"
+		    "\"t\":12345678901234567890123}",
+		"{\"r\":[18446744073709551617,-9223372036854775809],"
+		    "\"t\":12345678901234567890123}",
+	};
+	char msg[512], *reply, *id[2];
+	json_object *o, *v;
+	pollex_task *t;
+	size_t i;
+
+	start("\"p\": {\"kind\": \"exec\", \"interval\": \"1h\", "
+	    "\"poll\": [\"/bin/sh\", \"-c\", \"cat >/dev/null; echo '{}'\"]}");
+	for (i = 0; i < 2; i++) {
+		snprintf(msg, sizeof msg, "{\"method\":\"io.pollex.Submit\","
+		    "\"parameters\":{\"tasks\":[{\"poller\":\"p\","
+		    "\"ref\":%s,\"args\":{\"a\":99999999999999999999}}]}}",
+		    refs[i]);
+		reply = raw_call(msg);
+		o = json_tokener_parse(reply);
+		ck_assert_msg(o != NULL && json_object_object_get_ex(o,
+		    "parameters", &v) && json_object_object_get_ex(v, "created",
+		    &v) && json_object_get_boolean(json_object_array_get_idx(v,
+		    0)), "%s: not created: %s", refs[i], reply);
+		json_object_object_get_ex(o, "parameters", &v);
+		json_object_object_get_ex(v, "ids", &v);
+		id[i] = strdup(json_object_get_string(
+		    json_object_array_get_idx(v, 0)));
+		json_object_put(o);
+		free(reply);
+	}
+	ck_assert_str_ne(id[0], id[1]);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(pollex_get(c, id[i], &t), 0);
+		ck_assert_str_eq(pollex_task_ref(t), refs[i]);
+		ck_assert_str_eq(pollex_task_args(t),
+		    "{\"a\":99999999999999999999}");
+		pollex_task_free(t);
+		free(id[i]);
+	}
+}
+END_TEST
+
 /* A poll program whose result holds what json-c lets through (an overlong
  * form, an encoded surrogate). */
 static const char poll_ok[] =
@@ -532,6 +582,7 @@ strings_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_no_state_between_messages);
 	tcase_add_test(tc, test_astral_escapes_kept);
+	tcase_add_test(tc, test_big_integers_kept);
 	tcase_add_test(tc, test_method_name_repaired);
 	tcase_add_test(tc, test_exec_bytes);
 	tcase_add_test(tc, test_http_bytes);

@@ -90,7 +90,8 @@ jparse(const char *text)
 		if (*end != '\0') {
 			json_object_put(o);
 			o = NULL;
-		}
+		} else
+			o = frame_keep_numbers(o, text, strlen(text));
 	}
 	free(fixed);
 	return o;
@@ -161,15 +162,17 @@ jspan_check_json(const char *text, size_t len, struct jspan *v, char **redo)
 			end++;
 		ok = *end == '\0';
 	}
-	free(copy);
 	if (ok) {
 		respell_numbers(o);
+		/* Integers beyond 64 bits as they came, not clamped. */
+		o = frame_keep_numbers(o, copy, strlen(copy));
 		/* json-c also takes overlong forms and encoded surrogates,
 		 * and writes them back as they came: U+FFFD for them. */
 		s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 		    JSON_C_TO_STRING_NOSLASHESCAPE);
 		*redo = utf8_repair(s, strlen(s), NULL);
 	}
+	free(copy);
 	json_object_put(o);
 	if (*redo != NULL &&
 	    jspan_check(*redo, strlen(*redo), 64, v, NULL, NULL) == 0)
@@ -239,11 +242,12 @@ jspan_json(struct jspan v)
 			v.n = flen;
 		}
 		o = json_tokener_parse_ex(tok, v.p, (int)v.n);
-		free(alloc);
 		if (json_tokener_get_error(tok) != json_tokener_success) {
 			json_object_put(o);
 			o = NULL;
-		}
+		} else
+			o = frame_keep_numbers(o, v.p, v.n);
+		free(alloc);
 		return o;
 	}
 }
