@@ -4,11 +4,13 @@ per message, each followed by a NUL byte.  Shared by the blocking client,
 the executor and the asyncio client."""
 
 import json
+import json.scanner
 import os
 import stat
 
 from .errors import (ProtocolError, ShuttingDown, TaskNotFound,
                      error_from_reply)
+from .types import TERMINAL_STATES
 
 INTERFACE = "io.pollex"
 
@@ -93,17 +95,54 @@ class Decoder:
                 raise ProtocolError("pollexd sent a message over %d bytes"
                                     % self._limit)
             return []
-        raws = bytes(buf[:end]).split(b"\0")
+        chunk = bytes(buf[:end])
         del buf[:end + 1]
         if len(buf) > self._limit:
             raise ProtocolError("pollexd sent a message over %d bytes"
                                 % self._limit)
-        return [decode_message(raw) for raw in raws]
+        return decode_messages(chunk)
 
     @property
     def partial(self):
         """True while part of a message is buffered."""
         return bool(self._buf)
+
+
+#: The json module's scanner (its C one when there is one): scan(s, 0)
+#: is the object at the start of s and where it ends.
+_scan = json.scanner.make_scanner(json.JSONDecoder())
+
+
+def decode_messages(chunk):
+    """The NUL-separated messages of chunk (complete ones, without the
+    last NUL) as decode_message() decodes them each.
+
+    The fast path decodes the chunk from UTF-8 once and scans each
+    message with the json module's scanner, which is what json.loads()
+    does for a message without surrounding whitespace; anything else
+    (bad UTF-8 anywhere in the chunk, a message that does not scan to
+    its end, one that is not a plain reply) goes through
+    decode_message(), so the results and errors are those of decoding
+    one message at a time."""
+    try:
+        parts = chunk.decode("utf-8").split("\0")
+    except UnicodeDecodeError:
+        return [decode_message(raw) for raw in chunk.split(b"\0")]
+    scan = _scan
+    out = []
+    append = out.append
+    for part in parts:
+        try:
+            msg, e = scan(part, 0)
+        except (StopIteration, ValueError, RecursionError):
+            e = -1
+        if e == len(part) and type(msg) is dict:
+            params = msg.get("parameters")
+            if type(params) is dict and msg.get("error") is None:
+                append((params, bool(msg.get("continues")), None))
+                continue
+        append(decode_message(part.encode("utf-8")))
+    return out
 
 
 def _snippet(raw):
@@ -224,33 +263,52 @@ def list_params(states=None, poller=None, labels=None, owner=None,
 def wait_replies(msgs, call_ids, fail, resolve):
     """Handle the decoded replies of a streamed Wait on ids call_ids, as
     the Executor's thread and the asyncio client both do: finished tasks
-    go to resolve(task), an error to fail(ids, error) for the ids it
-    concerns (a TaskNotFound for one of them: that one; any other: all).
+    go to resolve(records), a list of what types.task_record() returns
+    (a Task, or the task's dict when the Task can be built from it
+    later: types.as_task()), in the order they came (once for all the
+    replies of msgs, or before an error is handled); an error to
+    fail(ids, error) for the ids it concerns (a TaskNotFound for one of
+    them: that one; any other: all).
 
     Returns (err, drop, ended, good): err ends the connection (it is lost,
     pollexd stopping or a reply that is not a WaitResult); drop: the call
     failed, close the connection and start another; ended: the call
     ended (its last reply came); good: a good reply came (pollexd is
     there: the reconnection backoff starts again)."""
-    from .types import WaitResult
+    from .types import WaitResult, task_record
     ended = good = False
-    for params, continues, verr in msgs:
-        if verr is not None:
-            if isinstance(verr, ShuttingDown):
-                return verr, False, ended, good
-            if isinstance(verr, TaskNotFound) and verr.id in call_ids:
-                fail([verr.id], verr)
-            else:
-                fail(call_ids, verr)
-            return None, True, ended, good
-        try:
-            res = WaitResult.from_json(params)
-        except ProtocolError as e:
-            return e, False, ended, good
-        good = True
-        for t in res.done:
-            if t.done:
-                resolve(t)
-        if not continues:
-            ended = True
+    finished = []
+    try:
+        for params, continues, verr in msgs:
+            if verr is not None:
+                if finished:
+                    resolve(finished)
+                    finished = []
+                if isinstance(verr, ShuttingDown):
+                    return verr, False, ended, good
+                if isinstance(verr, TaskNotFound) and verr.id in call_ids:
+                    fail([verr.id], verr)
+                else:
+                    fail(call_ids, verr)
+                return None, True, ended, good
+            try:
+                done = params.get("done")
+                if type(done) is list and "timed_out" in params:
+                    # What WaitResult.from_json() would check, without
+                    # the WaitResult and (mostly) without the Tasks.
+                    tasks = [task_record(t) for t in done]
+                else:
+                    tasks = WaitResult.from_json(params).done
+            except ProtocolError as e:
+                return e, False, ended, good
+            good = True
+            for t in tasks:
+                if (t["state"] if type(t) is dict else t.state) \
+                        in TERMINAL_STATES:
+                    finished.append(t)
+            if not continues:
+                ended = True
+    finally:
+        if finished:
+            resolve(finished)
     return None, False, ended, good

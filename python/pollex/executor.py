@@ -25,6 +25,7 @@ import weakref
 from . import _wire
 from .client import Client, Connection
 from .errors import ConnectionError, Error, ProtocolError, ShuttingDown
+from .types import as_task
 
 __all__ = ["Executor", "Future"]
 
@@ -41,8 +42,19 @@ class Future(cf.Future):
     def __init__(self, executor, task_id):
         super().__init__()
         self.task_id = task_id
-        self.task = None
+        self._task = None
         self._executor = weakref.ref(executor)
+
+    @property
+    def task(self):
+        t = self._task
+        if type(t) is dict:     # built when first asked for
+            t = self._task = as_task(t)
+        return t
+
+    @task.setter
+    def task(self, task):
+        self._task = task
 
     def __repr__(self):
         return "<pollex.Future %s task=%s>" % (
@@ -178,7 +190,7 @@ class Executor(cf.Executor):
                                    "shutdown")
         fut, = self._track([task.id])
         if task.done:
-            self._resolve(task)
+            self._resolve([task])
         return fut
 
     def map(self, iterable, *, timeout=None, labels=None, task_timeout=None):
@@ -315,23 +327,48 @@ class Executor(cf.Executor):
             self._new.discard(task_id)
             return self._futures.pop(task_id, [])
 
-    def _resolve(self, task):
-        for f in self._take(task.id):
-            f.task = task
-            if task.state == "cancelled":
-                f._cancel_locally()
-                continue
-            try:
-                f.set_result(task.outcome())
-            except cf.CancelledError:
-                f._cancel_locally()
-            except Error as e:
+    def _resolve(self, tasks):
+        """Settle the futures of finished tasks (a list of Tasks or
+        types.task_record() dicts), taking them all under one hold of the
+        lock."""
+        taken = []
+        with self._lock:
+            pop = self._futures.pop
+            discard = self._new.discard
+            for task in tasks:
+                tid = task["id"] if type(task) is dict else task.id
+                discard(tid)
+                fs = pop(tid, None)
+                if fs:
+                    taken.append((task, fs))
+        for task, fs in taken:
+            if type(task) is dict:
+                if task["state"] == "succeeded":
+                    result = task.get("result")
+                    for f in fs:
+                        f._task = task
+                        try:
+                            f.set_result(result)
+                        except cf.InvalidStateError:
+                            pass
+                    continue
+                task = as_task(task)
+            for f in fs:
+                f.task = task
+                if task.state == "cancelled":
+                    f._cancel_locally()
+                    continue
                 try:
-                    f.set_exception(e)
+                    f.set_result(task.outcome())
+                except cf.CancelledError:
+                    f._cancel_locally()
+                except Error as e:
+                    try:
+                        f.set_exception(e)
+                    except cf.InvalidStateError:
+                        pass
                 except cf.InvalidStateError:
                     pass
-            except cf.InvalidStateError:
-                pass
 
     def _mark_cancelled(self, task_id):
         for f in self._take(task_id):
@@ -443,7 +480,7 @@ class Executor(cf.Executor):
                     continue
             err = None
             try:
-                data = conn.sock.recv(1 << 16)
+                data = conn.sock.recv(1 << 18)
                 if not data:
                     raise ConnectionError("pollexd closed the connection")
                 msgs = dec.feed(data)
