@@ -87,20 +87,25 @@ class Decoder:
         self._limit = limit
 
     def feed(self, data):
-        self._buf += data
         buf = self._buf
+        buf += data
         end = buf.rfind(b"\0")
         if end < 0:
             if len(buf) > self._limit:
                 raise ProtocolError("pollexd sent a message over %d bytes"
                                     % self._limit)
             return []
-        chunk = bytes(buf[:end])
+        try:
+            text = buf[:end].decode("utf-8")
+        except UnicodeDecodeError:
+            text = bytes(buf[:end])
         del buf[:end + 1]
         if len(buf) > self._limit:
             raise ProtocolError("pollexd sent a message over %d bytes"
                                 % self._limit)
-        return decode_messages(chunk)
+        if type(text) is bytes:
+            return [decode_message(raw) for raw in text.split(b"\0")]
+        return decode_messages(text)
 
     @property
     def partial(self):
@@ -108,41 +113,48 @@ class Decoder:
         return bool(self._buf)
 
 
-#: The json module's scanner (its C one when there is one): scan(s, 0)
-#: is the object at the start of s and where it ends.
+#: The json module's scanner (its C one when there is one): scan(s, i) is
+#: the JSON value at s[i:] and where it ends.
 _scan = json.scanner.make_scanner(json.JSONDecoder())
 
 
-def decode_messages(chunk):
-    """The NUL-separated messages of chunk (complete ones, without the
-    last NUL) as decode_message() decodes them each.
+def decode_messages(text):
+    """The NUL-separated messages of text (a str: complete messages
+    without the last NUL, decoded from UTF-8) as decode_message() decodes
+    each.
 
-    The fast path decodes the chunk from UTF-8 once and scans each
-    message with the json module's scanner, which is what json.loads()
-    does for a message without surrounding whitespace; anything else
-    (bad UTF-8 anywhere in the chunk, a message that does not scan to
-    its end, one that is not a plain reply) goes through
-    decode_message(), so the results and errors are those of decoding
-    one message at a time."""
-    try:
-        parts = chunk.decode("utf-8").split("\0")
-    except UnicodeDecodeError:
-        return [decode_message(raw) for raw in chunk.split(b"\0")]
+    The fast path scans each message where it is in text with the json
+    module's scanner, as json.loads() does for a message with no
+    whitespace around it: a message is taken when the scan ends at the
+    NUL after it (or the end of text; the scanner cannot go past a NUL:
+    no JSON value holds a raw one) and it is a plain reply.  Anything
+    else (a message that does not scan to its end, an error reply, one
+    that is not an object) goes through decode_message(), so the results
+    and errors are those of decoding one message at a time."""
     scan = _scan
     out = []
     append = out.append
-    for part in parts:
+    n = len(text)
+    i = 0
+    while True:
         try:
-            msg, e = scan(part, 0)
+            msg, e = scan(text, i)
         except (StopIteration, ValueError, RecursionError):
             e = -1
-        if e == len(part) and type(msg) is dict:
+        if e >= 0 and (e == n or text[e] == "\0") and type(msg) is dict:
             params = msg.get("parameters")
             if type(params) is dict and msg.get("error") is None:
                 append((params, bool(msg.get("continues")), None))
-                continue
-        append(decode_message(part.encode("utf-8")))
-    return out
+            else:
+                append(decode_message(text[i:e].encode("utf-8")))
+        else:
+            e = text.find("\0", i)
+            if e < 0:
+                e = n
+            append(decode_message(text[i:e].encode("utf-8")))
+        if e >= n:
+            return out
+        i = e + 1
 
 
 def _snippet(raw):
