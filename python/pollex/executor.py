@@ -15,7 +15,9 @@ Nothing in Python polls: the thread sleeps in select() until pollexd
 answers or a future is added.
 """
 
+import collections
 import concurrent.futures as cf
+from concurrent.futures import _base
 import select
 import socket as _socket
 import threading
@@ -30,6 +32,58 @@ from .types import as_task
 __all__ = ["Executor", "Future"]
 
 
+class _Condition(threading.Condition):
+    """The threading.Condition of one future, quicker to make and with
+    fewer objects for the garbage collector (a future has one, and an
+    executor may have many thousands of futures): its lock's methods are
+    looked up when used instead of being bound when it is made."""
+
+    def __init__(self):
+        self._lock = threading.RLock()
+        self._waiters = collections.deque()
+
+    def acquire(self, *args, **kw):
+        return self._lock.acquire(*args, **kw)
+
+    def release(self):
+        self._lock.release()
+
+    def _is_owned(self):
+        return self._lock._is_owned()
+
+    def _release_save(self):
+        return self._lock._release_save()
+
+    def _acquire_restore(self, state):
+        self._lock._acquire_restore(state)
+
+
+def _light_futures():
+    """True when concurrent.futures.Future.__init__ sets what it has set
+    from Python 3.2 to 3.13 (then Future.__init__ sets it itself, with a
+    _Condition), and threading.Condition has the members _Condition
+    replaces."""
+    try:
+        f = cf.Future()
+        c = threading.Condition()
+        return (sorted(vars(f)) == ["_condition", "_done_callbacks",
+                                    "_exception", "_result", "_state",
+                                    "_waiters"] and
+                type(f._condition) is threading.Condition and
+                f._state == _base.PENDING and f._result is None and
+                f._exception is None and f._waiters == [] and
+                f._done_callbacks == [] and
+                sorted(vars(c)) == ["_acquire_restore", "_is_owned", "_lock",
+                                    "_release_save", "_waiters", "acquire",
+                                    "release"] and
+                hasattr(c._lock, "_is_owned"))
+    except Exception:
+        return False
+
+
+_LIGHT = _light_futures()
+
+
 class Future(cf.Future):
     """A concurrent.futures.Future for one pollex task.
 
@@ -40,7 +94,16 @@ class Future(cf.Future):
     """
 
     def __init__(self, executor, task_id):
-        super().__init__()
+        if _LIGHT:
+            # What cf.Future.__init__ does, with a lighter Condition.
+            self._condition = _Condition()
+            self._state = _base.PENDING
+            self._result = None
+            self._exception = None
+            self._waiters = []
+            self._done_callbacks = []
+        else:
+            super().__init__()
         self.task_id = task_id
         self._task = None
         self._executor = weakref.ref(executor)

@@ -230,6 +230,53 @@ class Records(unittest.TestCase):
         self.assertIsInstance(err, pollex.ProtocolError)
 
 
+class LightFuture(unittest.TestCase):
+    """pollex.Future with its lighter Condition behaves as a
+    concurrent.futures.Future."""
+
+    def future(self):
+        class Owner:
+            pass
+        self.owner = Owner()
+        return pollex.Future(self.owner, "t")
+
+    def test_light_condition_in_use(self):
+        from pollex import executor
+        if executor._LIGHT:
+            self.assertIsInstance(self.future()._condition,
+                                  executor._Condition)
+
+    def test_waits(self):
+        import concurrent.futures as cf
+        f = self.future()
+        with self.assertRaises(cf.TimeoutError):
+            f.result(0.01)
+        self.assertEqual(cf.wait([f], 0.01).not_done, {f})
+        seen = []
+        f.add_done_callback(seen.append)
+        started = threading.Event()
+
+        def setter():
+            started.wait(BOUND)
+            with f._condition:      # the waiter is in wait() by now
+                f.set_result(5)
+        t = threading.Thread(target=setter)
+        t.start()
+        with f._condition:
+            started.set()
+            self.assertTrue(f._condition.wait(BOUND))
+        t.join(BOUND)
+        self.assertEqual(f.result(0), 5)
+        self.assertEqual(seen, [f])
+        self.assertEqual(list(cf.as_completed([f], BOUND)), [f])
+        self.assertIn("finished", repr(f))
+        g = self.future()
+        self.assertTrue(cf.Future.cancel(g))
+        self.assertTrue(g.cancelled())
+        with self.assertRaises(cf.CancelledError):
+            g.result(0)
+
+
 N = 300
 
 
