@@ -205,8 +205,8 @@ class Client:
             except (asyncio.CancelledError, Exception):
                 pass
             self._waiter = None
-        exc = ConnectionError("the client was closed")
         for fs in self._waits.values():
+            exc = ConnectionError("the client was closed")
             for f in fs:
                 if not f.done():
                     f.set_exception(exc)
@@ -369,7 +369,10 @@ class Client:
         for t in tasks:     # Tasks or types.task_record() dicts
             tid = t["id"] if type(t) is dict else t.id
             discard(tid)
-            for f in pop(tid, ()):
+            fs = pop(tid, ())
+            if len(fs) > 1:
+                t = as_task(t)  # awaiters of one task share its Task
+            for f in fs:
                 if not f.done():
                     f.set_result(t)
 

@@ -406,15 +406,15 @@ class Executor(cf.Executor):
                     taken.append((task, fs))
         for task, fs in taken:
             if type(task) is dict:
-                if task["state"] == "succeeded":
-                    result = task.get("result")
-                    for f in fs:
-                        f._task = task
-                        try:
-                            f.set_result(result)
-                        except cf.InvalidStateError:
-                            pass
+                if len(fs) == 1 and task["state"] == "succeeded":
+                    f, = fs
+                    f._task = task      # the Task is built when asked for
+                    try:
+                        f.set_result(task.get("result"))
+                    except cf.InvalidStateError:
+                        pass
                     continue
+                # (futures of one task share its Task)
                 task = as_task(task)
             for f in fs:
                 f.task = task
