@@ -11,7 +11,8 @@ PYTHON_PKG = python/pyproject.toml python/README.md \
 PYTHON_TESTS = tests/python/pxharness.py tests/python/jobprog.py \
 	tests/python/test_client.py tests/python/test_executor.py \
 	tests/python/test_aio.py tests/python/test_restart.py \
-	tests/python/test_badserver.py tests/python/test_readme.py
+	tests/python/test_badserver.py tests/python/test_readme.py \
+	tests/python/test_wire.py
 
 TESTS += tests/python.sh
 EXTRA_DIST += tests/python.sh $(PYTHON_PKG) $(PYTHON_TESTS)

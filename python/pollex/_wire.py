@@ -4,11 +4,13 @@ per message, each followed by a NUL byte.  Shared by the blocking client,
 the executor and the asyncio client."""
 
 import json
+import json.scanner
 import os
 import stat
 
 from .errors import (ProtocolError, ShuttingDown, TaskNotFound,
                      error_from_reply)
+from .types import TERMINAL_STATES
 
 INTERFACE = "io.pollex"
 
@@ -85,25 +87,74 @@ class Decoder:
         self._limit = limit
 
     def feed(self, data):
-        self._buf += data
         buf = self._buf
+        buf += data
         end = buf.rfind(b"\0")
         if end < 0:
             if len(buf) > self._limit:
                 raise ProtocolError("pollexd sent a message over %d bytes"
                                     % self._limit)
             return []
-        raws = bytes(buf[:end]).split(b"\0")
+        try:
+            text = buf[:end].decode("utf-8")
+        except UnicodeDecodeError:
+            text = bytes(buf[:end])
         del buf[:end + 1]
         if len(buf) > self._limit:
             raise ProtocolError("pollexd sent a message over %d bytes"
                                 % self._limit)
-        return [decode_message(raw) for raw in raws]
+        if type(text) is bytes:
+            return [decode_message(raw) for raw in text.split(b"\0")]
+        return decode_messages(text)
 
     @property
     def partial(self):
         """True while part of a message is buffered."""
         return bool(self._buf)
+
+
+#: The json module's scanner (its C one when there is one): scan(s, i) is
+#: the JSON value at s[i:] and where it ends.
+_scan = json.scanner.make_scanner(json.JSONDecoder())
+
+
+def decode_messages(text):
+    """The NUL-separated messages of text (a str: complete messages
+    without the last NUL, decoded from UTF-8) as decode_message() decodes
+    each.
+
+    The fast path scans each message where it is in text with the json
+    module's scanner, as json.loads() does for a message with no
+    whitespace around it: a message is taken when the scan ends at the
+    NUL after it (or the end of text; the scanner cannot go past a NUL:
+    no JSON value holds a raw one) and it is a plain reply.  Anything
+    else (a message that does not scan to its end, an error reply, one
+    that is not an object) goes through decode_message(), so the results
+    and errors are those of decoding one message at a time."""
+    scan = _scan
+    out = []
+    append = out.append
+    n = len(text)
+    i = 0
+    while True:
+        try:
+            msg, e = scan(text, i)
+        except (StopIteration, ValueError, RecursionError):
+            e = -1
+        if e >= 0 and (e == n or text[e] == "\0") and type(msg) is dict:
+            params = msg.get("parameters")
+            if type(params) is dict and msg.get("error") is None:
+                append((params, bool(msg.get("continues")), None))
+            else:
+                append(decode_message(text[i:e].encode("utf-8")))
+        else:
+            e = text.find("\0", i)
+            if e < 0:
+                e = n
+            append(decode_message(text[i:e].encode("utf-8")))
+        if e >= n:
+            return out
+        i = e + 1
 
 
 def _snippet(raw):
@@ -224,33 +275,52 @@ def list_params(states=None, poller=None, labels=None, owner=None,
 def wait_replies(msgs, call_ids, fail, resolve):
     """Handle the decoded replies of a streamed Wait on ids call_ids, as
     the Executor's thread and the asyncio client both do: finished tasks
-    go to resolve(task), an error to fail(ids, error) for the ids it
-    concerns (a TaskNotFound for one of them: that one; any other: all).
+    go to resolve(records), a list of what types.task_record() returns
+    (a Task, or the task's dict when the Task can be built from it
+    later: types.as_task()), in the order they came (once for all the
+    replies of msgs, or before an error is handled); an error to
+    fail(ids, error) for the ids it concerns (a TaskNotFound for one of
+    them: that one; any other: all).
 
     Returns (err, drop, ended, good): err ends the connection (it is lost,
     pollexd stopping or a reply that is not a WaitResult); drop: the call
     failed, close the connection and start another; ended: the call
     ended (its last reply came); good: a good reply came (pollexd is
     there: the reconnection backoff starts again)."""
-    from .types import WaitResult
+    from .types import WaitResult, task_record
     ended = good = False
-    for params, continues, verr in msgs:
-        if verr is not None:
-            if isinstance(verr, ShuttingDown):
-                return verr, False, ended, good
-            if isinstance(verr, TaskNotFound) and verr.id in call_ids:
-                fail([verr.id], verr)
-            else:
-                fail(call_ids, verr)
-            return None, True, ended, good
-        try:
-            res = WaitResult.from_json(params)
-        except ProtocolError as e:
-            return e, False, ended, good
-        good = True
-        for t in res.done:
-            if t.done:
-                resolve(t)
-        if not continues:
-            ended = True
+    finished = []
+    try:
+        for params, continues, verr in msgs:
+            if verr is not None:
+                if finished:
+                    resolve(finished)
+                    finished = []
+                if isinstance(verr, ShuttingDown):
+                    return verr, False, ended, good
+                if isinstance(verr, TaskNotFound) and verr.id in call_ids:
+                    fail([verr.id], verr)
+                else:
+                    fail(call_ids, verr)
+                return None, True, ended, good
+            try:
+                done = params.get("done")
+                if type(done) is list and "timed_out" in params:
+                    # What WaitResult.from_json() would check, without
+                    # the WaitResult and (mostly) without the Tasks.
+                    tasks = [task_record(t) for t in done]
+                else:
+                    tasks = WaitResult.from_json(params).done
+            except ProtocolError as e:
+                return e, False, ended, good
+            good = True
+            for t in tasks:
+                if (t["state"] if type(t) is dict else t.state) \
+                        in TERMINAL_STATES:
+                    finished.append(t)
+            if not continues:
+                ended = True
+    finally:
+        if finished:
+            resolve(finished)
     return None, False, ended, good

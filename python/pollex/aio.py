@@ -23,7 +23,7 @@ import time
 from . import _wire
 from .errors import ConnectionError, Error, ProtocolError
 from .types import (CancelResult, Event, Page, Poller, ServiceInfo, Stats,
-                    SubmitResult, Task, WaitResult)
+                    SubmitResult, Task, WaitResult, as_task)
 
 __all__ = ["Client", "TaskHandle", "connect"]
 
@@ -93,6 +93,21 @@ class _Conn:
                 return
 
 
+def _outcome(rec):
+    """The outcome() of a task (a Task or a types.task_record() dict), a
+    cancelled task raising asyncio.CancelledError."""
+    if type(rec) is dict and rec["state"] == "succeeded":
+        return rec.get("result")
+    try:
+        return as_task(rec).outcome()
+    except Exception as e:
+        import concurrent.futures as cf
+        if isinstance(e, cf.CancelledError) and \
+                not isinstance(e, asyncio.CancelledError):
+            raise asyncio.CancelledError(str(e)) from None
+        raise
+
+
 class TaskHandle:
     """An awaitable handle of one task: ``await handle`` is the task's
     result, or raises TaskFailed, TaskExpired or asyncio.CancelledError
@@ -108,24 +123,22 @@ class TaskHandle:
         return "<pollex.aio.TaskHandle %s>" % self.id
 
     def __await__(self):
-        return self.result().__await__()
+        # result() without its coroutine and wait_for.
+        task = yield from self.client._waiter_future(self.id).__await__()
+        return _outcome(task)
 
     async def wait(self, timeout=None):
         """The finished Task; asyncio.TimeoutError after ``timeout``
         seconds (the task goes on)."""
+        # A future of this awaiter's own: cancelling it (the timeout, the
+        # awaiting task cancelled) leaves the other awaiters of the task.
         fut = self.client._waiter_future(self.id)
-        return await asyncio.wait_for(asyncio.shield(fut), timeout)
+        if timeout is None:
+            return as_task(await fut)
+        return as_task(await asyncio.wait_for(fut, timeout))
 
     async def result(self, timeout=None):
-        task = await self.wait(timeout)
-        try:
-            return task.outcome()
-        except Exception as e:
-            import concurrent.futures as cf
-            if isinstance(e, cf.CancelledError) and \
-                    not isinstance(e, asyncio.CancelledError):
-                raise asyncio.CancelledError(str(e)) from None
-            raise
+        return _outcome(await self.wait(timeout))
 
     async def get(self):
         return await self.client.get(self.id)
@@ -152,7 +165,7 @@ class Client:
         self.restart_gap = restart_gap
         self._conn = None
         self._lock = None
-        self._waits = {}        # task id -> asyncio.Future of its Task
+        self._waits = {}        # task id -> [asyncio.Future of its Task]
         self._new = set()       # ids not in the Wait in flight
         self._wake = None
         self._waiter = None
@@ -192,9 +205,11 @@ class Client:
             except (asyncio.CancelledError, Exception):
                 pass
             self._waiter = None
-        for f in self._waits.values():
-            if not f.done():
-                f.set_exception(ConnectionError("the client was closed"))
+        for fs in self._waits.values():
+            exc = ConnectionError("the client was closed")
+            for f in fs:
+                if not f.done():
+                    f.set_exception(exc)
         self._waits.clear()
 
     async def call(self, method, parameters=None, extra_time=0):
@@ -322,29 +337,44 @@ class Client:
     # The shared waiter of the handles
 
     def _waiter_future(self, task_id):
+        """A new future of the task's Task for one awaiter of it."""
         if self._closed:
             raise ConnectionError("the client was closed")
-        f = self._waits.get(task_id)
-        if f is None or f.done():
-            f = asyncio.get_running_loop().create_future()
-            self._waits[task_id] = f
-            self._new.add(task_id)
-            if self._wake is None:
-                self._wake = asyncio.Event()
-            self._wake.set()
-            if self._waiter is None or self._waiter.done():
-                self._waiter = asyncio.ensure_future(self._wait_loop())
+        f = asyncio.get_running_loop().create_future()
+        fs = self._waits.get(task_id)
+        if fs is not None:
+            # (dropping the futures of awaiters that gave up)
+            fs[:] = [g for g in fs if not g.done()]
+            fs.append(f)
+            return f
+        self._waits[task_id] = [f]
+        self._new.add(task_id)
+        if self._wake is None:
+            self._wake = asyncio.Event()
+        self._wake.set()
+        if self._waiter is None or self._waiter.done():
+            self._waiter = asyncio.ensure_future(self._wait_loop())
         return f
 
-    def _settle(self, ids, exc=None, task=None):
+    def _settle(self, ids, exc):
         for tid in ids:
             self._new.discard(tid)
-            f = self._waits.pop(tid, None)
-            if f is not None and not f.done():
-                if exc is not None:
+            for f in self._waits.pop(tid, ()):
+                if not f.done():
                     f.set_exception(exc)
-                else:
-                    f.set_result(task)
+
+    def _resolve(self, tasks):
+        pop = self._waits.pop
+        discard = self._new.discard
+        for t in tasks:     # Tasks or types.task_record() dicts
+            tid = t["id"] if type(t) is dict else t.id
+            discard(tid)
+            fs = pop(tid, ())
+            if len(fs) > 1:
+                t = as_task(t)  # awaiters of one task share its Task
+            for f in fs:
+                if not f.done():
+                    f.set_result(t)
 
     async def _wait_loop(self):
         conn = None
@@ -418,7 +448,7 @@ class Client:
                         in_call = True
                         last_start = time.monotonic()
                         rt = asyncio.ensure_future(
-                            conn.reader.read(1 << 16))
+                            conn.reader.read(1 << 18))
                         continue
                 else:
                     wake.clear()
@@ -446,8 +476,7 @@ class Client:
                 rt = None
                 if err is None:
                     err, failed, ended, good = _wire.wait_replies(
-                        msgs, call_ids, self._settle,
-                        lambda t: self._settle([t.id], task=t))
+                        msgs, call_ids, self._settle, self._resolve)
                     if good:
                         down_since = None
                         delay = self.backoff_initial
@@ -459,7 +488,7 @@ class Client:
                     drop()
                     await lost(err)
                 elif conn is not None and in_call:
-                    rt = asyncio.ensure_future(conn.reader.read(1 << 16))
+                    rt = asyncio.ensure_future(conn.reader.read(1 << 18))
         except asyncio.CancelledError:
             raise
         except BaseException as e:      # never leave handles hanging

@@ -15,7 +15,9 @@ Nothing in Python polls: the thread sleeps in select() until pollexd
 answers or a future is added.
 """
 
+import collections
 import concurrent.futures as cf
+from concurrent.futures import _base
 import select
 import socket as _socket
 import threading
@@ -25,8 +27,61 @@ import weakref
 from . import _wire
 from .client import Client, Connection
 from .errors import ConnectionError, Error, ProtocolError, ShuttingDown
+from .types import as_task
 
 __all__ = ["Executor", "Future"]
+
+
+class _Condition(threading.Condition):
+    """The threading.Condition of one future, quicker to make and with
+    fewer objects for the garbage collector (a future has one, and an
+    executor may have many thousands of futures): its lock's methods are
+    looked up when used instead of being bound when it is made."""
+
+    def __init__(self):
+        self._lock = threading.RLock()
+        self._waiters = collections.deque()
+
+    def acquire(self, *args, **kw):
+        return self._lock.acquire(*args, **kw)
+
+    def release(self):
+        self._lock.release()
+
+    def _is_owned(self):
+        return self._lock._is_owned()
+
+    def _release_save(self):
+        return self._lock._release_save()
+
+    def _acquire_restore(self, state):
+        self._lock._acquire_restore(state)
+
+
+def _light_futures():
+    """True when concurrent.futures.Future.__init__ sets what it has set
+    from Python 3.2 to 3.13 (then Future.__init__ sets it itself, with a
+    _Condition), and threading.Condition has the members _Condition
+    replaces."""
+    try:
+        f = cf.Future()
+        c = threading.Condition()
+        return (sorted(vars(f)) == ["_condition", "_done_callbacks",
+                                    "_exception", "_result", "_state",
+                                    "_waiters"] and
+                type(f._condition) is threading.Condition and
+                f._state == _base.PENDING and f._result is None and
+                f._exception is None and f._waiters == [] and
+                f._done_callbacks == [] and
+                sorted(vars(c)) == ["_acquire_restore", "_is_owned", "_lock",
+                                    "_release_save", "_waiters", "acquire",
+                                    "release"] and
+                hasattr(c._lock, "_is_owned"))
+    except Exception:
+        return False
+
+
+_LIGHT = _light_futures()
 
 
 class Future(cf.Future):
@@ -39,10 +94,30 @@ class Future(cf.Future):
     """
 
     def __init__(self, executor, task_id):
-        super().__init__()
+        if _LIGHT:
+            # What cf.Future.__init__ does, with a lighter Condition.
+            self._condition = _Condition()
+            self._state = _base.PENDING
+            self._result = None
+            self._exception = None
+            self._waiters = []
+            self._done_callbacks = []
+        else:
+            super().__init__()
         self.task_id = task_id
-        self.task = None
+        self._task = None
         self._executor = weakref.ref(executor)
+
+    @property
+    def task(self):
+        t = self._task
+        if type(t) is dict:     # built when first asked for
+            t = self._task = as_task(t)
+        return t
+
+    @task.setter
+    def task(self, task):
+        self._task = task
 
     def __repr__(self):
         return "<pollex.Future %s task=%s>" % (
@@ -178,7 +253,7 @@ class Executor(cf.Executor):
                                    "shutdown")
         fut, = self._track([task.id])
         if task.done:
-            self._resolve(task)
+            self._resolve([task])
         return fut
 
     def map(self, iterable, *, timeout=None, labels=None, task_timeout=None):
@@ -315,23 +390,48 @@ class Executor(cf.Executor):
             self._new.discard(task_id)
             return self._futures.pop(task_id, [])
 
-    def _resolve(self, task):
-        for f in self._take(task.id):
-            f.task = task
-            if task.state == "cancelled":
-                f._cancel_locally()
-                continue
-            try:
-                f.set_result(task.outcome())
-            except cf.CancelledError:
-                f._cancel_locally()
-            except Error as e:
+    def _resolve(self, tasks):
+        """Settle the futures of finished tasks (a list of Tasks or
+        types.task_record() dicts), taking them all under one hold of the
+        lock."""
+        taken = []
+        with self._lock:
+            pop = self._futures.pop
+            discard = self._new.discard
+            for task in tasks:
+                tid = task["id"] if type(task) is dict else task.id
+                discard(tid)
+                fs = pop(tid, None)
+                if fs:
+                    taken.append((task, fs))
+        for task, fs in taken:
+            if type(task) is dict:
+                if len(fs) == 1 and task["state"] == "succeeded":
+                    f, = fs
+                    f._task = task      # the Task is built when asked for
+                    try:
+                        f.set_result(task.get("result"))
+                    except cf.InvalidStateError:
+                        pass
+                    continue
+                # (futures of one task share its Task)
+                task = as_task(task)
+            for f in fs:
+                f.task = task
+                if task.state == "cancelled":
+                    f._cancel_locally()
+                    continue
                 try:
-                    f.set_exception(e)
+                    f.set_result(task.outcome())
+                except cf.CancelledError:
+                    f._cancel_locally()
+                except Error as e:
+                    try:
+                        f.set_exception(e)
+                    except cf.InvalidStateError:
+                        pass
                 except cf.InvalidStateError:
                     pass
-            except cf.InvalidStateError:
-                pass
 
     def _mark_cancelled(self, task_id):
         for f in self._take(task_id):
@@ -443,7 +543,7 @@ class Executor(cf.Executor):
                     continue
             err = None
             try:
-                data = conn.sock.recv(1 << 16)
+                data = conn.sock.recv(1 << 18)
                 if not data:
                     raise ConnectionError("pollexd closed the connection")
                 msgs = dec.feed(data)

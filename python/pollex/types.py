@@ -128,6 +128,30 @@ class Task:
         raise ValueError("task %s is %s, not finished" % (self.id, self.state))
 
 
+_TASK_REQUIRED = frozenset(("id", "poller", "state", "owner", "created",
+                            "updated", "polls", "poll_failures"))
+_TASK_MEMBERS = frozenset(f.name for f in fields(Task)) - {"extra"}
+
+
+def task_record(d):
+    """d itself when it is a task that Task(**d) builds just as
+    Task.from_json(d) would (every required member, no unknown one, a
+    string id and state, no error); else Task.from_json(d), which raises
+    ProtocolError for a task that is not one.  For the hot path of Wait
+    replies: the Task is built only when someone asks for it
+    (as_task())."""
+    if (type(d) is dict and d.keys() >= _TASK_REQUIRED and
+            d.keys() <= _TASK_MEMBERS and type(d["id"]) is str and
+            type(d["state"]) is str and d.get("error") is None):
+        return d
+    return Task.from_json(d)
+
+
+def as_task(rec):
+    """The Task of what task_record() returned."""
+    return Task(**rec) if type(rec) is dict else rec
+
+
 @dataclass
 class TaskCounts:
     starting: int
