@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "jspan.h"
+#include "log.h"
 #include "poller.h"
 #include "store.h"
 #include "task.h"
@@ -204,11 +205,82 @@ task_lookup_text(const char *s, char **fixed)
 	return *fixed = utf8_repair(s, strlen(s), NULL);
 }
 
+/*
+ * A zeroed task with copies of ref, args and labels (each may be NULL)
+ * after the struct, in the same block: at a million tasks a malloc block
+ * per text costs its header and rounding, some 16 bytes a task (issue 17).
+ * Texts of any size are kept so; the size of the block is theirs.
+ */
+static struct task *
+task_alloc(const char *ref, const char *args, const char *labels)
+{
+	const char *in[3] = { ref, args, labels };
+	size_t len[3], total = 0;
+	struct task *t;
+	char *p, **out[3];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		len[i] = in[i] != NULL ? strlen(in[i]) + 1 : 0;
+		if (len[i] > SIZE_MAX - sizeof *t - total)
+			fatalx("task texts too long");
+		total += len[i];
+	}
+	t = xcalloc(1, sizeof *t + total);
+	out[0] = &t->ref;
+	out[1] = &t->args;
+	out[2] = &t->labels;
+	p = (char *)(t + 1);
+	for (i = 0; i < 3; i++) {
+		if (in[i] == NULL)
+			continue;
+		*out[i] = memcpy(p, in[i], len[i]);
+		p += len[i];
+		t->inline_texts |= (uint8_t)(1 << i);
+	}
+	return t;
+}
+
+/* Free a text of t unless it lives in t's own block (bit of TASK_INL_*). */
+static void
+task_free_text(struct task *t, char **text, uint8_t bit)
+{
+	if (t->inline_texts & bit)
+		t->inline_texts &= (uint8_t)~bit;
+	else
+		free(*text);
+	*text = NULL;
+}
+
+/* t's side struct, made when first needed. */
+static struct task_more *
+task_more_of(struct task *t)
+{
+	if (t->more == NULL) {
+		t->more = xcalloc(1, sizeof *t->more);
+		t->more->task = t;
+	}
+	return t->more;
+}
+
 struct task *
 tasktab_create(struct tasktab *tt, const struct task_init *in, double now)
 {
-	struct task *t = xcalloc(1, sizeof *t);
+	char *fixed[3];
+	const char *ref, *args, *labels;
+	struct task *t;
+	int i;
 
+	/* Kept texts are valid UTF-8 (task_text()), repaired if need be. */
+	ref = in->ref != NULL ? task_lookup_text(in->ref, &fixed[0]) :
+	    (fixed[0] = NULL);
+	args = in->args != NULL ? task_lookup_text(in->args, &fixed[1]) :
+	    (fixed[1] = NULL);
+	labels = in->labels != NULL ?
+	    task_lookup_text(in->labels, &fixed[2]) : (fixed[2] = NULL);
+	t = task_alloc(ref, args, labels);
+	for (i = 0; i < 3; i++)
+		free(fixed[i]);
 	tasktab_make_id(tt, t->id, now);
 	LIST_INIT(&t->waiters);
 	t->poller = in->poller;
@@ -216,10 +288,8 @@ tasktab_create(struct tasktab *tt, const struct task_init *in, double now)
 	t->heap_idx = UINT32_MAX;
 	t->store_idx = UINT32_MAX;
 	t->state = in->ref != NULL ? PX_STATE_PENDING : PX_STATE_STARTING;
-	t->ref = task_text(in->ref);
-	t->args = task_text(in->args);
-	t->labels = task_text(in->labels);
-	t->idem_key = task_text(in->idem_key);
+	if (in->idem_key != NULL)
+		task_more_of(t)->idem_key = task_text(in->idem_key);
 	t->created = t->updated = now;
 	t->deadline = in->deadline;
 
@@ -252,20 +322,20 @@ struct task *
 tasktab_find_key(struct tasktab *tt, uid_t owner, const char *key)
 {
 	struct hmap_node *n;
-	struct task *t;
+	struct task_more *m;
 	char *fixed;
 	uint64_t h;
 
 	key = task_lookup_text(key, &fixed);
 	h = key_hash(owner, key);
 	for (n = hmap_chain(&tt->keys, h); n != NULL; n = n->next) {
-		t = hmap_entry(n, struct task, key_node);
-		if (n->hash == h && t->owner == owner &&
-		    strcmp(t->idem_key, key) == 0)
+		m = hmap_entry(n, struct task_more, key_node);
+		if (n->hash == h && m->task->owner == owner &&
+		    strcmp(m->idem_key, key) == 0)
 			break;
 	}
 	free(fixed);
-	return n != NULL ? t : NULL;
+	return n != NULL ? m->task : NULL;
 }
 
 struct task *
@@ -326,9 +396,9 @@ static void
 tasktab_index(struct tasktab *tt, struct task *t)
 {
 	hmap_insert(&tt->ids, &t->id_node, hash_str(t->id));
-	if (t->idem_key != NULL)
-		hmap_insert(&tt->keys, &t->key_node,
-		    key_hash(t->owner, t->idem_key));
+	if (task_idem_key(t) != NULL)
+		hmap_insert(&tt->keys, &t->more->key_node,
+		    key_hash(t->owner, t->more->idem_key));
 	if (t->ref != NULL) {
 		hmap_insert(&tt->refs, &t->ref_node,
 		    ref_hash(t->owner, t->poller, t->ref));
@@ -348,6 +418,7 @@ tasktab_restore(struct tasktab *tt, const struct store_row *r,
     struct poller *p)
 {
 	struct task *t;
+	struct task_more *m;
 	uint64_t ms;
 
 	/* Rows come in id order: one after the last is new (no lookup in
@@ -356,7 +427,7 @@ tasktab_restore(struct tasktab *tt, const struct store_row *r,
 	if ((t = TAILQ_LAST(&tt->all, task_all)) != NULL &&
 	    strcmp(r->id, t->id) <= 0 && tasktab_find(tt, r->id) != NULL)
 		return NULL;
-	t = xcalloc(1, sizeof *t);
+	t = task_alloc(r->ref, r->args, r->labels);
 	memcpy(t->id, r->id, TASK_ID_LEN);
 	LIST_INIT(&t->waiters);
 	t->poller = p;
@@ -364,33 +435,37 @@ tasktab_restore(struct tasktab *tt, const struct store_row *r,
 	t->heap_idx = UINT32_MAX;
 	t->store_idx = UINT32_MAX;
 	t->state = (uint8_t)r->state;
-	t->ref = dup_or_null(r->ref);
-	t->args = dup_or_null(r->args);
-	t->labels = dup_or_null(r->labels);
-	t->idem_key = dup_or_null(r->idem_key);
-	t->result = dup_or_null(r->result);
-	t->kstate = dup_or_null(r->kstate);
+	if (r->idem_key != NULL)
+		task_more_of(t)->idem_key = xstrdup(r->idem_key);
+	if (r->result != NULL)
+		task_more_of(t)->result = xstrdup(r->result);
+	if (r->kstate != NULL)
+		task_more_of(t)->kstate = xstrdup(r->kstate);
 	if (r->error_code != NULL) {
-		t->error = xcalloc(1, sizeof *t->error);
-		t->error->code = xstrdup(r->error_code);
-		t->error->message = xstrdup(r->error_message != NULL ?
+		m = task_more_of(t);
+		m->error = xcalloc(1, sizeof *m->error);
+		m->error->code = xstrdup(r->error_code);
+		m->error->message = xstrdup(r->error_message != NULL ?
 		    r->error_message : r->error_code);
-		t->error->details = dup_or_null(r->error_details);
+		m->error->details = dup_or_null(r->error_details);
 	}
 	t->created = r->created;
 	t->updated = r->updated;
 	t->deadline = r->deadline;
-	t->finished = r->finished;
-	t->has_progress = (uint8_t)r->has_progress;
-	t->progress = r->progress;
+	if (r->finished > 0)
+		task_more_of(t)->finished = r->finished;
+	if (r->has_progress) {
+		t->has_progress = 1;
+		task_more_of(t)->progress = r->progress;
+	}
 	t->polls = r->polls;
 	t->poll_failures = r->poll_failures;
 	tasktab_index(tt, t);
 	TAILQ_INSERT_TAIL(&tt->all, t, all_entry);
 	tt->counts[t->state]++;
 	if (px_state_terminal((enum px_state)t->state)) {
-		if (t->finished <= 0)
-			t->finished = t->updated;
+		if (task_finished(t) <= 0)
+			task_more_of(t)->finished = t->updated;
 		TAILQ_INSERT_TAIL(&tt->retired, t, q_entry);
 	} else {
 		tasktab_uid(tt, t->owner, 1)->outstanding++;
@@ -408,7 +483,9 @@ task_finished_cmp(const void *a, const void *b)
 	const struct task *x = *(const struct task *const *)a;
 	const struct task *y = *(const struct task *const *)b;
 
-	return x->finished < y->finished ? -1 : x->finished > y->finished;
+	double fx = task_finished(x), fy = task_finished(y);
+
+	return fx < fy ? -1 : fx > fy;
 }
 
 void
@@ -450,7 +527,7 @@ tasktab_discard(struct tasktab *tt, struct task *t)
 	/* Purge just this one: move it to the head of the retention list. */
 	TAILQ_REMOVE(&tt->retired, t, q_entry);
 	TAILQ_INSERT_HEAD(&tt->retired, t, q_entry);
-	t->finished = 0;
+	task_more_of(t)->finished = 0;
 	tasktab_purge(tt, 0, 1, &next);
 }
 
@@ -465,7 +542,7 @@ tasktab_set_state(struct tasktab *tt, struct task *t, enum px_state st,
 	t->state = (uint8_t)st;
 	t->updated = now;
 	if (px_state_terminal(st)) {
-		t->finished = now;
+		task_more_of(t)->finished = now;
 		tasktab_uid(tt, t->owner, 1)->outstanding--;
 		heap_remove(tt, t);
 	}
@@ -483,7 +560,7 @@ tasktab_set_ref(struct tasktab *tt, struct task *t, const char *ref,
 {
 	if (t->state != PX_STATE_STARTING)
 		return;
-	free(t->ref);
+	task_free_text(t, &t->ref, TASK_INL_REF);
 	t->ref = task_text(ref);
 	hmap_insert(&tt->refs, &t->ref_node,
 	    ref_hash(t->owner, t->poller, t->ref));
@@ -496,17 +573,30 @@ tasktab_finish(struct tasktab *tt, struct task *t, enum px_state st,
     const char *result, const char *code, const char *message,
     const char *details, double now)
 {
+	struct task_more *m;
+
 	if (px_state_terminal((enum px_state)t->state) || !px_state_terminal(st))
 		return -1;
-	t->result = task_text(result);
+	if (result != NULL)
+		task_more_of(t)->result = task_text(result);
 	if (code != NULL) {
-		t->error = xcalloc(1, sizeof *t->error);
-		t->error->code = task_text(code);
-		t->error->message = task_text(message != NULL ? message : code);
-		t->error->details = task_text(details);
+		m = task_more_of(t);
+		m->error = xcalloc(1, sizeof *m->error);
+		m->error->code = task_text(code);
+		m->error->message = task_text(message != NULL ? message : code);
+		m->error->details = task_text(details);
 	}
 	tasktab_set_state(tt, t, st, now);
 	return 0;
+}
+
+void
+task_set_kstate(struct task *t, const char *kstate)
+{
+	if (kstate == NULL && t->more == NULL)
+		return;
+	free(task_more_of(t)->kstate);
+	t->more->kstate = dup_or_null(kstate);
 }
 
 void
@@ -515,9 +605,9 @@ tasktab_set_progress(struct tasktab *tt, struct task *t, double progress,
 {
 	if (px_state_terminal((enum px_state)t->state) || !isfinite(progress))
 		return;
-	if (t->has_progress && t->progress == progress)
+	if (t->has_progress && task_progress(t) == progress)
 		return;
-	t->progress = progress;
+	task_more_of(t)->progress = progress;
 	t->has_progress = 1;
 	t->updated = now;
 	tasktab_emit(tt, t, TASK_EV_PROGRESS, (enum px_state)t->state);
@@ -620,13 +710,13 @@ tasktab_purge(struct tasktab *tt, double cutoff, size_t max, double *next)
 	size_t n = 0;
 
 	while ((t = TAILQ_FIRST(&tt->retired)) != NULL && n < max &&
-	    t->finished <= cutoff) {
+	    task_finished(t) <= cutoff) {
 		tasktab_emit(tt, t, TASK_EV_PURGED, (enum px_state)t->state);
 		TAILQ_REMOVE(&tt->retired, t, q_entry);
 		TAILQ_REMOVE(&tt->all, t, all_entry);
 		hmap_remove(&tt->ids, &t->id_node);
-		if (t->idem_key != NULL)
-			hmap_remove(&tt->keys, &t->key_node);
+		if (task_idem_key(t) != NULL)
+			hmap_remove(&tt->keys, &t->more->key_node);
 		if (t->in_ref_index)
 			hmap_remove(&tt->refs, &t->ref_node);
 		tt->counts[t->state]--;
@@ -634,7 +724,7 @@ tasktab_purge(struct tasktab *tt, double cutoff, size_t max, double *next)
 		n++;
 	}
 	t = TAILQ_FIRST(&tt->retired);
-	*next = t != NULL ? t->finished : 0;
+	*next = t != NULL ? task_finished(t) : 0;
 	return n;
 }
 
@@ -661,17 +751,22 @@ tasktab_size(struct tasktab *tt)
 static void
 task_free(struct task *t)
 {
-	free(t->ref);
-	free(t->args);
-	free(t->labels);
-	free(t->idem_key);
-	free(t->result);
-	free(t->kstate);
-	if (t->error != NULL) {
-		free(t->error->code);
-		free(t->error->message);
-		free(t->error->details);
-		free(t->error);
+	struct task_more *m = t->more;
+
+	task_free_text(t, &t->ref, TASK_INL_REF);
+	task_free_text(t, &t->args, TASK_INL_ARGS);
+	task_free_text(t, &t->labels, TASK_INL_LABELS);
+	if (m != NULL) {
+		free(m->idem_key);
+		free(m->result);
+		free(m->kstate);
+		if (m->error != NULL) {
+			free(m->error->code);
+			free(m->error->message);
+			free(m->error->details);
+			free(m->error);
+		}
+		free(m);
 	}
 	free(t);
 }
@@ -689,6 +784,7 @@ json_object *
 task_to_json(const struct task *t)
 {
 	json_object *o = json_object_new_object(), *e;
+	const struct task_error *te;
 
 	json_object_object_add(o, "id", json_object_new_string(t->id));
 	json_object_object_add(o, "poller",
@@ -702,34 +798,35 @@ task_to_json(const struct task *t)
 		json_object_object_add(o, "args", task_json_value(t->args));
 	if (t->labels != NULL)
 		json_object_object_add(o, "labels", task_json_value(t->labels));
-	if (t->idem_key != NULL)
+	if (task_idem_key(t) != NULL)
 		json_object_object_add(o, "idempotency_key",
-		    json_object_new_string(t->idem_key));
+		    json_object_new_string(task_idem_key(t)));
 	json_object_object_add(o, "created", json_object_new_double(t->created));
 	json_object_object_add(o, "updated", json_object_new_double(t->updated));
 	if (t->deadline > 0)
 		json_object_object_add(o, "deadline",
 		    json_object_new_double(t->deadline));
-	if (t->finished > 0)
+	if (task_finished(t) > 0)
 		json_object_object_add(o, "finished",
-		    json_object_new_double(t->finished));
+		    json_object_new_double(task_finished(t)));
 	json_object_object_add(o, "polls", json_object_new_int64(t->polls));
 	json_object_object_add(o, "poll_failures",
 	    json_object_new_int64(t->poll_failures));
 	if (t->has_progress)
 		json_object_object_add(o, "progress",
-		    json_object_new_double(t->progress));
-	if (t->result != NULL)
-		json_object_object_add(o, "result", task_json_value(t->result));
-	if (t->error != NULL) {
+		    json_object_new_double(task_progress(t)));
+	if (task_result(t) != NULL)
+		json_object_object_add(o, "result",
+		    task_json_value(task_result(t)));
+	if ((te = task_error(t)) != NULL) {
 		e = json_object_new_object();
 		json_object_object_add(e, "code",
-		    json_object_new_string(t->error->code));
+		    json_object_new_string(te->code));
 		json_object_object_add(e, "message",
-		    json_object_new_string(t->error->message));
-		if (t->error->details != NULL)
+		    json_object_new_string(te->message));
+		if (te->details != NULL)
 			json_object_object_add(e, "details",
-			    task_json_value(t->error->details));
+			    task_json_value(te->details));
 		json_object_object_add(o, "error", e);
 	}
 	return o;
@@ -807,6 +904,7 @@ char *
 task_to_text(const struct task *t, size_t *len)
 {
 	struct tbuf b = { NULL, 0, 0 };
+	const struct task_error *te;
 
 	tb_raw(&b, "{\"id\":", 6);
 	tb_str(&b, t->id);
@@ -829,9 +927,9 @@ task_to_text(const struct task *t, size_t *len)
 		tb_key(&b, "labels");
 		tb_raw(&b, t->labels, strlen(t->labels));
 	}
-	if (t->idem_key != NULL) {
+	if (task_idem_key(t) != NULL) {
 		tb_key(&b, "idempotency_key");
-		tb_str(&b, t->idem_key);
+		tb_str(&b, task_idem_key(t));
 	}
 	tb_key(&b, "created");
 	tb_double(&b, t->created);
@@ -841,9 +939,9 @@ task_to_text(const struct task *t, size_t *len)
 		tb_key(&b, "deadline");
 		tb_double(&b, t->deadline);
 	}
-	if (t->finished > 0) {
+	if (task_finished(t) > 0) {
 		tb_key(&b, "finished");
-		tb_double(&b, t->finished);
+		tb_double(&b, task_finished(t));
 	}
 	tb_key(&b, "polls");
 	tb_int(&b, (int64_t)t->polls);
@@ -851,22 +949,21 @@ task_to_text(const struct task *t, size_t *len)
 	tb_int(&b, (int64_t)t->poll_failures);
 	if (t->has_progress) {
 		tb_key(&b, "progress");
-		tb_double(&b, t->progress);
+		tb_double(&b, task_progress(t));
 	}
-	if (t->result != NULL) {
+	if (task_result(t) != NULL) {
 		tb_key(&b, "result");
-		tb_raw(&b, t->result, strlen(t->result));
+		tb_raw(&b, task_result(t), strlen(task_result(t)));
 	}
-	if (t->error != NULL) {
+	if ((te = task_error(t)) != NULL) {
 		tb_key(&b, "error");
 		tb_raw(&b, "{\"code\":", 8);
-		tb_str(&b, t->error->code);
+		tb_str(&b, te->code);
 		tb_key(&b, "message");
-		tb_str(&b, t->error->message);
-		if (t->error->details != NULL) {
+		tb_str(&b, te->message);
+		if (te->details != NULL) {
 			tb_key(&b, "details");
-			tb_raw(&b, t->error->details,
-			    strlen(t->error->details));
+			tb_raw(&b, te->details, strlen(te->details));
 		}
 		tb_raw(&b, "}", 1);
 	}

@@ -137,8 +137,7 @@ START_TEST(test_round_trip)
 	ck_assert_msg(store_open(dir, 0, &st, &cause) == 0, "%s", cause);
 	a = mk("{\"n\":1}");
 	b = mk("{\"n\":2}");
-	free(b->kstate);
-	b->kstate = strdup("{\"url\":\"http://x/op/1\"}");
+	task_set_kstate(b, "{\"url\":\"http://x/op/1\"}");
 	b->poll_failures = 3;
 	tasktab_finish(pxd_core(pxd)->tt, a, PX_STATE_FAILED, NULL, "boom", "it broke",
 	    "[1]", real_now());
