@@ -173,8 +173,9 @@ struct task *tasktab_find(struct tasktab *tt, const char *id);
 
 /*
  * A task read back from the store, with its id, state, counters and times;
- * no event is emitted.  tasktab_restore_done() puts the finished ones in
- * retention order and moves the id floor above every restored id.
+ * no event is emitted.  The last few restored are indexed only by
+ * tasktab_restore_done(), which also puts the finished ones in retention
+ * order: no lookup in between.
  */
 struct store_row;
 struct task *tasktab_restore(struct tasktab *tt, const struct store_row *r,
