@@ -122,7 +122,12 @@ store_int(struct sq *st, const char *sql, char **cause)
 	return v;
 }
 
-/* Is the file sound?  PRAGMA quick_check reads every page. */
+/*
+ * Is the file sound?  PRAGMA quick_check reads every page: mapped, they
+ * are not copied by a read() each (at a million tasks it took 0.84 s so,
+ * 0.47 s mapped).  Only for the check, as for the load (sq_load()): a
+ * mapped file's I/O errors are signals.
+ */
 static int
 store_check(struct sq *st, char **cause)
 {
@@ -130,10 +135,14 @@ store_check(struct sq *st, char **cause)
 	const char *r;
 	int rc;
 
+	(void)sqlite3_exec(st->db, "PRAGMA mmap_size = 2147418112", NULL, NULL,
+	    NULL);
 	if (sqlite3_prepare_v2(st->db, "PRAGMA quick_check(1)", -1, &s,
 	    NULL) != SQLITE_OK) {
 		xasprintf(cause, "%s: cannot read the database: %s", st->path,
 		    sqlite3_errmsg(st->db));
+		(void)sqlite3_exec(st->db, "PRAGMA mmap_size = 0", NULL, NULL,
+		    NULL);
 		return -1;
 	}
 	rc = sqlite3_step(s);
@@ -455,35 +464,25 @@ load_empty(struct loader *l, struct load_chunk *c, size_t need)
 	return c;
 }
 
-/* Column i as text in c's arena, or NULL. */
+/* The text columns of the SELECT, as read for one row. */
+#define LOAD_NTEXT 12
+static const int load_text_col[LOAD_NTEXT] = { 0, 1, 3, 4, 5, 6, 7, 8, 9,
+	10, 11, 19 };
+
+/* Text column i of the row (as in load_text_col) in c's arena, or NULL. */
 static const char *
-load_text(sqlite3_stmt *s, int i, struct load_chunk *c)
+load_copy(struct load_chunk *c, const unsigned char *const *v,
+    const int *len, int i)
 {
-	const unsigned char *v = sqlite3_column_text(s, i);
-	size_t len;
 	char *p;
 
-	if (v == NULL)
+	if (v[i] == NULL)
 		return NULL;
-	len = (size_t)sqlite3_column_bytes(s, i);
 	p = c->arena + c->used;
-	memcpy(p, v, len);
-	p[len] = '\0';
-	c->used += len + 1;
+	memcpy(p, v[i], (size_t)len[i]);
+	p[len[i]] = '\0';
+	c->used += (size_t)len[i] + 1;
 	return p;
-}
-
-/* The string bytes of the text columns of the current row, copied. */
-static size_t
-load_need(sqlite3_stmt *s)
-{
-	static const int text_cols[] = { 0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-		19 };
-	size_t i, need = 0;
-
-	for (i = 0; i < sizeof text_cols / sizeof text_cols[0]; i++)
-		need += (size_t)sqlite3_column_bytes(s, text_cols[i]) + 1;
-	return need;
 }
 
 /* The reader: every row into chunks; l->error set when it failed. */
@@ -494,12 +493,20 @@ load_read(struct loader *l)
 	sqlite3_stmt *s = l->s;
 	struct load_chunk *c = NULL;
 	struct store_row *r;
+	const unsigned char *v[LOAD_NTEXT];
 	const char *state, **skip;
+	int len[LOAD_NTEXT], i, rc;
 	size_t need;
-	int rc;
 
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		need = load_need(s);
+		/* Each text once (its bytes are asked for after it, as
+		 * SQLite wants), then the room they take. */
+		need = 0;
+		for (i = 0; i < LOAD_NTEXT; i++) {
+			v[i] = sqlite3_column_text(s, load_text_col[i]);
+			len[i] = sqlite3_column_bytes(s, load_text_col[i]);
+			need += (size_t)len[i] + 1;
+		}
 		if (c != NULL && (c->n == LOAD_ROWS ||
 		    c->cap - c->used < need)) {
 			load_hand_over(l, c);
@@ -513,24 +520,25 @@ load_read(struct loader *l)
 		c->n++;
 		memset(r, 0, sizeof *r);
 		*skip = NULL;
-		r->id = load_text(s, 0, c);
-		r->poller = load_text(s, 1, c);
+		r->id = load_copy(c, v, len, 0);
+		r->poller = load_copy(c, v, len, 1);
 		r->owner = (uid_t)sqlite3_column_int64(s, 2);
-		state = load_text(s, 3, c);
+		state = load_copy(c, v, len, 2);
 		if (r->id == NULL || r->poller == NULL || state == NULL ||
 		    strlen(r->id) != TASK_ID_LEN ||
 		    px_state_from_name(state, &r->state) == -1) {
 			*skip = "";
 			continue;
 		}
-		r->ref = load_text(s, 4, c);
-		r->args = load_text(s, 5, c);
-		r->labels = load_text(s, 6, c);
-		r->idem_key = load_text(s, 7, c);
-		r->result = load_text(s, 8, c);
-		r->error_code = load_text(s, 9, c);
-		r->error_message = load_text(s, 10, c);
-		r->error_details = load_text(s, 11, c);
+		r->ref = load_copy(c, v, len, 3);
+		r->args = load_copy(c, v, len, 4);
+		r->labels = load_copy(c, v, len, 5);
+		r->idem_key = load_copy(c, v, len, 6);
+		r->result = load_copy(c, v, len, 7);
+		r->error_code = load_copy(c, v, len, 8);
+		r->error_message = load_copy(c, v, len, 9);
+		r->error_details = load_copy(c, v, len, 10);
+		r->kstate = load_copy(c, v, len, 11);
 		r->created = sqlite3_column_double(s, 12);
 		r->updated = sqlite3_column_double(s, 13);
 		r->deadline = sqlite3_column_double(s, 14);
@@ -539,7 +547,6 @@ load_read(struct loader *l)
 		r->progress = sqlite3_column_double(s, 16);
 		r->polls = (uint32_t)sqlite3_column_int64(s, 17);
 		r->poll_failures = (uint32_t)sqlite3_column_int64(s, 18);
-		r->kstate = load_text(s, 19, c);
 		/* Replies copy these as they are: only JSON may come in. */
 		*skip = store_bad_json(r);
 	}
