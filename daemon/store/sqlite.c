@@ -408,6 +408,10 @@ load_deliver(struct loader *l, struct load_chunk *c)
 
 	for (i = 0; i < c->n; i++) {
 		r = &c->rows[i];
+		/* Replies copy these as they are: only JSON may come in.
+		 * Checked here, not in the reader, which is the slower. */
+		if (c->skip[i] == NULL)
+			c->skip[i] = store_bad_json(r);
 		if (c->skip[i] == NULL)
 			l->cb(l->arg, r);
 		else if (c->skip[i][0] == '\0')
@@ -500,11 +504,13 @@ load_read(struct loader *l)
 
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		/* Each text once (its bytes are asked for after it, as
-		 * SQLite wants), then the room they take. */
+		 * SQLite wants; not for the many NULLs: the calls are most
+		 * of the reader's time), then the room they take. */
 		need = 0;
 		for (i = 0; i < LOAD_NTEXT; i++) {
 			v[i] = sqlite3_column_text(s, load_text_col[i]);
-			len[i] = sqlite3_column_bytes(s, load_text_col[i]);
+			len[i] = v[i] != NULL ?
+			    sqlite3_column_bytes(s, load_text_col[i]) : 0;
 			need += (size_t)len[i] + 1;
 		}
 		if (c != NULL && (c->n == LOAD_ROWS ||
@@ -547,8 +553,6 @@ load_read(struct loader *l)
 		r->progress = sqlite3_column_double(s, 16);
 		r->polls = (uint32_t)sqlite3_column_int64(s, 17);
 		r->poll_failures = (uint32_t)sqlite3_column_int64(s, 18);
-		/* Replies copy these as they are: only JSON may come in. */
-		*skip = store_bad_json(r);
 	}
 	if (c != NULL && c->n > 0) {
 		load_hand_over(l, c);
@@ -574,6 +578,9 @@ load_thread(void *arg)
 {
 	struct loader *l = arg;
 
+#ifdef __linux__
+	(void)pthread_setname_np(pthread_self(), "pollexd-load");
+#endif
 	load_read(l);
 	pthread_mutex_lock(&l->mu);
 	l->done = 1;
