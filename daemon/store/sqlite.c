@@ -366,6 +366,14 @@ sq_count(void *h)
 #define LOAD_ARENA	(64 * 1024)	/* their strings, unless one is bigger */
 #define LOAD_QUEUE	8		/* full chunks waiting, at most */
 
+static int load_single;		/* no reader thread (tests) */
+
+void
+store_sqlite_single_thread(int single)
+{
+	load_single = single;
+}
+
 struct load_chunk {
 	struct load_chunk *next;
 	size_t n;
@@ -649,7 +657,8 @@ sq_load(void *h, void (*cb)(void *, const struct store_row *), void *arg,
 	}
 	/* The connection is the reader's until it is done (SQLite built
 	 * thread-safe); signals stay with the loop's thread. */
-	if (sqlite3_threadsafe() && pthread_mutex_init(&l.mu, NULL) == 0) {
+	if (!load_single && sqlite3_threadsafe() &&
+	    pthread_mutex_init(&l.mu, NULL) == 0) {
 		if (pthread_cond_init(&l.cv, NULL) == 0) {
 			l.threaded = 1;
 			sigfillset(&all);
