@@ -713,6 +713,12 @@ restart_and_resume(int sig)
 		ck_assert_str_eq(k2, k);
 		free(k2);
 	}
+	/* So does the ref (Submit's dedup by ref). */
+	{
+		char *a2 = submit(fd, "a", NULL);
+		ck_assert_str_eq(a2, a);
+		free(a2);
+	}
 	/* Labels and deadline came back too. */
 	r = rpc(fd, "io.pollex.List", "{\"labels\": {\"team\": \"web\"}}");
 	ck_assert_int_eq(json_object_array_length(param_of(r, "tasks")), 1);
