@@ -31,6 +31,15 @@ hmap_chain(const struct hmap *h, uint64_t hash)
 	return h->buckets[hash & h->mask];
 }
 
+/* Start fetching the bucket for hash, to insert there a little later: at
+ * a million entries each bucket is a cache (and TLB) miss, and a batch of
+ * inserts whose misses overlap goes several times faster. */
+static inline void
+hmap_prefetch(const struct hmap *h, uint64_t hash)
+{
+	__builtin_prefetch(&h->buckets[hash & h->mask], 1);
+}
+
 #define hmap_entry(node, type, member) \
 	((type *)((char *)(node) - offsetof(type, member)))
 

@@ -24,7 +24,7 @@ daemon_libpollexd_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JSONC_CFLAGS) \
 	$(CURL_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS)
 daemon_libpollexd_la_LIBADD = common/libpxproto.la common/libpxutil.la \
 	$(LIBEVENT_LIBS) $(JSONC_LIBS) $(CURL_LIBS) $(SQLITE_LIBS) \
-	$(LIBPQ_LIBS) -lm
+	$(LIBPQ_LIBS) -lm -lpthread
 
 sbin_PROGRAMS += daemon/pollexd
 daemon_pollexd_SOURCES = daemon/main.c

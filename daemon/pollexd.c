@@ -210,7 +210,7 @@ pxd_task_event(void *arg, struct task *t, enum task_event ev,
 			poller_task_changed(t->poller, t, old, 0);
 		if (px_state_terminal((enum px_state)t->state)) {
 			pxd->core.counters.completed++;
-			pxd_arm_purge(pxd, t->finished);
+			pxd_arm_purge(pxd, task_finished(t));
 			if (t->deadline > 0)
 				pxd->deadline_dirty = 1;
 		}
@@ -529,7 +529,7 @@ pxd_open_store(struct pxd *pxd, char **cause)
 	free(rc.outstanding);
 	pxd->deadline_dirty = 1;
 	if ((first = tasktab_oldest_finished(pxd->core.tt)) != NULL)
-		pxd_arm_purge(pxd, first->finished);
+		pxd_arm_purge(pxd, task_finished(first));
 	log_info("%s: %zu tasks loaded, %zu outstanding%s", store_path(
 	    pxd->core.store), rc.loaded, rc.n - interrupted,
 	    interrupted ? "; some starts were interrupted (failed)" : "");

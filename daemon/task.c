@@ -11,6 +11,7 @@
 
 #include "frame.h"
 #include "jspan.h"
+#include "log.h"
 #include "poller.h"
 #include "store.h"
 #include "task.h"
@@ -21,6 +22,18 @@ struct uidcount {
 	struct hmap_node node;
 	uid_t uid;
 	uint64_t outstanding;
+};
+
+/*
+ * How many restored tasks wait for their index inserts: their buckets are
+ * prefetched when they come, inserted into this many tasks later (about
+ * the misses a core keeps in flight).
+ */
+#define RESTORE_AHEAD 16
+
+struct restore_slot {
+	struct task *t;
+	uint64_t idh, refh;
 };
 
 struct tasktab {
@@ -37,6 +50,8 @@ struct tasktab {
 	uint32_t seq;
 	const struct tasktab_hooks *hooks;
 	void *arg;
+	struct restore_slot ahead[RESTORE_AHEAD];	/* a ring */
+	size_t nahead, ahead_first;
 };
 
 static void task_free(struct task *);
@@ -205,11 +220,82 @@ task_lookup_text(const char *s, char **fixed)
 	return *fixed = utf8_repair(s, strlen(s), NULL);
 }
 
+/*
+ * A zeroed task with copies of ref, args and labels (each may be NULL)
+ * after the struct, in the same block: at a million tasks a malloc block
+ * per text costs its header and rounding, some 16 bytes a task (issue 17).
+ * Texts of any size are kept so; the size of the block is theirs.
+ */
+static struct task *
+task_alloc(const char *ref, const char *args, const char *labels)
+{
+	const char *in[3] = { ref, args, labels };
+	size_t len[3], total = 0;
+	struct task *t;
+	char *p, **out[3];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		len[i] = in[i] != NULL ? strlen(in[i]) + 1 : 0;
+		if (len[i] > SIZE_MAX - sizeof *t - total)
+			fatalx("task texts too long");
+		total += len[i];
+	}
+	t = xcalloc(1, sizeof *t + total);
+	out[0] = &t->ref;
+	out[1] = &t->args;
+	out[2] = &t->labels;
+	p = (char *)(t + 1);
+	for (i = 0; i < 3; i++) {
+		if (in[i] == NULL)
+			continue;
+		*out[i] = memcpy(p, in[i], len[i]);
+		p += len[i];
+		t->inline_texts |= (uint8_t)(1 << i);
+	}
+	return t;
+}
+
+/* Free a text of t unless it lives in t's own block (bit of TASK_INL_*). */
+static void
+task_free_text(struct task *t, char **text, uint8_t bit)
+{
+	if (t->inline_texts & bit)
+		t->inline_texts &= (uint8_t)~bit;
+	else
+		free(*text);
+	*text = NULL;
+}
+
+/* t's side struct, made when first needed. */
+static struct task_more *
+task_more_of(struct task *t)
+{
+	if (t->more == NULL) {
+		t->more = xcalloc(1, sizeof *t->more);
+		t->more->task = t;
+	}
+	return t->more;
+}
+
 struct task *
 tasktab_create(struct tasktab *tt, const struct task_init *in, double now)
 {
-	struct task *t = xcalloc(1, sizeof *t);
+	char *fixed[3];
+	const char *ref, *args, *labels;
+	struct task *t;
+	int i;
 
+	/* Kept texts are valid UTF-8 (task_text()), repaired if need be. */
+	ref = in->ref != NULL ? task_lookup_text(in->ref, &fixed[0]) :
+	    (fixed[0] = NULL);
+	args = in->args != NULL ? task_lookup_text(in->args, &fixed[1]) :
+	    (fixed[1] = NULL);
+	labels = in->labels != NULL ?
+	    task_lookup_text(in->labels, &fixed[2]) : (fixed[2] = NULL);
+	t = task_alloc(ref, args, labels);
+	for (i = 0; i < 3; i++)
+		free(fixed[i]);
 	tasktab_make_id(tt, t->id, now);
 	LIST_INIT(&t->waiters);
 	t->poller = in->poller;
@@ -217,10 +303,8 @@ tasktab_create(struct tasktab *tt, const struct task_init *in, double now)
 	t->heap_idx = UINT32_MAX;
 	t->store_idx = UINT32_MAX;
 	t->state = in->ref != NULL ? PX_STATE_PENDING : PX_STATE_STARTING;
-	t->ref = task_text(in->ref);
-	t->args = task_text(in->args);
-	t->labels = task_text(in->labels);
-	t->idem_key = task_text(in->idem_key);
+	if (in->idem_key != NULL)
+		task_more_of(t)->idem_key = task_text(in->idem_key);
 	t->created = t->updated = now;
 	t->deadline = in->deadline;
 
@@ -253,20 +337,20 @@ struct task *
 tasktab_find_key(struct tasktab *tt, uid_t owner, const char *key)
 {
 	struct hmap_node *n;
-	struct task *t;
+	struct task_more *m;
 	char *fixed;
 	uint64_t h;
 
 	key = task_lookup_text(key, &fixed);
 	h = key_hash(owner, key);
 	for (n = hmap_chain(&tt->keys, h); n != NULL; n = n->next) {
-		t = hmap_entry(n, struct task, key_node);
-		if (n->hash == h && t->owner == owner &&
-		    strcmp(t->idem_key, key) == 0)
+		m = hmap_entry(n, struct task_more, key_node);
+		if (n->hash == h && m->task->owner == owner &&
+		    strcmp(m->idem_key, key) == 0)
 			break;
 	}
 	free(fixed);
-	return n != NULL ? t : NULL;
+	return n != NULL ? m->task : NULL;
 }
 
 struct task *
@@ -322,19 +406,70 @@ dup_or_null(const char *s)
 	return s != NULL ? xstrdup(s) : NULL;
 }
 
+/* Put a task in the indexes with its id's and ref's hashes. */
+static void
+tasktab_index_hashed(struct tasktab *tt, struct task *t, uint64_t idh,
+    uint64_t refh)
+{
+	hmap_insert(&tt->ids, &t->id_node, idh);
+	if (task_idem_key(t) != NULL)
+		hmap_insert(&tt->keys, &t->more->key_node,
+		    key_hash(t->owner, t->more->idem_key));
+	if (t->ref != NULL) {
+		hmap_insert(&tt->refs, &t->ref_node, refh);
+		t->in_ref_index = 1;
+	}
+}
+
 /* Put a task in the indexes (not the retention list). */
 static void
 tasktab_index(struct tasktab *tt, struct task *t)
 {
-	hmap_insert(&tt->ids, &t->id_node, hash_str(t->id));
-	if (t->idem_key != NULL)
-		hmap_insert(&tt->keys, &t->key_node,
-		    key_hash(t->owner, t->idem_key));
-	if (t->ref != NULL) {
-		hmap_insert(&tt->refs, &t->ref_node,
-		    ref_hash(t->owner, t->poller, t->ref));
-		t->in_ref_index = 1;
+	tasktab_index_hashed(tt, t, hash_str(t->id), t->ref != NULL ?
+	    ref_hash(t->owner, t->poller, t->ref) : 0);
+}
+
+/* Index every restored task still waiting (before any lookup). */
+static void
+tasktab_restore_flush(struct tasktab *tt)
+{
+	struct restore_slot *rs;
+
+	while (tt->nahead > 0) {
+		rs = &tt->ahead[tt->ahead_first];
+		tasktab_index_hashed(tt, rs->t, rs->idh, rs->refh);
+		tt->ahead_first = (tt->ahead_first + 1) % RESTORE_AHEAD;
+		tt->nahead--;
 	}
+}
+
+/*
+ * Index a restored task a few tasks later: its buckets are prefetched now
+ * and written when RESTORE_AHEAD more have come, so the cache misses of
+ * the inserts overlap (they were a fifth of a restart at a million).
+ */
+static void
+tasktab_index_ahead(struct tasktab *tt, struct task *t)
+{
+	struct restore_slot *rs;
+	uint64_t idh = hash_str(t->id), refh = 0;
+
+	hmap_prefetch(&tt->ids, idh);
+	if (t->ref != NULL) {
+		refh = ref_hash(t->owner, t->poller, t->ref);
+		hmap_prefetch(&tt->refs, refh);
+	}
+	if (tt->nahead == RESTORE_AHEAD) {
+		rs = &tt->ahead[tt->ahead_first];
+		tasktab_index_hashed(tt, rs->t, rs->idh, rs->refh);
+		tt->ahead_first = (tt->ahead_first + 1) % RESTORE_AHEAD;
+		tt->nahead--;
+	}
+	rs = &tt->ahead[(tt->ahead_first + tt->nahead) % RESTORE_AHEAD];
+	rs->t = t;
+	rs->idh = idh;
+	rs->refh = refh;
+	tt->nahead++;
 }
 
 void
@@ -349,15 +484,19 @@ tasktab_restore(struct tasktab *tt, const struct store_row *r,
     struct poller *p)
 {
 	struct task *t;
+	struct task_more *m;
 	uint64_t ms;
 
 	/* Rows come in id order: one after the last is new (no lookup in
 	 * the index, a cache miss per task at a million); only one out of
 	 * order needs looking for. */
 	if ((t = TAILQ_LAST(&tt->all, task_all)) != NULL &&
-	    strcmp(r->id, t->id) <= 0 && tasktab_find(tt, r->id) != NULL)
-		return NULL;
-	t = xcalloc(1, sizeof *t);
+	    strcmp(r->id, t->id) <= 0) {
+		tasktab_restore_flush(tt);
+		if (tasktab_find(tt, r->id) != NULL)
+			return NULL;
+	}
+	t = task_alloc(r->ref, r->args, r->labels);
 	memcpy(t->id, r->id, TASK_ID_LEN);
 	LIST_INIT(&t->waiters);
 	t->poller = p;
@@ -365,33 +504,37 @@ tasktab_restore(struct tasktab *tt, const struct store_row *r,
 	t->heap_idx = UINT32_MAX;
 	t->store_idx = UINT32_MAX;
 	t->state = (uint8_t)r->state;
-	t->ref = dup_or_null(r->ref);
-	t->args = dup_or_null(r->args);
-	t->labels = dup_or_null(r->labels);
-	t->idem_key = dup_or_null(r->idem_key);
-	t->result = dup_or_null(r->result);
-	t->kstate = dup_or_null(r->kstate);
+	if (r->idem_key != NULL)
+		task_more_of(t)->idem_key = xstrdup(r->idem_key);
+	if (r->result != NULL)
+		task_more_of(t)->result = xstrdup(r->result);
+	if (r->kstate != NULL)
+		task_more_of(t)->kstate = xstrdup(r->kstate);
 	if (r->error_code != NULL) {
-		t->error = xcalloc(1, sizeof *t->error);
-		t->error->code = xstrdup(r->error_code);
-		t->error->message = xstrdup(r->error_message != NULL ?
+		m = task_more_of(t);
+		m->error = xcalloc(1, sizeof *m->error);
+		m->error->code = xstrdup(r->error_code);
+		m->error->message = xstrdup(r->error_message != NULL ?
 		    r->error_message : r->error_code);
-		t->error->details = dup_or_null(r->error_details);
+		m->error->details = dup_or_null(r->error_details);
 	}
 	t->created = r->created;
 	t->updated = r->updated;
 	t->deadline = r->deadline;
-	t->finished = r->finished;
-	t->has_progress = (uint8_t)r->has_progress;
-	t->progress = r->progress;
+	if (r->finished > 0)
+		task_more_of(t)->finished = r->finished;
+	if (r->has_progress) {
+		t->has_progress = 1;
+		task_more_of(t)->progress = r->progress;
+	}
 	t->polls = r->polls;
 	t->poll_failures = r->poll_failures;
-	tasktab_index(tt, t);
+	tasktab_index_ahead(tt, t);
 	TAILQ_INSERT_TAIL(&tt->all, t, all_entry);
 	tt->counts[t->state]++;
 	if (px_state_terminal((enum px_state)t->state)) {
-		if (t->finished <= 0)
-			t->finished = t->updated;
+		if (task_finished(t) <= 0)
+			task_more_of(t)->finished = t->updated;
 		TAILQ_INSERT_TAIL(&tt->retired, t, q_entry);
 	} else {
 		tasktab_uid(tt, t->owner, 1)->outstanding++;
@@ -409,7 +552,9 @@ task_finished_cmp(const void *a, const void *b)
 	const struct task *x = *(const struct task *const *)a;
 	const struct task *y = *(const struct task *const *)b;
 
-	return x->finished < y->finished ? -1 : x->finished > y->finished;
+	double fx = task_finished(x), fy = task_finished(y);
+
+	return fx < fy ? -1 : fx > fy;
 }
 
 void
@@ -418,6 +563,7 @@ tasktab_restore_done(struct tasktab *tt)
 	struct task *t, **v;
 	size_t n = 0, i;
 
+	tasktab_restore_flush(tt);
 	TAILQ_FOREACH(t, &tt->retired, q_entry)
 		n++;
 	if (n == 0)
@@ -451,7 +597,7 @@ tasktab_discard(struct tasktab *tt, struct task *t)
 	/* Purge just this one: move it to the head of the retention list. */
 	TAILQ_REMOVE(&tt->retired, t, q_entry);
 	TAILQ_INSERT_HEAD(&tt->retired, t, q_entry);
-	t->finished = 0;
+	task_more_of(t)->finished = 0;
 	tasktab_purge(tt, 0, 1, &next);
 }
 
@@ -466,7 +612,7 @@ tasktab_set_state(struct tasktab *tt, struct task *t, enum px_state st,
 	t->state = (uint8_t)st;
 	t->updated = now;
 	if (px_state_terminal(st)) {
-		t->finished = now;
+		task_more_of(t)->finished = now;
 		tasktab_uid(tt, t->owner, 1)->outstanding--;
 		heap_remove(tt, t);
 	}
@@ -484,7 +630,7 @@ tasktab_set_ref(struct tasktab *tt, struct task *t, const char *ref,
 {
 	if (t->state != PX_STATE_STARTING)
 		return;
-	free(t->ref);
+	task_free_text(t, &t->ref, TASK_INL_REF);
 	t->ref = task_text(ref);
 	hmap_insert(&tt->refs, &t->ref_node,
 	    ref_hash(t->owner, t->poller, t->ref));
@@ -497,17 +643,30 @@ tasktab_finish(struct tasktab *tt, struct task *t, enum px_state st,
     const char *result, const char *code, const char *message,
     const char *details, double now)
 {
+	struct task_more *m;
+
 	if (px_state_terminal((enum px_state)t->state) || !px_state_terminal(st))
 		return -1;
-	t->result = task_text(result);
+	if (result != NULL)
+		task_more_of(t)->result = task_text(result);
 	if (code != NULL) {
-		t->error = xcalloc(1, sizeof *t->error);
-		t->error->code = task_text(code);
-		t->error->message = task_text(message != NULL ? message : code);
-		t->error->details = task_text(details);
+		m = task_more_of(t);
+		m->error = xcalloc(1, sizeof *m->error);
+		m->error->code = task_text(code);
+		m->error->message = task_text(message != NULL ? message : code);
+		m->error->details = task_text(details);
 	}
 	tasktab_set_state(tt, t, st, now);
 	return 0;
+}
+
+void
+task_set_kstate(struct task *t, const char *kstate)
+{
+	if (kstate == NULL && t->more == NULL)
+		return;
+	free(task_more_of(t)->kstate);
+	t->more->kstate = dup_or_null(kstate);
 }
 
 void
@@ -516,9 +675,9 @@ tasktab_set_progress(struct tasktab *tt, struct task *t, double progress,
 {
 	if (px_state_terminal((enum px_state)t->state) || !isfinite(progress))
 		return;
-	if (t->has_progress && t->progress == progress)
+	if (t->has_progress && task_progress(t) == progress)
 		return;
-	t->progress = progress;
+	task_more_of(t)->progress = progress;
 	t->has_progress = 1;
 	t->updated = now;
 	tasktab_emit(tt, t, TASK_EV_PROGRESS, (enum px_state)t->state);
@@ -621,13 +780,13 @@ tasktab_purge(struct tasktab *tt, double cutoff, size_t max, double *next)
 	size_t n = 0;
 
 	while ((t = TAILQ_FIRST(&tt->retired)) != NULL && n < max &&
-	    t->finished <= cutoff) {
+	    task_finished(t) <= cutoff) {
 		tasktab_emit(tt, t, TASK_EV_PURGED, (enum px_state)t->state);
 		TAILQ_REMOVE(&tt->retired, t, q_entry);
 		TAILQ_REMOVE(&tt->all, t, all_entry);
 		hmap_remove(&tt->ids, &t->id_node);
-		if (t->idem_key != NULL)
-			hmap_remove(&tt->keys, &t->key_node);
+		if (task_idem_key(t) != NULL)
+			hmap_remove(&tt->keys, &t->more->key_node);
 		if (t->in_ref_index)
 			hmap_remove(&tt->refs, &t->ref_node);
 		tt->counts[t->state]--;
@@ -635,7 +794,7 @@ tasktab_purge(struct tasktab *tt, double cutoff, size_t max, double *next)
 		n++;
 	}
 	t = TAILQ_FIRST(&tt->retired);
-	*next = t != NULL ? t->finished : 0;
+	*next = t != NULL ? task_finished(t) : 0;
 	return n;
 }
 
@@ -662,17 +821,22 @@ tasktab_size(struct tasktab *tt)
 static void
 task_free(struct task *t)
 {
-	free(t->ref);
-	free(t->args);
-	free(t->labels);
-	free(t->idem_key);
-	free(t->result);
-	free(t->kstate);
-	if (t->error != NULL) {
-		free(t->error->code);
-		free(t->error->message);
-		free(t->error->details);
-		free(t->error);
+	struct task_more *m = t->more;
+
+	task_free_text(t, &t->ref, TASK_INL_REF);
+	task_free_text(t, &t->args, TASK_INL_ARGS);
+	task_free_text(t, &t->labels, TASK_INL_LABELS);
+	if (m != NULL) {
+		free(m->idem_key);
+		free(m->result);
+		free(m->kstate);
+		if (m->error != NULL) {
+			free(m->error->code);
+			free(m->error->message);
+			free(m->error->details);
+			free(m->error);
+		}
+		free(m);
 	}
 	free(t);
 }
@@ -699,6 +863,7 @@ json_object *
 task_to_json(const struct task *t)
 {
 	json_object *o = json_object_new_object(), *e;
+	const struct task_error *te;
 
 	json_object_object_add(o, "id", json_object_new_string(t->id));
 	json_object_object_add(o, "poller",
@@ -712,34 +877,35 @@ task_to_json(const struct task *t)
 		json_object_object_add(o, "args", task_json_value(t->args));
 	if (t->labels != NULL)
 		json_object_object_add(o, "labels", task_json_value(t->labels));
-	if (t->idem_key != NULL)
+	if (task_idem_key(t) != NULL)
 		json_object_object_add(o, "idempotency_key",
-		    json_object_new_string(t->idem_key));
+		    json_object_new_string(task_idem_key(t)));
 	json_object_object_add(o, "created", json_object_new_double(t->created));
 	json_object_object_add(o, "updated", json_object_new_double(t->updated));
 	if (t->deadline > 0)
 		json_object_object_add(o, "deadline",
 		    json_object_new_double(t->deadline));
-	if (t->finished > 0)
+	if (task_finished(t) > 0)
 		json_object_object_add(o, "finished",
-		    json_object_new_double(t->finished));
+		    json_object_new_double(task_finished(t)));
 	json_object_object_add(o, "polls", json_object_new_int64(t->polls));
 	json_object_object_add(o, "poll_failures",
 	    json_object_new_int64(t->poll_failures));
 	if (t->has_progress)
 		json_object_object_add(o, "progress",
-		    json_object_new_double(t->progress));
-	if (t->result != NULL)
-		json_object_object_add(o, "result", task_json_value(t->result));
-	if (t->error != NULL) {
+		    json_object_new_double(task_progress(t)));
+	if (task_result(t) != NULL)
+		json_object_object_add(o, "result",
+		    task_json_value(task_result(t)));
+	if ((te = task_error(t)) != NULL) {
 		e = json_object_new_object();
 		json_object_object_add(e, "code",
-		    json_object_new_string(t->error->code));
+		    json_object_new_string(te->code));
 		json_object_object_add(e, "message",
-		    json_object_new_string(t->error->message));
-		if (t->error->details != NULL)
+		    json_object_new_string(te->message));
+		if (te->details != NULL)
 			json_object_object_add(e, "details",
-			    task_json_value(t->error->details));
+			    task_json_value(te->details));
 		json_object_object_add(o, "error", e);
 	}
 	return o;
@@ -817,6 +983,7 @@ char *
 task_to_text(const struct task *t, size_t *len)
 {
 	struct tbuf b = { NULL, 0, 0 };
+	const struct task_error *te;
 
 	tb_raw(&b, "{\"id\":", 6);
 	tb_str(&b, t->id);
@@ -839,9 +1006,9 @@ task_to_text(const struct task *t, size_t *len)
 		tb_key(&b, "labels");
 		tb_raw(&b, t->labels, strlen(t->labels));
 	}
-	if (t->idem_key != NULL) {
+	if (task_idem_key(t) != NULL) {
 		tb_key(&b, "idempotency_key");
-		tb_str(&b, t->idem_key);
+		tb_str(&b, task_idem_key(t));
 	}
 	tb_key(&b, "created");
 	tb_double(&b, t->created);
@@ -851,9 +1018,9 @@ task_to_text(const struct task *t, size_t *len)
 		tb_key(&b, "deadline");
 		tb_double(&b, t->deadline);
 	}
-	if (t->finished > 0) {
+	if (task_finished(t) > 0) {
 		tb_key(&b, "finished");
-		tb_double(&b, t->finished);
+		tb_double(&b, task_finished(t));
 	}
 	tb_key(&b, "polls");
 	tb_int(&b, (int64_t)t->polls);
@@ -861,22 +1028,21 @@ task_to_text(const struct task *t, size_t *len)
 	tb_int(&b, (int64_t)t->poll_failures);
 	if (t->has_progress) {
 		tb_key(&b, "progress");
-		tb_double(&b, t->progress);
+		tb_double(&b, task_progress(t));
 	}
-	if (t->result != NULL) {
+	if (task_result(t) != NULL) {
 		tb_key(&b, "result");
-		tb_raw(&b, t->result, strlen(t->result));
+		tb_raw(&b, task_result(t), strlen(task_result(t)));
 	}
-	if (t->error != NULL) {
+	if ((te = task_error(t)) != NULL) {
 		tb_key(&b, "error");
 		tb_raw(&b, "{\"code\":", 8);
-		tb_str(&b, t->error->code);
+		tb_str(&b, te->code);
 		tb_key(&b, "message");
-		tb_str(&b, t->error->message);
-		if (t->error->details != NULL) {
+		tb_str(&b, te->message);
+		if (te->details != NULL) {
 			tb_key(&b, "details");
-			tb_raw(&b, t->error->details,
-			    strlen(t->error->details));
+			tb_raw(&b, te->details, strlen(te->details));
 		}
 		tb_raw(&b, "}", 1);
 	}

@@ -35,15 +35,38 @@ enum task_qwhere {
 };
 
 /*
+ * What only some tasks have: an idempotency key, an outcome, the kind's
+ * state, progress.  Kept apart and allocated when first needed, so that a
+ * million outstanding tasks do not each carry them (issue 17); read them
+ * with the task_*() accessors below, which give NULL or 0 when unset.
+ */
+struct task_more {
+	struct hmap_node key_node;	/* (owner, idempotency key) */
+	struct task *task;		/* whose (key_node's way back) */
+	char *idem_key;
+	char *result;
+	struct task_error *error;
+	char *kstate;			/* the kind's own state, JSON or NULL */
+	double finished;		/* Unix time; 0 unset */
+	double progress;		/* when task->has_progress */
+};
+
+/* Which of ref, args and labels live in the task's own allocation, after
+ * the struct (task->inline_texts), not in blocks of their own. */
+#define TASK_INL_REF	0x1
+#define TASK_INL_ARGS	0x2
+#define TASK_INL_LABELS	0x4
+
+/*
  * A task.  The table (task.c) owns it and changes its state; the scheduler
  * (sched.c) owns qwhere, q_entry, batch, batch_idx, not_before, urgent_tick
  * and polled_tick while the task is pending; ref, args, labels and result
  * are canonical JSON text so they cost a few bytes each and can be spliced
- * into requests as they are.
+ * into requests as they are.  The texts a task is created with follow the
+ * struct in the same allocation (a block less each, at a million).
  */
 struct task {
 	struct hmap_node id_node;
-	struct hmap_node key_node;	/* (owner, idempotency key) */
 	struct hmap_node ref_node;	/* (owner, poller, ref) */
 	TAILQ_ENTRY(task) all_entry;	/* table order, which is id order */
 	TAILQ_ENTRY(task) q_entry;	/* scheduler queue, later retention */
@@ -51,6 +74,7 @@ struct task {
 	struct poller *poller;
 	struct sched_batch *batch;	/* the running poll holding it */
 	struct op *op;			/* its start or cancel operation */
+	struct task_more *more;		/* NULL until something in it is set */
 	uint32_t batch_idx;
 	uint32_t heap_idx;		/* deadline heap slot, or UINT32_MAX */
 	uint32_t store_idx;		/* staged for the store, or UINT32_MAX */
@@ -65,18 +89,50 @@ struct task {
 	uint8_t has_progress;
 	uint8_t in_ref_index;
 	uint8_t unadmitted;		/* created, its row not durable yet */
+	uint8_t inline_texts;		/* TASK_INL_* */
 	char id[TASK_ID_LEN + 1];
 	char *ref;
 	char *args;
 	char *labels;
-	char *idem_key;
-	char *result;
-	struct task_error *error;
-	char *kstate;			/* the kind's own state, JSON or NULL */
-	double created, updated, deadline, finished;	/* Unix time; 0 unset */
-	double progress;
+	double created, updated, deadline;	/* Unix time; 0 unset */
 	uint64_t not_before;		/* monotonic ms before which not polled */
 };
+
+static inline const char *
+task_idem_key(const struct task *t)
+{
+	return t->more != NULL ? t->more->idem_key : NULL;
+}
+
+static inline const char *
+task_result(const struct task *t)
+{
+	return t->more != NULL ? t->more->result : NULL;
+}
+
+static inline const struct task_error *
+task_error(const struct task *t)
+{
+	return t->more != NULL ? t->more->error : NULL;
+}
+
+static inline const char *
+task_kstate(const struct task *t)
+{
+	return t->more != NULL ? t->more->kstate : NULL;
+}
+
+static inline double
+task_finished(const struct task *t)
+{
+	return t->more != NULL ? t->more->finished : 0;
+}
+
+static inline double
+task_progress(const struct task *t)
+{
+	return t->has_progress && t->more != NULL ? t->more->progress : 0;
+}
 
 /* What a new task is made of; the strings are copied. */
 struct task_init {
@@ -117,8 +173,9 @@ struct task *tasktab_find(struct tasktab *tt, const char *id);
 
 /*
  * A task read back from the store, with its id, state, counters and times;
- * no event is emitted.  tasktab_restore_done() puts the finished ones in
- * retention order and moves the id floor above every restored id.
+ * no event is emitted.  The last few restored are indexed only by
+ * tasktab_restore_done(), which also puts the finished ones in retention
+ * order: no lookup in between.
  */
 struct store_row;
 struct task *tasktab_restore(struct tasktab *tt, const struct store_row *r,
@@ -150,6 +207,8 @@ void tasktab_set_ref(struct tasktab *tt, struct task *t, const char *ref,
 int tasktab_finish(struct tasktab *tt, struct task *t, enum px_state st,
     const char *result, const char *code, const char *message,
     const char *details, double now);
+/* Replace the kind's own state of t (JSON text or NULL). */
+void task_set_kstate(struct task *t, const char *kstate);
 void tasktab_set_progress(struct tasktab *tt, struct task *t, double progress,
     double now);
 

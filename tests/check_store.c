@@ -137,8 +137,7 @@ START_TEST(test_round_trip)
 	ck_assert_msg(store_open(dir, 0, &st, &cause) == 0, "%s", cause);
 	a = mk("{\"n\":1}");
 	b = mk("{\"n\":2}");
-	free(b->kstate);
-	b->kstate = strdup("{\"url\":\"http://x/op/1\"}");
+	task_set_kstate(b, "{\"url\":\"http://x/op/1\"}");
 	b->poll_failures = 3;
 	tasktab_finish(pxd_core(pxd)->tt, a, PX_STATE_FAILED, NULL, "boom", "it broke",
 	    "[1]", real_now());
@@ -163,6 +162,178 @@ START_TEST(test_round_trip)
 	ck_assert_int_eq(load_all(st), 1);
 	ck_assert_str_eq(rows[0].id, b->id);
 	store_close(st);
+}
+END_TEST
+
+/*
+ * Many tasks with every field set one way or another, committed and read
+ * back into a second daemon: each comes back the same (its whole Task
+ * object, the kind's state), in the same order, and is found by id, ref
+ * and idempotency key.  More rows than the loader's chunks in flight, and
+ * texts bigger than a chunk's arena (issue 17).
+ */
+#define MANY 3000
+/* A second daemon on dir has every task of tt as texts has them, found
+ * by id, ref and key. */
+static void
+reload_and_compare(struct tasktab *tt, char **texts, const char *bigref,
+    double now)
+{
+	struct pxd *pxd2 = pxd_new(base, conf_defaults());
+	struct poller *p2 = poller_new(pxd_core(pxd2)->pollers, "p");
+	struct tasktab *tt2;
+	struct task_init in;
+	struct task *t, *t2;
+	char *text, *got, *cause = NULL;
+	size_t len, i;
+	int k;
+
+	(void)poller_new(pxd_core(pxd2)->pollers, "q");
+	pxd_set_state_dir(pxd2, dir);
+	ck_assert_msg(pxd_open_store(pxd2, &cause) == 0, "%s", cause);
+	tt2 = pxd_core(pxd2)->tt;
+	ck_assert_uint_eq(tasktab_size(tt2), MANY);
+	for (k = 0; k < PX_STATE_COUNT; k++)
+		ck_assert_uint_eq(tasktab_count(tt2, (enum px_state)k),
+		    tasktab_count(tt, (enum px_state)k));
+	for (k = 1000; k < 1003; k++)
+		ck_assert_uint_eq(tasktab_outstanding_of(tt2, (uid_t)k),
+		    tasktab_outstanding_of(tt, (uid_t)k));
+	i = 0;
+	for (t2 = tasktab_first(tt2); t2 != NULL; t2 = tasktab_next(tt2, t2)) {
+		ck_assert_uint_lt(i, MANY);
+		text = task_to_text(t2, &len);
+		if (asprintf(&got, "%s kstate=%s", text, task_kstate(t2) !=
+		    NULL ? task_kstate(t2) : "-") == -1)
+			abort();
+		ck_assert_msg(strcmp(got, texts[i]) == 0,
+		    "task %zu:\n%.300s\nwas\n%.300s", i, got, texts[i]);
+		free(got);
+		free(text);
+		ck_assert_ptr_eq(tasktab_find(tt2, t2->id), t2);
+		ck_assert_ptr_nonnull(t2->ref);
+		ck_assert_ptr_eq(tasktab_find_ref(tt2, t2->owner,
+		    t2->poller, t2->ref), t2);
+		if (task_idem_key(t2) != NULL)
+			ck_assert_ptr_eq(tasktab_find_key(tt2, t2->owner,
+			    task_idem_key(t2)), t2);
+		i++;
+	}
+	ck_assert_uint_eq(i, MANY);
+	/* Not found where they are not. */
+	ck_assert_ptr_null(tasktab_find_ref(tt2, 1001, p2,
+	    "{\"n\":0}"));
+	ck_assert_ptr_null(tasktab_find_key(tt2, 1001, "key-0"));
+	ck_assert_ptr_nonnull(tasktab_find_key(tt2, 1000, "key-0"));
+	ck_assert_ptr_eq(tasktab_find_ref(tt2, 1002, p2, bigref),
+	    tasktab_find_key(tt2, 1002, "key-5"));
+	/* New ids sort after every restored one. */
+	memset(&in, 0, sizeof in);
+	in.poller = p2;
+	in.owner = 1000;
+	in.ref = "{\"n\":\"new\"}";
+	t = tasktab_create(tt2, &in, now - 3600);
+	ck_assert_ptr_null(tasktab_next(tt2, t));
+	tasktab_discard(tt2, t);	/* not stored: the next round reads */
+	pxd_free(pxd2);
+}
+
+START_TEST(test_many_tasks_round_trip)
+{
+	struct poller *pq = poller_new(pxd_core(pxd)->pollers, "q");
+	struct tasktab *tt = pxd_core(pxd)->tt;
+	struct task_init in;
+	struct store *st = NULL;
+	struct task *t;
+	char **texts, *big, *bigref, ref[64], args[64], labels[64], key[32];
+	char detail[32], result[32], *text, *cause = NULL;
+	double now = real_now();
+	size_t len, n, i;
+	int k;
+
+	/* A ref of 100 KB, args of 200 KB: past the 64 KB arena. */
+	big = malloc(200 * 1024 + 32);
+	bigref = malloc(100 * 1024 + 32);
+	ck_assert(big != NULL && bigref != NULL);
+	strcpy(big, "{\"blob\":\"");
+	memset(big + 9, 'x', 200 * 1024);
+	strcpy(big + 9 + 200 * 1024, "\"}");
+	strcpy(bigref, "{\"blob\":\"");
+	memset(bigref + 9, 'y', 100 * 1024);
+	strcpy(bigref + 9 + 100 * 1024, "\"}");
+	for (k = 0; k < MANY; k++) {
+		memset(&in, 0, sizeof in);
+		in.poller = k % 2 ? pp : pq;
+		in.owner = (uid_t)(1000 + k % 3);
+		snprintf(ref, sizeof ref, "{\"n\":%d}", k);
+		/* Some start without a ref and get one (not in the block). */
+		in.ref = k == 5 ? bigref : k % 7 == 0 ? NULL : ref;
+		snprintf(args, sizeof args, "{\"a\":[%d,\"x\"]}", k);
+		in.args = k == 6 ? big : k % 3 == 0 ? args : NULL;
+		snprintf(labels, sizeof labels, "{\"team\":\"t%d\"}", k % 5);
+		in.labels = k % 4 == 0 ? labels : NULL;
+		snprintf(key, sizeof key, "key-%d", k);
+		in.idem_key = k % 5 == 0 ? key : NULL;
+		in.deadline = k % 6 == 0 ? now + 3600 + k : 0;
+		t = tasktab_create(tt, &in, now + k / 1000.0);
+		if (k % 7 == 0)
+			tasktab_set_ref(tt, t, ref, now + k / 1000.0 + 0.5);
+		t->polls = (uint32_t)k;
+		t->poll_failures = (uint32_t)(k % 4);
+		snprintf(result, sizeof result, "{\"r\":%d}", k);
+		snprintf(detail, sizeof detail, "[%d]", k);
+		switch (k % 10) {
+		case 1:
+			tasktab_finish(tt, t, PX_STATE_SUCCEEDED, result, NULL,
+			    NULL, NULL, now + 10 + k);
+			break;
+		case 2:
+			tasktab_finish(tt, t, PX_STATE_FAILED, NULL, "boom",
+			    "it broke", detail, now + 10 + k);
+			break;
+		case 3:
+			tasktab_set_progress(tt, t, 0.25 + k, now + 5);
+			break;
+		case 4:
+			tasktab_finish(tt, t, PX_STATE_CANCELLED, NULL,
+			    "cancelled", NULL, NULL, now + 10 + k);
+			break;
+		case 5:
+			task_set_kstate(t, "{\"url\":\"http://x/op/1\"}");
+			break;
+		case 6:
+			tasktab_set_progress(tt, t, 0.5, now + 5);
+			tasktab_finish(tt, t, PX_STATE_EXPIRED, NULL, "expired",
+			    "late", NULL, now + 10 + k);
+			break;
+		}
+	}
+	ck_assert_uint_eq(tasktab_size(tt), MANY);
+	ck_assert_msg(store_open(dir, 0, &st, &cause) == 0, "%s", cause);
+	texts = calloc(MANY, sizeof *texts);
+	n = 0;
+	for (t = tasktab_first(tt); t != NULL; t = tasktab_next(tt, t)) {
+		store_put(st, t);
+		text = task_to_text(t, &len);
+		if (asprintf(&texts[n++], "%s kstate=%s", text,
+		    task_kstate(t) != NULL ? task_kstate(t) : "-") == -1)
+			abort();
+		free(text);
+	}
+	ck_assert_int_eq(store_commit(st, &cause), STORE_OK);
+	store_close(st);
+
+	/* Another daemon reads them back: with the reader thread, then
+	 * without (as where none can be started). */
+	reload_and_compare(tt, texts, bigref, now);
+	store_sqlite_single_thread(1);
+	reload_and_compare(tt, texts, bigref, now);
+	store_sqlite_single_thread(0);
+	for (i = 0; i < MANY; i++)
+		free(texts[i]);
+	free(texts);
+	free(big);
+	free(bigref);
 }
 END_TEST
 
@@ -541,6 +712,12 @@ restart_and_resume(int sig)
 		char *k2 = submit(fd, "k", "\"idempotency_key\": \"build-1\"");
 		ck_assert_str_eq(k2, k);
 		free(k2);
+	}
+	/* So does the ref (Submit's dedup by ref). */
+	{
+		char *a2 = submit(fd, "a", NULL);
+		ck_assert_str_eq(a2, a);
+		free(a2);
 	}
 	/* Labels and deadline came back too. */
 	r = rpc(fd, "io.pollex.List", "{\"labels\": {\"team\": \"web\"}}");
@@ -1051,6 +1228,7 @@ store_suite(void)
 	tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_many_tasks_round_trip);
 	tcase_add_test(tc, test_forget_unstages_put);
 	tcase_add_test(tc, test_new_database_is_current);
 	tcase_add_test(tc, test_migrates_from_v1);

@@ -138,9 +138,9 @@ START_TEST(test_first_outcome_wins)
 	ck_assert_int_eq(tasktab_finish(tt, t, PX_STATE_CANCELLED, NULL,
 	    "cancelled", "late", NULL, 102), -1);
 	ck_assert_int_eq(t->state, PX_STATE_SUCCEEDED);
-	ck_assert_str_eq(t->result, "{\"r\":1}");
-	ck_assert_ptr_null(t->error);
-	ck_assert(t->finished == 101);
+	ck_assert_str_eq(task_result(t), "{\"r\":1}");
+	ck_assert_ptr_null(task_error(t));
+	ck_assert(task_finished(t) == 101);
 	ck_assert_uint_eq(tasktab_outstanding_of(tt, 1), 0);
 	/* A non-terminal "outcome" is no outcome. */
 	t = mk(pa, 1, "{\"b\":1}", NULL, 0, 100);
@@ -172,7 +172,7 @@ START_TEST(test_deadlines_expire_in_order)
 	ck_assert(tasktab_next_deadline(tt) == 110);
 	ck_assert(tasktab_expire(tt, 115) == 120);
 	ck_assert_int_eq(b->state, PX_STATE_EXPIRED);
-	ck_assert_str_eq(b->error->code, "expired");
+	ck_assert_str_eq(task_error(b)->code, "expired");
 	ck_assert_int_eq(a->state, PX_STATE_PENDING);
 	/* A task that finished leaves the heap. */
 	tasktab_finish(tt, c, PX_STATE_SUCCEEDED, "1", NULL, NULL, NULL, 116);
@@ -248,7 +248,7 @@ START_TEST(test_progress_events)
 	tasktab_set_progress(tt, t, NAN, 103);	/* ignored */
 	ck_assert_int_eq(nev, 1);
 	ck_assert_int_eq(evs[0].ev, TASK_EV_PROGRESS);
-	ck_assert(t->progress == 0.5 && t->updated == 101);
+	ck_assert(task_progress(t) == 0.5 && t->updated == 101);
 }
 END_TEST
 

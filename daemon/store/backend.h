@@ -96,5 +96,8 @@ const struct store_backend *store_backend_find(const char *name);
 
 /* The schema of each SQLite version, for tests of the migrations. */
 const char *store_schema_sql(int version);
+/* Tests: load SQLite stores without the reader thread (as where none can
+ * be started) when single is set. */
+void store_sqlite_single_thread(int single);
 
 #endif

@@ -288,6 +288,8 @@ arena_copy(char **p, const char *s)
 static void
 row_of(struct store_row *r, const struct task *t)
 {
+	const struct task_error *e;
+
 	memset(r, 0, sizeof *r);
 	r->id = t->id;
 	r->poller = poller_name(t->poller);
@@ -296,20 +298,20 @@ row_of(struct store_row *r, const struct task *t)
 	r->ref = t->ref;
 	r->args = t->args;
 	r->labels = t->labels;
-	r->idem_key = t->idem_key;
-	r->result = t->result;
-	if (t->error != NULL) {
-		r->error_code = t->error->code;
-		r->error_message = t->error->message;
-		r->error_details = t->error->details;
+	r->idem_key = task_idem_key(t);
+	r->result = task_result(t);
+	if ((e = task_error(t)) != NULL) {
+		r->error_code = e->code;
+		r->error_message = e->message;
+		r->error_details = e->details;
 	}
-	r->kstate = t->kstate;
+	r->kstate = task_kstate(t);
 	r->created = t->created;
 	r->updated = t->updated;
 	r->deadline = t->deadline;
-	r->finished = t->finished;
+	r->finished = task_finished(t);
 	r->has_progress = t->has_progress;
-	r->progress = t->progress;
+	r->progress = task_progress(t);
 	r->polls = t->polls;
 	r->poll_failures = t->poll_failures;
 }
