@@ -926,13 +926,20 @@ START_TEST(test_paused_reading_stops_message_clock)
 	char *sub, *msg, *log;
 	size_t len, off, i;
 	json_object *r;
+	struct timespec t0, t1;
+	long long spent;
 	int64_t c0;
 	int fd, a, k, eof = 0, found = 0;
 
+	/* A message_timeout longer than filling the watcher's output takes
+	 * even on a loaded machine; the wait below is counted from the half
+	 * message, so the test lasts about that long however the filling
+	 * went. */
 	start_with("\"max_output_buffer\": 4194304, \"message_timeout\": "
-	    "\"3s\"");
+	    "\"10s\"");
 	fd = raw_connect(td->sock);
 	a = raw_connect(td->sock);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ck_assert_int_eq(raw_send(a, watch_and_half, sizeof watch_and_half - 1),
 	    0);
 	/* The Watch is parked (and the half message read with it). */
@@ -940,7 +947,7 @@ START_TEST(test_paused_reading_stops_message_clock)
 		;
 	ck_assert_int_ge(stat_of(fd, "pending_calls"), 1);
 	/* Events for the watcher until it holds more than half the cap
-	 * (2 MiB), well within the message's 3 s: reading it pauses (it is
+	 * (2 MiB), within the message's 10 s: reading it pauses (it is
 	 * not dropped: less than the cap). */
 	len = 64 + 1000 * 64;
 	sub = malloc(len);
@@ -959,9 +966,15 @@ START_TEST(test_paused_reading_stops_message_clock)
 	free(sub);
 	ck_assert_int_ge(stat_of(fd, "client_bytes"), 2200 * 1024);
 	ck_assert_int_eq(stat_of(fd, "clients_dropped"), 0);
-	/* A slow reader: more than the message_timeout passes while it is
-	 * paused (nothing to wait for: the point is that nothing happens). */
-	poll(NULL, 0, 4000);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	spent = (t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ck_assert_msg(spent < 9000, "filling the output took %lld ms: the "
+	    "message may have timed out before reading paused", spent);
+	/* A slow reader: more than the message_timeout passes, since the
+	 * half message came, while it is paused (nothing to wait for: the
+	 * point is that nothing happens). */
+	poll(NULL, 0, (int)(11000 - spent));
 	/* It finishes its message and reads what it holds: reading
 	 * resumes and the message becomes a call (its reply waits behind
 	 * the Watch, which never ends: Stats counts the call); the

@@ -520,6 +520,8 @@ jspan_suite(void)
 	Suite *s = suite_create("jspan");
 	TCase *tc = tcase_create("jspan");
 
+	/* test_agrees_with_jsonc runs many texts: a bound, not a speed. */
+	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_check_accepts_and_refuses);
 	tcase_add_test(tc, test_check_depth_and_position);
 	tcase_add_test(tc, test_members_items_pointers);
