@@ -17,28 +17,9 @@ n=${1:-100000}
 rounds=${2:-5}
 top=$(cd "$(dirname "$0")/.." && pwd)
 dir=$(mktemp -d /tmp/pollex-churn.XXXXXX)
-pid= spid=
-cleanup() {
-	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
-	[ -n "$spid" ] && kill "$spid" 2>/dev/null
-	[ -n "${KEEP:-}" ] || rm -rf "$dir"
-}
-trap cleanup EXIT
+. "$top/bench/lib.sh"
 
-ctl=$top/client/pollexctl
-if [ -x "$top/client/.libs/pollexctl" ]; then
-	ctl=$top/client/.libs/pollexctl
-	LD_LIBRARY_PATH=$top/client/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-	export LD_LIBRARY_PATH
-fi
-now_ms() { date +%s%3N; }
-
-mkfifo "$dir/port.fifo"
-"$top/tests/testservice" -a 127.0.0.1 -m $((n * rounds + 1000)) \
-    >"$dir/port.fifo" &
-spid=$!
-read -r port <"$dir/port.fifo"
-base="http://127.0.0.1:$port"
+bench_service -m $((n * rounds + 1000))
 
 cat >"$dir/pollexd.conf" <<CONF
 {
@@ -46,15 +27,7 @@ cat >"$dir/pollexd.conf" <<CONF
   "retention": "1s",
   "pollers": {
     "churn": {
-      "kind": "http-batch", "url": "$base",
-      "interval": "1s", "max_batch": 1000, "max_requests": 64,
-      "poll": {"method": "POST", "url": "/tasks/search",
-               "body": {"task_id": "{{refs/task_id}}"}},
-      "item_id": "/id", "ref_id": "/task_id",
-      "outcome": {"rules": [
-        {"path": "/state", "equals": "done", "state": "succeeded"},
-        {"path": "/state", "in": ["error", "cancelled"], "state": "failed"}],
-        "result": "/result"}
+$(search_poller 1s)
     }
   }
 }

@@ -24,35 +24,9 @@ nbatch=${2:-10000}
 neach=${3:-1000}
 top=$(cd "$(dirname "$0")/.." && pwd)
 dir=$(mktemp -d /tmp/pollex-httpbench.XXXXXX)
-pid= spid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null
-	[ -n "$spid" ] && kill "$spid" 2>/dev/null
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-
-# The client measured is pollexctl itself, not libtool's wrapper script
-# around it in the build tree (a shell and sed that cost ~10 ms per run).
-ctl=$top/client/pollexctl
-if [ -x "$top/client/.libs/pollexctl" ]; then
-	ctl=$top/client/.libs/pollexctl
-	LD_LIBRARY_PATH=$top/client/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-	export LD_LIBRARY_PATH
-fi
-
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+. "$top/bench/lib.sh"
 hwm_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
-now_ms() { date +%s%3N; }
 
-start_service() {
-	mkfifo "$dir/port.fifo"
-	"$top/tests/testservice" -a 127.0.0.1 >"$dir/port.fifo" &
-	spid=$!
-	read -r port <"$dir/port.fifo"
-	rm -f "$dir/port.fifo"
-	base="http://127.0.0.1:$port"
-}
 
 write_conf() {
 	cat >"$dir/pollexd.conf" <<CONF
@@ -66,13 +40,7 @@ write_conf() {
       "start": {"method": "POST", "url": "/object/{{args/object}}/publish",
                 "body": "{{args}}"},
       "start_ref": {"task_id": "/task_id"},
-      "poll": {"method": "POST", "url": "/tasks/search",
-               "body": {"task_id": "{{refs/task_id}}"}},
-      "item_id": "/id", "ref_id": "/task_id",
-      "outcome": {"rules": [
-        {"path": "/state", "equals": "done", "state": "succeeded"},
-        {"path": "/state", "in": ["error", "cancelled"], "state": "failed"}],
-        "result": "/result"}
+$(search_poll)
     },
     "each": {
       "kind": "http-each", "url": "$base",
@@ -145,7 +113,7 @@ scenario() {
 	echo "{\"poller\":\"$poller\",\"tasks\":$n,\"succeeded\":$ok,\"wall_s\":$(echo "$t0 $t1" | awk '{ printf "%.3f", ($2 - $1) / 1000 }'),\"pollexd_cpu_s\":$(echo "$c0 $c1" | awk '{ printf "%.2f", ($2 - $1) / 100 }'),\"client_cpu_s\":$ccpu,\"peak_rss_kb\":$hwm,\"span\":$span,\"store\":$commits,\"http\":$http,\"requests\":$(echo "$reqs" | jq -c '{total, by_route}')}"
 }
 
-start_service
+bench_service
 write_conf
 : >"$dir/results"
 for r in $(seq "$runs"); do

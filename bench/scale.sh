@@ -22,29 +22,10 @@ n=${1:-100000}
 store=${2:-sqlite}
 top=$(cd "$(dirname "$0")/.." && pwd)
 dir=$(mktemp -d /tmp/pollex-scale.XXXXXX)
-pid= spid=
-cleanup() {
-	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-	[ -n "$spid" ] && kill "$spid" 2>/dev/null
-	[ -n "${KEEP:-}" ] || rm -rf "$dir"
-}
-trap cleanup EXIT
-
-ctl=$top/client/pollexctl
-if [ -x "$top/client/.libs/pollexctl" ]; then
-	ctl=$top/client/.libs/pollexctl
-	LD_LIBRARY_PATH=$top/client/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-	export LD_LIBRARY_PATH
-fi
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+. "$top/bench/lib.sh"
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
-now_ms() { date +%s%3N; }
 
-mkfifo "$dir/port.fifo"
-"$top/tests/testservice" -a 127.0.0.1 -m $((n + 1000)) >"$dir/port.fifo" &
-spid=$!
-read -r port <"$dir/port.fifo"
-base="http://127.0.0.1:$port"
+bench_service -m $((n + 1000))
 ids=$(curl -s -X POST "$base/_control/tasks" \
     -d "{\"count\": $n, \"duration_ms\": 2592000000}")
 first=$(echo "$ids" | jq .first)
@@ -55,16 +36,7 @@ cat >"$dir/pollexd.conf" <<CONF
   "max_submit": 1000,
   "pollers": {
     "scale": {
-      "kind": "http-batch", "url": "$base",
-      "interval": "15s", "min_interval": "1s", "max_batch": 1000,
-      "max_requests": 64,
-      "poll": {"method": "POST", "url": "/tasks/search",
-               "body": {"task_id": "{{refs/task_id}}"}},
-      "item_id": "/id", "ref_id": "/task_id",
-      "outcome": {"rules": [
-        {"path": "/state", "equals": "done", "state": "succeeded"},
-        {"path": "/state", "in": ["error", "cancelled"], "state": "failed"}],
-        "result": "/result"}
+$(search_poller 15s)
     }
   }
 }
