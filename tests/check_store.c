@@ -1124,6 +1124,23 @@ soak_client(const char *sock, const char *file, int who, int stop_fd)
 	_exit(0);
 }
 
+/* The acknowledgements the soak's clients have written so far. */
+static int
+soak_acked(char files[][4096], int n)
+{
+	FILE *f;
+	int i, c, lines = 0;
+
+	for (i = 0; i < n; i++) {
+		if ((f = fopen(files[i], "r")) == NULL)
+			continue;
+		while ((c = getc(f)) != EOF)
+			lines += c == '\n';
+		fclose(f);
+	}
+	return lines;
+}
+
 START_TEST(test_kill9_soak)
 {
 	/* Bounded for make check; bench/soak.sh makes it larger. */
@@ -1133,7 +1150,7 @@ START_TEST(test_kill9_soak)
 	    atoi(getenv("POLLEX_SOAK_KILLS")) : 5;
 	char files[64][4096], line[256], key[64], id[32], note[64];
 	pid_t kids[64];
-	int stop[2], i, k, status, fd, acked = 0;
+	int stop[2], i, k, w, acked0, status, fd, acked = 0;
 	unsigned seed = (unsigned)time(NULL);
 	json_object *r;
 
@@ -1151,7 +1168,15 @@ START_TEST(test_kill9_soak)
 	fprintf(stderr, "kill9 soak: seed %u\n", seed);
 	srand(seed);
 	for (k = 0; k < KILLS; k++) {
-		/* A random moment, 20 to 220 ms of traffic. */
+		/* Each kill while Submits are being acknowledged: after at
+		 * least ten more acknowledgements (however slow the daemon's
+		 * start, under valgrind too; bounded), then at a random
+		 * moment, 20 to 220 ms of traffic. */
+		acked0 = soak_acked(files, CLIENTS);
+		for (w = 0; w < 6000 &&
+		    soak_acked(files, CLIENTS) < acked0 + 10; w++)
+			poll(NULL, 0, 10);
+		ck_assert_int_ge(soak_acked(files, CLIENTS), acked0 + 10);
 		poll(NULL, 0, 20 + rand() % 200);
 		ck_assert_int_eq(td_stop(td, SIGKILL), 128 + 9);
 		d_start(NULL, NULL);
