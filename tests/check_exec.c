@@ -1449,6 +1449,82 @@ START_TEST(test_timeouts_kill_reap_and_count)
 }
 END_TEST
 
+/* The first line of a file, or "" (to free). */
+static char *
+first_line(const char *path)
+{
+	char buf[256] = "";
+	FILE *f = fopen(path, "r");
+
+	if (f != NULL) {
+		if (fgets(buf, sizeof buf, f) == NULL)
+			buf[0] = '\0';
+		fclose(f);
+	}
+	return strdup(buf);
+}
+
+/* Is process pid gone (or a zombie: dead, waiting for its reaper)? */
+static int
+proc_gone(long pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	int gone = 1;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 1;
+	if (fgets(buf, sizeof buf, f) != NULL &&
+	    (p = strrchr(buf, ')')) != NULL && p[1] == ' ')
+		gone = p[2] == 'Z' || p[2] == 'X';
+	fclose(f);
+	return gone;
+}
+
+/*
+ * A poll program that exits but leaves a background process holding its
+ * output: each run fails at the timeout with that said, and the process
+ * it left is ended with its group (it used to stay, one more per run).
+ */
+START_TEST(test_background_child_holding_output)
+{
+	struct pstat ps;
+	char argv[512], *path, *ids[2] = { NULL, NULL }, *pidtext;
+	long pid;
+	int k;
+
+	path = write_file(td->dir, "bg.pid", "", 0);
+	snprintf(argv, sizeof argv, "[\"/bin/sh\", \"-c\", \"sleep 300 & "
+	    "echo $! > %s; cat >/dev/null; echo '{\\\"tasks\\\": []}'\"]",
+	    path);
+	start_argv(argv, "\"interval\": \"1h\", \"timeout\": \"300ms\", "
+	    "\"fail_after\": 0", NULL);
+	ids[0] = submit("x", NULL);
+	await_polls(1, 60000 * slow());
+	for (k = 0; k < 3000; k++) {
+		pstat(&ps);
+		if (ps.failed >= 1)
+			break;
+		poll(NULL, 0, 10);
+	}
+	ck_assert_int_ge(ps.failed, 1);
+	ck_assert_msg(strstr(ps.last_error, "exited, but its output stayed "
+	    "open") != NULL, "last_error: %s", ps.last_error);
+	pidtext = first_line(path);
+	ck_assert_msg(sscanf(pidtext, "%ld", &pid) == 1 && pid > 1,
+	    "bg.pid: \"%s\"", pidtext);
+	for (k = 0; k < 3000 && !proc_gone(pid); k++)
+		poll(NULL, 0, 10);
+	ck_assert_msg(proc_gone(pid), "the background process %ld is left",
+	    pid);
+	free(pidtext);
+	free(path);
+	cancel_all_and_rest(ids);
+	free(ids[0]);
+}
+END_TEST
+
 /* The same with start programs: each one ending starts the next waiting
  * task's at once; all 500 tasks get their ref (none stays starting), and
  * nothing is left running. */
@@ -1632,6 +1708,7 @@ exec_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_many_short_programs_never_stall);
 	tcase_add_test(tc, test_timeouts_kill_reap_and_count);
+	tcase_add_test(tc, test_background_child_holding_output);
 	tcase_add_test(tc, test_many_start_programs_never_stall);
 	tcase_add_test(tc, test_concurrent_cancels_all_answered);
 	suite_add_tcase(s, tc);

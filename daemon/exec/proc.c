@@ -61,7 +61,7 @@ struct proc {
 	char errlast[PROC_ERR_LINE + 1];
 	unsigned int err_lines;
 	char *tag;
-	int exited, status, signo, timed_out, overflow;
+	int exited, status, signo, timed_out, held_open, overflow;
 	int killed;
 	int aborted;			/* cb does not (or no more) run */
 	proc_cb cb;
@@ -329,6 +329,7 @@ proc_deliver(struct proc *p)
 		r.signo = SIGKILL;
 	}
 	r.timed_out = p->timed_out;
+	r.held_open = p->held_open;
 	r.overflow = p->overflow;
 	if (p->out == NULL)
 		p->out = xcalloc(1, 1);
@@ -351,6 +352,17 @@ proc_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	/* Killing the group ends grandchildren too; pipes they still hold
 	 * are closed here, so nothing can keep us waiting. */
 	p->timed_out = 1;
+	/*
+	 * Exited, and reaped, yet its output is still open: a process it
+	 * started in the background holds it.  Its group is ended too, or
+	 * each run would leave one more such process behind.  The group id
+	 * is not reused while a member is left in it.
+	 */
+	proc_reap(p);
+	if (p->exited && p->pid > 0 && (p->fd_out != -1 || p->fd_err != -1)) {
+		p->held_open = 1;
+		(void)kill(-p->pid, SIGKILL);
+	}
 	proc_kill(p);
 	proc_close_fd(&p->fd_in, &p->ev_in);
 	proc_close_fd(&p->fd_out, &p->ev_out);
@@ -581,7 +593,12 @@ proc_failure(const struct proc_result *r, const struct proc_spec *spec,
 	char d[32];
 	const char *sep = r->err_last[0] != '\0' ? ": " : "";
 
-	if (r->timed_out)
+	if (r->timed_out && r->held_open)
+		xasprintf(msg, "%s exited, but its output stayed open until "
+		    "the timeout (%s): a process it started holds it (its "
+		    "process group was killed)", spec->argv[0],
+		    fmt_duration(spec->timeout, d, sizeof d));
+	else if (r->timed_out)
 		xasprintf(msg, "%s timed out after %s and was killed",
 		    spec->argv[0], fmt_duration(spec->timeout, d, sizeof d));
 	else if (r->overflow)

@@ -24,6 +24,8 @@ struct proc_result {
 	int status;
 	int signo;		/* killed by this signal, when not exited */
 	int timed_out;
+	int held_open;		/* timed out after it exited: something it
+				 * started held its output open */
 	int overflow;		/* stdout exceeded max_output */
 	const char *out;	/* stdout, NUL-terminated */
 	size_t out_len;
