@@ -260,7 +260,8 @@ spec_read(struct core *core, struct call *c, json_object *o, size_t i,
 		BAD("labels", "%s", why);
 	if ((v = param(o, "timeout")) != NULL) {
 		if (!number_ok(v, &d) || d <= 0 || d > TIMEOUT_MAX)
-			BAD("timeout", "expected a positive number of seconds");
+			BAD("timeout", "expected a positive number of seconds, "
+			    "at most ten years (316224000)");
 		s->deadline = now + d;
 	}
 	if ((v = param(o, "deadline")) != NULL) {
@@ -270,6 +271,9 @@ spec_read(struct core *core, struct call *c, json_object *o, size_t i,
 			BAD("deadline", "expected a Unix time (seconds)");
 		if (d <= now)
 			BAD("deadline", "is in the past");
+		if (d > now + TIMEOUT_MAX)
+			BAD("deadline", "is more than ten years ahead (as a "
+			    "timeout may be at most)");
 		s->deadline = d;
 	}
 	if ((v = param(o, "idempotency_key")) != NULL) {
@@ -599,8 +603,8 @@ m_wait(struct core *core, struct call *c, json_object *params)
 	}
 	if ((v = param(params, "timeout")) != NULL &&
 	    (!number_ok(v, &timeout) || timeout < 0 || timeout > TIMEOUT_MAX)) {
-		call_invalid(c, "timeout",
-		    "expected a number of seconds, 0 or more");
+		call_invalid(c, "timeout", "expected a number of seconds, 0 "
+		    "or more, at most ten years (316224000)");
 		return;
 	}
 	tasks = xcalloc(n, sizeof *tasks);

@@ -198,6 +198,13 @@ START_TEST(test_submit_validation)
 	expect_invalid("io.pollex.Submit",
 	    "{\"tasks\": [{\"poller\": \"p\", \"ref\": {}, \"deadline\": 1}]}",
 	    "tasks[0].deadline", "past");
+	/* Too far: said as such, not as "not positive". */
+	expect_invalid("io.pollex.Submit",
+	    "{\"tasks\": [{\"poller\": \"p\", \"ref\": {}, \"deadline\": "
+	    "1e20}]}", "tasks[0].deadline", "ten years");
+	expect_invalid("io.pollex.Submit",
+	    "{\"tasks\": [{\"poller\": \"p\", \"ref\": {}, \"timeout\": "
+	    "1e308}]}", "tasks[0].timeout", "at most ten years");
 	expect_invalid("io.pollex.Submit",
 	    "{\"tasks\": [{\"poller\": \"p\", \"ref\": {}, "
 	    "\"idempotency_key\": \"\"}]}", "tasks[0].idempotency_key", NULL);
@@ -461,6 +468,8 @@ START_TEST(test_wait_validation_and_immediate)
 	    "\"SOON\"}", "return_when", NULL);
 	expect_invalid("io.pollex.Wait", "{\"ids\": [\"x\"], \"timeout\": -1}",
 	    "timeout", NULL);
+	expect_invalid("io.pollex.Wait", "{\"ids\": [\"x\"], \"timeout\": "
+	    "1e308}", "timeout", "at most ten years");
 	r = call_m("io.pollex.Wait", "{\"ids\": [\"nope\"]}");
 	ck_assert_str_eq(err_of(r), "io.pollex.TaskNotFound");
 
